@@ -1,0 +1,55 @@
+"""Base class of data layers."""
+import copy
+
+from open_seq2seq.utils.params import check_params
+
+
+class DataLayer:
+  """A data layer builds the input tensors of one model replica (``input_tensors`` dict)."""
+
+  @staticmethod
+  def get_required_params():
+    return {"mode": ["train", "eval", "infer"]}
+
+  @staticmethod
+  def get_optional_params():
+    return {
+        "batch_size": int,
+        "shuffle": bool,
+        "dtype": None,
+        "interactive": bool,
+        "num_workers": int,
+        "worker_id": int,
+    }
+
+  def __init__(self, params, model, num_workers=None, worker_id=None):
+    check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__)
+    self._params = copy.deepcopy(params)
+    self._model = model
+    self._params.setdefault("num_workers", num_workers or 1)
+    self._params.setdefault("worker_id", worker_id or 0)
+    self._params.setdefault("shuffle", self._params["mode"] == "train")
+    if self._params["mode"] != "train" and self._params["shuffle"]:
+      raise ValueError("{}: shuffle=True is only allowed in train mode".format(type(self).__name__))
+
+  @property
+  def params(self):
+    return self._params
+
+  def build_graph(self):
+    raise NotImplementedError
+
+  @property
+  def iterator(self):
+    raise NotImplementedError
+
+  @property
+  def input_tensors(self):
+    raise NotImplementedError
+
+  def get_size_in_samples(self):
+    return None
+
+  def time_padding_multiple(self):
+    """Multiple to which the time axis of a batch is padded (the encoder recomputes it for masks)."""
+    return 0

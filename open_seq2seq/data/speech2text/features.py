@@ -1,0 +1,98 @@
+"""Speech features with the reference pipeline (librosa 0.6 semantics, re-implemented in numpy).
+
+logfbank: peak normalisation, dither, pre-emphasis 0.97, centred STFT with reflect padding and a
+symmetric Hann window zero-padded to n_fft, power spectrum, Slaney mel filterbank, ln(x + 1e-20),
+per-utterance mean/std normalisation.
+"""
+import functools
+import math
+
+import numpy as np
+
+WINDOWS = {"hanning": np.hanning, "hamming": np.hamming, "none": None}
+
+
+def hz_to_mel(frequencies):
+  """Slaney mel scale: linear (200/3 Hz per mel) below 1 kHz, logarithmic above."""
+  frequencies = np.asarray(frequencies, dtype=np.float64)
+  f_sp = 200.0 / 3
+  min_log_hz = 1000.0
+  min_log_mel = min_log_hz / f_sp
+  logstep = math.log(6.4) / 27.0
+  mels = frequencies / f_sp
+  above = frequencies >= min_log_hz
+  mels = np.where(above, min_log_mel + np.log(np.maximum(frequencies, 1e-10) / min_log_hz) / logstep, mels)
+  return mels
+
+
+def mel_to_hz(mels):
+  mels = np.asarray(mels, dtype=np.float64)
+  f_sp = 200.0 / 3
+  min_log_hz = 1000.0
+  min_log_mel = min_log_hz / f_sp
+  logstep = math.log(6.4) / 27.0
+  return np.where(mels >= min_log_mel, min_log_hz * np.exp(logstep * (mels - min_log_mel)), f_sp * mels)
+
+
+@functools.lru_cache(maxsize=16)
+def mel_basis(sample_freq, n_fft, n_mels, fmin=0.0, fmax=None):
+  """``[n_mels, n_fft//2 + 1]`` triangular filters on the Slaney scale with Slaney area normalisation."""
+  fmax = float(sample_freq) / 2 if fmax is None else fmax
+  fft_freqs = np.linspace(0, float(sample_freq) / 2, 1 + n_fft // 2)
+  mel_freqs = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+  fdiff = np.diff(mel_freqs)
+  ramps = mel_freqs[:, None] - fft_freqs[None, :]
+  lower = -ramps[:-2] / fdiff[:-1, None]
+  upper = ramps[2:] / fdiff[1:, None]
+  weights = np.maximum(0, np.minimum(lower, upper))
+  weights *= (2.0 / (mel_freqs[2:n_mels + 2] - mel_freqs[:n_mels]))[:, None]
+  weights.flags.writeable = False
+  return weights
+
+
+def power_spectrogram(signal, n_fft, win_length, hop_length, window):
+  """``|STFT|^2`` as ``[n_fft//2 + 1, T]`` with ``T = 1 + len(signal) // hop_length``.
+
+  The signal is reflect-padded by n_fft//2 on both sides (centred frames); the window of
+  ``win_length`` samples is zero-padded symmetrically to n_fft.
+  """
+  padded = np.pad(signal, n_fft // 2, mode="reflect")
+  window_values = np.ones(win_length) if window is None else window(win_length)
+  left = (n_fft - win_length) // 2
+  fft_window = np.zeros(n_fft)
+  fft_window[left:left + win_length] = window_values
+  num_frames = 1 + (len(padded) - n_fft) // hop_length
+  frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length][:num_frames]
+  spectrum = np.fft.rfft(frames * fft_window.astype(np.float32), n=n_fft, axis=1)
+  return (np.abs(spectrum) ** 2).T
+
+
+def normalize(features, per_feature, epsilon):
+  """Zero mean, unit variance over time per column (or over all values); ``epsilon`` guards std=0."""
+  if per_feature:
+    mean = features.mean(axis=0)
+    std = features.std(axis=0)
+  else:
+    mean = features.mean()
+    std = features.std()
+  return (features - mean) / (std + epsilon)
+
+
+def logfbank_features(signal, sample_freq, num_features, window_size=20e-3, window_stride=10e-3,
+                      window="hanning", dither=0.0, norm_per_feature=False, norm_epsilon=1e-5,
+                      rng=None, gain=None):
+  """Normalised log mel filterbank ``[T, num_features]`` (float32) of int16-range samples."""
+  x = np.asarray(signal, dtype=np.float32)
+  gain = 1.0 / (np.max(np.abs(x)) + 1e-5) if gain is None else gain
+  x = x * np.float32(gain)
+  win_length = int(sample_freq * window_size)
+  hop_length = int(sample_freq * window_stride)
+  n_fft = 2 ** math.ceil(math.log2(window_size * sample_freq))
+  if dither > 0:
+    rng = rng if rng is not None else np.random.default_rng()
+    x = x + np.float32(dither) * rng.standard_normal(x.shape).astype(np.float32)
+  x = np.append(x[0], x[1:] - 0.97 * x[:-1]).astype(np.float32)
+  power = power_spectrogram(x, n_fft, win_length, hop_length, WINDOWS[window])
+  mel = mel_basis(sample_freq, n_fft, num_features)
+  features = np.log(mel @ power + 1e-20).T
+  return normalize(features, norm_per_feature, norm_epsilon).astype(np.float32)

@@ -1,0 +1,207 @@
+"""LibriSpeech-style speech data layer: CSV manifests -> log-mel features -> padded tf.data batches."""
+import os
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.data.data_layer import DataLayer
+from open_seq2seq.data.vocab import load_vocab
+from .audio import read_audio
+from .augmentation import perturb_signal, spec_augment, validate_augmentation
+from .features import logfbank_features
+from .manifest import read_manifests
+
+
+class Speech2TextDataLayer(DataLayer):
+  """Train/eval elements are ``(features [T, F], T, label ids [L], L)``; infer elements carry the
+  utterance's index instead of labels so predictions can be written in manifest order.
+
+  Relative ``wav_filename`` paths are resolved against ``dataset_root`` (default: the CSV's folder).
+  """
+
+  @staticmethod
+  def get_required_params():
+    return dict(DataLayer.get_required_params(), **{
+        "num_audio_features": int,
+        "input_type": ["logfbank"],
+        "vocab_file": str,
+        "dataset_files": list,
+    })
+
+  @staticmethod
+  def get_optional_params():
+    return dict(DataLayer.get_optional_params(), **{
+        "backend": ["librosa"],
+        "dataset_root": str,
+        "augmentation": dict,
+        "pad_to": int,
+        "max_duration": float,
+        "min_duration": float,
+        "window_size": float,
+        "window_stride": float,
+        "window": ["hanning", "hamming", "none"],
+        "sample_freq": int,
+        "dither": float,
+        "norm_per_feature": bool,
+        "norm_epsilon": float,
+        "precompute_mel_basis": bool,
+        "gain": float,
+        "random_seed": int,
+        "num_parallel_calls": int,
+    })
+
+  def __init__(self, params, model, num_workers=None, worker_id=None):
+    super().__init__(params, model, num_workers, worker_id)
+    p = self._params
+    p.setdefault("backend", "librosa")
+    p.setdefault("pad_to", 8)
+    p.setdefault("max_duration", -1.0)
+    p.setdefault("min_duration", -1.0)
+    p.setdefault("window_size", 20e-3)
+    p.setdefault("window_stride", 10e-3)
+    p.setdefault("window", "hanning")
+    p.setdefault("sample_freq", 16000)
+    p.setdefault("dither", 0.0)
+    p.setdefault("norm_per_feature", False)
+    p.setdefault("norm_epsilon", 1e-5)
+    p.setdefault("augmentation", None)
+    p.setdefault("random_seed", 0)
+    p.setdefault("num_parallel_calls", max(2, os.cpu_count() or 1))
+    if p["augmentation"]:
+      validate_augmentation(p["augmentation"], p["num_audio_features"])
+    self.params["char2idx"] = load_vocab(p["vocab_file"])
+    self.params["idx2char"] = {i: c for c, i in self.params["char2idx"].items()}
+    self.params["tgt_vocab_size"] = len(self.params["char2idx"]) + 1
+    self._infer = p["mode"] == "infer"
+    rows = read_manifests(p["dataset_files"], p.get("dataset_root"), need_transcripts=not self._infer)
+    if not rows:
+      raise ValueError("dataset_files {} hold no utterances".format(p["dataset_files"]))
+    if p["mode"] != "train":
+      rows = self._shard(rows, p["num_workers"], p["worker_id"])
+    self._check_audio_exists(rows)
+    self._rows = rows
+    self._labels = None if self._infer else [self._encode(row) for row in rows]
+    self._dataset = None
+    self._iterator = None
+    self._input_tensors = None
+
+  @staticmethod
+  def _shard(rows, num_workers, worker_id):
+    size = len(rows) // num_workers
+    end = len(rows) if worker_id == num_workers - 1 else (worker_id + 1) * size
+    return rows[worker_id * size:end]
+
+  @staticmethod
+  def _check_audio_exists(rows):
+    missing = [row for row in rows if not os.path.isfile(row.path)]
+    if missing:
+      raise ValueError("Audio file not found: {} ({} row {}); {} of {} listed files are missing".format(
+          missing[0].path, missing[0].csv_file, missing[0].row_number, len(missing), len(rows)))
+
+  def _encode(self, row):
+    path, transcript, csv_file, row_number = row[:4]
+    char2idx = self.params["char2idx"]
+    ids = []
+    for char in transcript:
+      if char not in char2idx:
+        raise ValueError("{} row {}: transcript character {!r} of {!r} is not in vocab_file {}".format(
+            csv_file, row_number, char, transcript, self._params["vocab_file"]))
+      ids.append(char2idx[char])
+    if not ids:
+      raise ValueError("{} row {}: empty transcript for {}".format(csv_file, row_number, path))
+    return np.asarray(ids, dtype=np.int32)
+
+  @property
+  def wav_filenames(self):
+    """``wav_filename`` of this worker's rows as written in the manifest, indexed like ``source_ids``."""
+    return [row.wav_filename for row in self._rows]
+
+  def get_size_in_samples(self):
+    return len(self._rows)
+
+  def time_padding_multiple(self):
+    return self._params["pad_to"] if self._params["backend"] == "librosa" else 0
+
+  def features_of(self, index, seed):
+    """``(features [T, F] float32, duration in seconds)`` of manifest row ``index``."""
+    p = self._params
+    path = self._rows[index].path
+    signal = read_audio(path, p["sample_freq"])
+    training = p["mode"] == "train"
+    rng = np.random.default_rng([int(seed) & 0x7FFFFFFF, p["random_seed"]])
+    if training and p["augmentation"]:
+      peak = np.max(np.abs(signal)) + 1e-5
+      signal = perturb_signal(signal / peak, p["augmentation"], rng) * peak
+    duration = len(signal) / float(p["sample_freq"])
+    features = logfbank_features(
+        signal, p["sample_freq"], p["num_audio_features"], p["window_size"], p["window_stride"],
+        p["window"], dither=p["dither"] if training else 0.0, norm_per_feature=p["norm_per_feature"],
+        norm_epsilon=p["norm_epsilon"], rng=rng, gain=p.get("gain"))
+    if training and p["augmentation"]:
+      features = spec_augment(features, p["augmentation"], rng)
+    return features, duration
+
+  def _parse(self, index, seed):
+    features, duration = self.features_of(int(index), seed)
+    length = np.int32(features.shape[0])
+    if self._infer:
+      return features, length, np.int32(index), np.float32(duration)
+    labels = self._labels[int(index)]
+    return features, length, labels, np.int32(len(labels)), np.float32(duration)
+
+  def build_graph(self):
+    p = self._params
+    num_rows = len(self._rows)
+    dataset = tf.data.Dataset.range(num_rows)
+    if p["mode"] == "train":
+      if p["shuffle"]:
+        dataset = dataset.shuffle(num_rows, seed=p["random_seed"], reshuffle_each_iteration=True)
+      dataset = dataset.repeat()
+    dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.random(seed=p["random_seed"])))
+    if self._infer:
+      out_types = [tf.float32, tf.int32, tf.int32, tf.float32]
+    else:
+      out_types = [tf.float32, tf.int32, tf.int32, tf.int32, tf.float32]
+    num_features = p["num_audio_features"]
+
+    def parse(index, seed):
+      values = tf.numpy_function(self._parse, [index, seed], out_types, stateful=False)
+      values[0].set_shape([None, num_features])
+      for tensor in values[1:]:
+        tensor.set_shape([None] if tensor is values[2] and not self._infer else [])
+      return tuple(values)
+
+    dataset = dataset.map(parse, num_parallel_calls=p["num_parallel_calls"])
+    if p["max_duration"] > 0:
+      dataset = dataset.filter(lambda *v: v[-1] <= p["max_duration"])
+    if p["min_duration"] > 0:
+      dataset = dataset.filter(lambda *v: v[-1] >= p["min_duration"])
+    dataset = dataset.map(lambda *v: v[:-1])
+    if self._infer:
+      padded_shapes = ([None, num_features], [], [])
+    else:
+      padded_shapes = ([None, num_features], [], [None], [])
+    dataset = dataset.padded_batch(p["batch_size"], padded_shapes=padded_shapes)
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    self._dataset = dataset
+    self._iterator = tf.data.make_initializable_iterator(dataset)
+    batch = self._iterator.get_next()
+    x, x_len = batch[0], batch[1]
+    pad_to = self.time_padding_multiple()
+    if pad_to > 0:
+      num_pad = (pad_to - tf.shape(x)[1] % pad_to) % pad_to
+      x = tf.pad(x, [[0, 0], [0, num_pad], [0, 0]])
+    dtype = self._params.get("dtype") or tf.float32
+    x = tf.cast(x, dtype)
+    if self._infer:
+      self._input_tensors = {"source_tensors": [x, x_len], "source_ids": [batch[2]]}
+    else:
+      self._input_tensors = {"source_tensors": [x, x_len], "target_tensors": [batch[2], batch[3]]}
+
+  @property
+  def iterator(self):
+    return self._iterator
+
+  @property
+  def input_tensors(self):
+    return self._input_tensors

@@ -1,0 +1,59 @@
+"""Fully connected CTC decoder: a per-frame dense layer to the vocabulary plus the CTC blank."""
+import tensorflow.compat.v1 as tf
+
+from .decoder import Decoder
+
+
+def greedy_ctc_decode(time_major_logits, sequence_length):
+  """Arg-max per frame, repeats merged, blank (last class) dropped; returns a SparseTensor of ids."""
+  decoded, _ = tf.nn.ctc_greedy_decoder(tf.cast(time_major_logits, tf.float32), sequence_length,
+                                        merge_repeated=True)
+  return decoded[0]
+
+
+class FullyConnectedCTCDecoder(Decoder):
+  """Logits ``[B, T', V+1]`` (batch-major tensor ``.../logits``) and greedy CTC predictions.
+
+  Graph names match OpenSeq2Seq's so exported graphs keep the same node names:
+  ``fully_connected/kernel``, ``fully_connected/bias``, op ``fully_connected/BiasAdd`` ``[B*T', V+1]``
+  and the reshape ``logits``.
+  """
+
+  @staticmethod
+  def get_required_params():
+    return dict(Decoder.get_required_params(), **{"tgt_vocab_size": int})
+
+  @staticmethod
+  def get_optional_params():
+    return dict(Decoder.get_optional_params(), **{
+        "logits_to_outputs_func": None,
+        "infer_logits_to_pickle": bool,
+        "use_language_model": [False],
+    })
+
+  def __init__(self, params, model, name="fully_connected_ctc_decoder", mode="train"):
+    super().__init__(params, model, name, mode)
+
+  def _decode(self, input_dict):
+    encoder_output = input_dict["encoder_output"]
+    inputs = encoder_output["outputs"]
+    src_length = encoder_output["src_length"]
+    num_classes = self._params["tgt_vocab_size"]
+    regularizer = None
+    if self._params.get("regularizer") is not None:
+      regularizer = self._params["regularizer"](**self._params.get("regularizer_params", {}))
+    channels = int(inputs.shape[-1])
+    batch_size, time_steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
+    flat = tf.reshape(inputs, [-1, channels])
+    with tf.variable_scope("fully_connected"):
+      kernel = tf.get_variable("kernel", [channels, num_classes], regularizer=regularizer)
+      bias = tf.get_variable("bias", [num_classes], initializer=tf.zeros_initializer())
+      with tf.name_scope("fully_connected"):
+        flat_logits = tf.nn.bias_add(tf.matmul(flat, kernel), bias, name="BiasAdd")
+    logits = tf.reshape(flat_logits, [batch_size, time_steps, num_classes], name="logits")
+    if self._mode == "infer" and self._params.get("infer_logits_to_pickle", False):
+      return {"logits": logits, "outputs": [logits], "src_length": src_length}
+    time_major_logits = tf.transpose(logits, [1, 0, 2])
+    outputs_fn = self._params.get("logits_to_outputs_func") or (lambda lg, _: [greedy_ctc_decode(lg, src_length)])
+    return {"logits": time_major_logits, "outputs": outputs_fn(time_major_logits, input_dict),
+            "src_length": src_length}

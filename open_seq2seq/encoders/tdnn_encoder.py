@@ -1,0 +1,120 @@
+"""Jasper / Wave2Letter+ time-delay (1-D convolutional) encoder, OpenSeq2Seq's ``TDNNEncoder``."""
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.parts.conv_block import conv_bn_activation
+from .encoder import Encoder
+
+LAYER_REQUIRED = {"type", "repeat", "kernel_size", "stride", "num_channels", "padding", "dilation"}
+LAYER_OPTIONAL = {"dropout_keep_prob", "residual", "residual_dense"}
+
+
+class TDNNEncoder(Encoder):
+  """Blocks of ``repeat`` conv sub-blocks: conv -> batch norm -> (residual add) -> activation -> dropout.
+
+  Inputs ``[B, T, F]`` features and ``[B]`` lengths; outputs ``[B, T', C_last]`` and the updated
+  lengths. With ``use_conv_mask`` every conv input is multiplied by the time mask of the valid frames.
+  """
+
+  @staticmethod
+  def get_required_params():
+    return dict(Encoder.get_required_params(), **{
+        "dropout_keep_prob": float,
+        "convnet_layers": list,
+        "activation_fn": None,
+    })
+
+  @staticmethod
+  def get_optional_params():
+    return dict(Encoder.get_optional_params(), **{
+        "data_format": ["channels_last"],
+        "normalization": ["batch_norm"],
+        "bn_momentum": float,
+        "bn_epsilon": float,
+        "use_conv_mask": bool,
+        "drop_block_prob": float,
+        "drop_block_index": int,
+    })
+
+  def __init__(self, params, model, name="w2l_encoder", mode="train"):
+    super().__init__(params, model, name, mode)
+    for index, layer in enumerate(self._params["convnet_layers"]):
+      owner = "TDNNEncoder convnet_layers[{}]".format(index)
+      if not isinstance(layer, dict):
+        raise ValueError("{}: expected a dict, got {!r}".format(owner, layer))
+      missing = LAYER_REQUIRED - set(layer)
+      unknown = set(layer) - LAYER_REQUIRED - LAYER_OPTIONAL
+      if missing:
+        raise ValueError("{}: missing key(s) {}".format(owner, sorted(missing)))
+      if unknown:
+        raise ValueError("{}: unknown key(s) {}".format(owner, sorted(unknown)))
+      if layer["type"] != "conv1d":
+        raise ValueError("{}: type '{}' is not supported (expected 'conv1d')".format(owner, layer["type"]))
+      if layer["padding"] not in ("SAME", "VALID"):
+        raise ValueError("{}: padding must be 'SAME' or 'VALID', got {!r}".format(owner, layer["padding"]))
+      if layer.get("residual") and layer["stride"][0] > 1:
+        raise ValueError("{}: residual blocks with stride > 1 are not supported".format(owner))
+    if self._params.get("drop_block_prob", 0.0) > 0.0:
+      raise ValueError("TDNNEncoder: drop_block_prob > 0 is not supported by Jasper configs")
+
+  def _pad_to(self):
+    data_layer = self._model.get_data_layer() if self._model is not None else None
+    if data_layer is None:
+      return 0
+    return data_layer.time_padding_multiple()
+
+  def _encode(self, input_dict):
+    x, src_length = input_dict["source_tensors"]
+    params = self._params
+    training = self._mode == "train"
+    regularizer = None
+    if params.get("regularizer") is not None:
+      regularizer = params["regularizer"](**params.get("regularizer_params", {}))
+    use_mask = params.get("use_conv_mask", False)
+    bn_momentum = params.get("bn_momentum", 0.90)
+    bn_epsilon = params.get("bn_epsilon", 1e-3)
+
+    src_length = tf.cast(src_length, tf.int32)
+    max_len = tf.reduce_max(src_length)
+    pad_to = self._pad_to()
+    if pad_to > 0:
+      max_len = max_len + (pad_to - max_len % pad_to) % pad_to
+    mask = None
+    if use_mask:
+      mask = tf.expand_dims(tf.sequence_mask(src_length, max_len, dtype=x.dtype), -1)
+
+    dense_sources = []
+    for block_index, layer in enumerate(params["convnet_layers"], start=1):
+      repeat = layer["repeat"]
+      kernel, stride, dilation = layer["kernel_size"][0], layer["stride"][0], layer["dilation"][0]
+      padding = layer["padding"]
+      keep_prob = layer.get("dropout_keep_prob", params["dropout_keep_prob"]) if training else 1.0
+      residual = layer.get("residual", False)
+      if use_mask:
+        x = x * mask
+      residual_inputs = None
+      if residual:
+        if layer.get("residual_dense", False):
+          dense_sources.append(x)
+          residual_inputs = list(dense_sources)
+        else:
+          residual_inputs = x
+      for sub_index in range(1, repeat + 1):
+        if padding == "SAME":
+          src_length = (src_length + stride - 1) // stride
+          max_len = (max_len + stride - 1) // stride
+        else:
+          src_length = (src_length - kernel) // stride + 1
+          max_len = (max_len - kernel) // stride + 1
+        if sub_index > 1 and use_mask:
+          x = x * mask
+        if use_mask and (padding == "VALID" or stride > 1):
+          mask = tf.expand_dims(tf.sequence_mask(src_length, max_len, dtype=x.dtype), -1)
+        x = conv_bn_activation(
+            x, name="conv{}{}".format(block_index, sub_index), num_channels=layer["num_channels"],
+            kernel_size=kernel, stride=stride, dilation=dilation, padding=padding,
+            activation_fn=params["activation_fn"], training=training, bn_momentum=bn_momentum,
+            bn_epsilon=bn_epsilon, regularizer=regularizer,
+            residual_inputs=residual_inputs if sub_index == repeat else None)
+        if keep_prob < 1.0:
+          x = tf.nn.dropout(x, rate=1.0 - keep_prob)
+    return {"outputs": x, "src_length": src_length}

@@ -1,0 +1,25 @@
+"""Base class of losses."""
+import copy
+
+from open_seq2seq.utils.params import check_params
+
+
+class Loss:
+  """A loss maps ``{"decoder_output", "target_tensors"}`` to a scalar."""
+
+  @staticmethod
+  def get_required_params():
+    return {}
+
+  @staticmethod
+  def get_optional_params():
+    return {}
+
+  def __init__(self, params, model, name="loss"):
+    check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__)
+    self._params = copy.deepcopy(params)
+    self._model = model
+    self._name = name
+
+  def compute_loss(self, input_dict):
+    raise NotImplementedError

@@ -1,0 +1,71 @@
+"""Encoder -> decoder -> loss models."""
+import copy
+
+import tensorflow.compat.v1 as tf
+
+from .model import Model
+
+
+class EncoderDecoderModel(Model):
+  """Builds ``ForwardPass/{encoder, decoder}`` and, outside infer mode, ``ForwardPass/Loss``."""
+
+  @staticmethod
+  def get_required_params():
+    return dict(Model.get_required_params(), **{"encoder": None, "decoder": None})
+
+  @staticmethod
+  def get_optional_params():
+    return dict(Model.get_optional_params(), **{
+        "encoder_params": dict,
+        "decoder_params": dict,
+        "loss": None,
+        "loss_params": dict,
+    })
+
+  def __init__(self, params, mode="train", hvd=None):
+    super().__init__(params, mode, hvd)
+    if mode != "infer" and self._params.get("loss") is None:
+      raise ValueError("{} needs a 'loss' in {} mode".format(type(self).__name__, mode))
+    self._encoder = self._create_encoder()
+    self._decoder = self._create_decoder()
+    self._loss_computator = self._create_loss() if mode != "infer" else None
+
+  def _component_params(self, key):
+    params = copy.deepcopy(self._params.get(key, {}))
+    for name in ("regularizer", "regularizer_params"):
+      if name in self._params and name not in params:
+        params[name] = self._params[name]
+    return params
+
+  def _create_encoder(self):
+    return self._params["encoder"](params=self._component_params("encoder_params"), model=self, mode=self._mode)
+
+  def _create_decoder(self):
+    return self._params["decoder"](params=self._component_params("decoder_params"), model=self, mode=self._mode)
+
+  def _create_loss(self):
+    return self._params["loss"](params=copy.deepcopy(self._params.get("loss_params", {})), model=self)
+
+  @property
+  def encoder(self):
+    return self._encoder
+
+  @property
+  def decoder(self):
+    return self._decoder
+
+  def _build_forward_pass_graph(self, input_tensors):
+    with tf.variable_scope("ForwardPass"):
+      encoder_input = {"source_tensors": input_tensors["source_tensors"]}
+      encoder_output = self._encoder.encode(encoder_input)
+      decoder_input = {"encoder_output": encoder_output}
+      if "target_tensors" in input_tensors:
+        decoder_input["target_tensors"] = input_tensors["target_tensors"]
+      decoder_output = self._decoder.decode(decoder_input)
+      self.decoder_output = decoder_output
+      loss = None
+      if self._mode != "infer":
+        with tf.variable_scope("Loss"):
+          loss = self._loss_computator.compute_loss({
+              "decoder_output": decoder_output, "target_tensors": input_tensors["target_tensors"]})
+      return loss, decoder_output["outputs"]

@@ -1,0 +1,217 @@
+"""Generic model: parameters, step counting, data layer and the training op."""
+import copy
+import inspect
+import re
+import time
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.optimizers.optimize_loss import optimize_loss
+from open_seq2seq.utils.logging import deco_print
+from open_seq2seq.utils.params import check_params
+
+DTYPES = [tf.float32, tf.float16, "mixed", "float32"]
+
+
+class Model:
+  """Base of every model. ``mode`` is ``train``, ``eval`` or ``infer``."""
+
+  @staticmethod
+  def get_required_params():
+    return {
+        "use_horovod": bool,
+        "batch_size_per_gpu": int,
+        "data_layer": None,
+    }
+
+  @staticmethod
+  def get_optional_params():
+    return {
+        "logdir": str,
+        "num_gpus": int,
+        "gpu_ids": list,
+        "load_model": str,
+        "random_seed": int,
+        "num_epochs": int,
+        "max_steps": int,
+        "iter_size": int,
+        "bench_start": int,
+        "save_summaries_steps": None,
+        "print_loss_steps": None,
+        "print_samples_steps": None,
+        "print_bench_info_steps": None,
+        "save_checkpoint_steps": None,
+        "num_checkpoints": int,
+        "restore_best_checkpoint": bool,
+        "eval_steps": int,
+        "eval_batch_size_per_gpu": int,
+        "finetune": bool,
+        "hooks": list,
+        "data_layer_params": dict,
+        "optimizer": None,
+        "optimizer_params": dict,
+        "freeze_variables_regex": str,
+        "initializer": None,
+        "initializer_params": dict,
+        "regularizer": None,
+        "regularizer_params": dict,
+        "dtype": DTYPES,
+        "lr_policy": None,
+        "lr_policy_params": dict,
+        "max_grad_norm": float,
+        "larc_params": dict,
+        "loss_scaling": None,
+        "loss_scaling_params": dict,
+        "summaries": list,
+        "use_xla_jit": bool,
+        "processed_data_folder": str,
+    }
+
+  def __init__(self, params, mode="train", hvd=None):
+    check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__)
+    self._params = copy.deepcopy(params)
+    self._mode = mode
+    self._hvd = hvd
+    p = self._params
+    if p["use_horovod"] or hvd is not None:
+      raise ValueError("use_horovod=True needs the distributed backend, which this build does not include; "
+                       "run with --use_horovod=False --num_gpus=1")
+    num_gpus = p.get("num_gpus", len(p.get("gpu_ids", [])) or 1)
+    if num_gpus != 1:
+      raise ValueError("num_gpus={}: only one replica per process is supported; set --num_gpus=1".format(num_gpus))
+    if p.get("iter_size", 1) != 1:
+      raise ValueError("iter_size > 1 is not supported by this build")
+    dtype = p.get("dtype", tf.float32)
+    if dtype not in (tf.float32, "float32"):
+      raise ValueError("dtype {!r} is not supported by this build; use tf.float32 (--dtype=float32)".format(dtype))
+    p["dtype"] = tf.float32
+    if p.get("loss_scaling") not in (None, 1.0):
+      deco_print("Loss scaling {!r} has no effect with float32 training".format(p["loss_scaling"]))
+    p.setdefault("random_seed", int(time.time()))
+    p.setdefault("num_checkpoints", 5)
+    p.setdefault("bench_start", 10)
+    p.setdefault("eval_batch_size_per_gpu", p["batch_size_per_gpu"])
+    p.setdefault("logdir", "")
+    for name in ("save_summaries_steps", "print_loss_steps", "print_samples_steps", "save_checkpoint_steps",
+                 "print_bench_info_steps"):
+      p.setdefault(name, None)
+    if p["print_samples_steps"] and p["print_loss_steps"] and p["print_samples_steps"] % p["print_loss_steps"]:
+      raise ValueError("print_samples_steps ({}) must be a multiple of print_loss_steps ({})".format(
+          p["print_samples_steps"], p["print_loss_steps"]))
+    tf.set_random_seed(p["random_seed"])
+    np.random.seed(p["random_seed"])
+
+    dl_params = copy.deepcopy(p.get("data_layer_params", {}))
+    dl_params["batch_size"] = p["batch_size_per_gpu"] if mode == "train" else p["eval_batch_size_per_gpu"]
+    dl_params["mode"] = mode
+    dl_params.setdefault("random_seed", p["random_seed"])
+    dl_params["dtype"] = self.get_tf_dtype()
+    self._data_layer = p["data_layer"](params=dl_params, model=self)
+
+    self._steps_in_epoch = None
+    if mode == "train":
+      if ("max_steps" in p) == ("num_epochs" in p):
+        raise ValueError("Exactly one of max_steps and num_epochs must be set for training")
+      if "max_steps" in p:
+        self._last_step = p["max_steps"]
+      else:
+        steps = self._data_layer.get_size_in_samples() // p["batch_size_per_gpu"]
+        if steps == 0:
+          raise ValueError("Overall batch size is too big for this dataset.")
+        self._steps_in_epoch = steps
+        self._last_step = p["num_epochs"] * steps
+    self.train_op = None
+    self.loss = None
+    self.learning_rate = None
+    self.num_objects_per_step = None
+    self.output = None
+
+  @property
+  def params(self):
+    return self._params
+
+  @property
+  def mode(self):
+    return self._mode
+
+  @property
+  def hvd(self):
+    return self._hvd
+
+  @property
+  def on_horovod(self):
+    return self._hvd is not None
+
+  @property
+  def last_step(self):
+    return self._last_step
+
+  @property
+  def steps_in_epoch(self):
+    return self._steps_in_epoch
+
+  def get_data_layer(self):
+    return self._data_layer
+
+  def get_tf_dtype(self):
+    return tf.float16 if self._params["dtype"] == "mixed" else self._params["dtype"]
+
+  def _build_forward_pass_graph(self, input_tensors):
+    """Returns ``(loss or None, list of output tensors)``."""
+    raise NotImplementedError
+
+  def compile(self, force_var_reuse=False):
+    """Builds the data pipeline, forward pass and (train mode) the optimizer step."""
+    p = self._params
+    initializer = None
+    if p.get("initializer") is not None:
+      initializer = p["initializer"](**p.get("initializer_params", {}))
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True if force_var_reuse else None,
+                           initializer=initializer, dtype=self.get_tf_dtype()):
+      self._data_layer.build_graph()
+      input_tensors = self._data_layer.input_tensors
+      self.loss, self.output = self._build_forward_pass_graph(input_tensors)
+      self.num_objects_per_step = tf.reduce_sum(input_tensors["source_tensors"][1])
+    if self._mode == "train":
+      self._build_train_op()
+
+  def _build_train_op(self):
+    p = self._params
+    lr_policy = p.get("lr_policy")
+    lr_params = dict(p.get("lr_policy_params", {}))
+    if lr_policy is None:
+      raise ValueError("Training needs an lr_policy")
+    signature = inspect.signature(lr_policy).parameters
+    if "decay_steps" in signature and "decay_steps" not in lr_params:
+      decay_steps = self._last_step
+      if "begin_decay_at" in signature and "warmup_steps" in signature:
+        lr_params["begin_decay_at"] = max(lr_params.get("begin_decay_at", 0), lr_params.get("warmup_steps", 0))
+        decay_steps -= lr_params["begin_decay_at"]
+      lr_params["decay_steps"] = decay_steps
+    if "steps_per_epoch" in signature and "steps_per_epoch" not in lr_params and self._steps_in_epoch:
+      lr_params["steps_per_epoch"] = self._steps_in_epoch
+
+    def learning_rate_fn(global_step):
+      return lr_policy(global_step=global_step, **lr_params)
+
+    var_list = tf.trainable_variables()
+    freeze = p.get("freeze_variables_regex")
+    if freeze:
+      var_list = [v for v in var_list if not re.match(freeze, v.name)]
+    total_loss = tf.cast(self.loss, tf.float32) + tf.losses.get_regularization_loss()
+    self.train_op, self.learning_rate = optimize_loss(
+        loss=total_loss, optimizer=p["optimizer"], optimizer_params=p.get("optimizer_params", {}),
+        learning_rate_decay_fn=learning_rate_fn, var_list=var_list, clip_gradients=p.get("max_grad_norm"),
+        summaries=p.get("summaries"), larc_params=p.get("larc_params"))
+    tf.summary.scalar("train_loss", self.loss)
+    if self._steps_in_epoch:
+      tf.summary.scalar("epoch", tf.floor(tf.cast(tf.train.get_global_step(), tf.float32) / self._steps_in_epoch))
+    deco_print("Trainable variables:")
+    total = 0
+    for var in var_list:
+      count = int(np.prod(var.shape.as_list()))
+      total += count
+      deco_print("{}".format(var.name), offset=2)
+      deco_print("shape: {}, {}".format(var.shape.as_list(), var.dtype.base_dtype.name), offset=4)
+    deco_print("Total trainable parameters: {}".format(total))

@@ -1,0 +1,85 @@
+"""Speech recognition model: WER evaluation, sample printing and transcript output."""
+import csv
+import os
+
+import numpy as np
+
+from open_seq2seq.utils.logging import deco_print
+from open_seq2seq.utils.metrics import word_errors
+from .encoder_decoder import EncoderDecoderModel
+
+
+def sparse_to_strings(sparse_value, idx2char, batch_size):
+  """Greedy decoder output (SparseTensorValue) -> one string per batch row."""
+  chars = [[] for _ in range(batch_size)]
+  for (row, _), value in zip(sparse_value.indices, sparse_value.values):
+    chars[row].append(idx2char.get(int(value), ""))
+  return ["".join(c) for c in chars]
+
+
+class Speech2Text(EncoderDecoderModel):
+
+  def _create_decoder(self):
+    self._params.setdefault("decoder_params", {})
+    self._params["decoder_params"]["tgt_vocab_size"] = self.get_data_layer().params["tgt_vocab_size"]
+    return super()._create_decoder()
+
+  @property
+  def idx2char(self):
+    return self.get_data_layer().params["idx2char"]
+
+  def decode_batch(self, outputs, batch_size):
+    return sparse_to_strings(outputs[0], self.idx2char, batch_size)
+
+  def references(self, input_values):
+    labels, lengths = input_values["target_tensors"]
+    return ["".join(self.idx2char[int(c)] for c in labels[i][:lengths[i]]) for i in range(len(lengths))]
+
+  def evaluate(self, input_values, output_values):
+    """Per-batch ``(word edits, reference words, references, hypotheses)``."""
+    references = self.references(input_values)
+    hypotheses = self.decode_batch(output_values, len(references))
+    edits = words = 0
+    for reference, hypothesis in zip(references, hypotheses):
+      e, w = word_errors(reference, hypothesis)
+      edits += e
+      words += w
+    return edits, words, references, hypotheses
+
+  def finalize_evaluation(self, results_per_batch):
+    edits = sum(r[0] for r in results_per_batch)
+    words = sum(r[1] for r in results_per_batch)
+    wer = edits / words if words else 0.0
+    deco_print("Validation WER:  {:.4f}".format(wer), offset=4)
+    return {"Eval WER": wer, "word_edits": edits, "reference_words": words}
+
+  def maybe_print_logs(self, input_values, output_values):
+    references = self.references(input_values)
+    hypothesis = self.decode_batch(output_values, len(references))[0]
+    edits, words = word_errors(references[0], hypothesis)
+    sample_wer = edits / words if words else 0.0
+    deco_print("Sample WER: {:.4f}".format(sample_wer), offset=4)
+    deco_print("Sample target:     " + references[0], offset=4)
+    deco_print("Sample prediction: " + hypothesis, offset=4)
+    return {"Sample WER": sample_wer}
+
+  def infer(self, input_values, output_values):
+    ids = input_values["source_ids"][0]
+    return self.decode_batch(output_values, len(ids)), ids
+
+  def finalize_inference(self, results_per_batch, output_file):
+    """Writes ``wav_filename,predicted_transcript`` in manifest order, atomically."""
+    predictions, ids = [], []
+    for batch_predictions, batch_ids in results_per_batch:
+      predictions.extend(batch_predictions)
+      ids.extend(int(i) for i in batch_ids)
+    wav_filenames = self.get_data_layer().wav_filenames
+    order = np.argsort(ids, kind="stable")
+    tmp_file = output_file + ".tmp"
+    with open(tmp_file, "w", newline="", encoding="utf-8") as handle:
+      writer = csv.writer(handle)
+      writer.writerow(["wav_filename", "predicted_transcript"])
+      for position in order:
+        writer.writerow([wav_filenames[ids[position]], predictions[position]])
+    os.replace(tmp_file, output_file)
+    deco_print("Finished inference")

@@ -1,0 +1,3 @@
+from .novograd import NovoGrad
+from .lr_policies import poly_decay, fixed_lr
+from .optimize_loss import optimize_loss

@@ -1,0 +1,32 @@
+"""Standalone evaluation and inference from a checkpoint."""
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.training.iterate import iterate_data
+from open_seq2seq.training.train import session_config
+from open_seq2seq.utils.checkpoint import restore_variables
+from open_seq2seq.utils.logging import deco_print
+
+
+def _restored_session(model, checkpoint):
+  sess = tf.Session(config=session_config(model.params))
+  sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
+  restore_variables(sess, checkpoint)
+  return sess
+
+
+def evaluate(model, checkpoint):
+  """Corpus WER and mean loss over every utterance of the eval data layer."""
+  with _restored_session(model, checkpoint) as sess:
+    results, loss = iterate_data(model, sess, compute_loss=True, verbose=True)
+  deco_print("Validation loss: {:.4f} ".format(loss), offset=4)
+  metrics = model.finalize_evaluation(results)
+  metrics["eval_loss"] = loss
+  deco_print("Finished evaluation")
+  return metrics
+
+
+def infer(model, checkpoint, output_file):
+  """Writes ``wav_filename,predicted_transcript`` for every utterance of the infer data layer."""
+  with _restored_session(model, checkpoint) as sess:
+    results, _ = iterate_data(model, sess, compute_loss=False, verbose=True)
+  model.finalize_inference(results, output_file)

@@ -1,0 +1,141 @@
+"""Session hooks of the training loop: progress line, printed samples, periodic evaluation."""
+import csv
+import os
+import time
+
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.training.iterate import iterate_data
+from open_seq2seq.utils.logging import deco_print, format_duration
+
+
+class ProgressHook(tf.train.SessionRunHook):
+  """Every ``every_steps`` global steps prints
+  ``global_step: N, loss: X, mean_loss: Y, FPS: Z, elapsed: H:MM:SS, ETA: H:MM:SS``
+  (FPS = utterances per second over the steps since the previous line; the first step, which
+  includes graph warm-up, is not timed) and appends the same figures to ``progress_csv``.
+  """
+
+  def __init__(self, model, every_steps, progress_csv=None):
+    self._model = model
+    self._every = every_steps
+    self._csv = progress_csv
+    self._batch_size = model.params["batch_size_per_gpu"]
+    self._loss_sum = 0.0
+    self._loss_count = 0
+
+  def begin(self):
+    self._global_step = tf.train.get_global_step()
+    self._start = None
+    self._window_start = None
+    self._window_steps = 0
+    if self._csv and not os.path.exists(self._csv):
+      with open(self._csv, "w", newline="") as handle:
+        csv.writer(handle).writerow(["global_step", "loss", "mean_loss", "learning_rate", "fps", "elapsed_s"])
+
+  def before_run(self, run_context):
+    return tf.train.SessionRunArgs([self._global_step, self._model.learning_rate, self._model.loss])
+
+  def after_run(self, run_context, run_values):
+    now = time.time()
+    step_before, learning_rate, loss_value = run_values.results
+    global_step = step_before + 1
+    loss_value = float(loss_value)
+    self._loss_sum += loss_value
+    self._loss_count += 1
+    if self._start is None:
+      self._start = now
+      self._first_step = step_before
+      self._window_start = now
+      self._window_steps = 0
+    else:
+      self._window_steps += 1
+    if global_step % self._every != 0:
+      return
+    window_seconds = now - self._window_start
+    fps = self._batch_size * self._window_steps / window_seconds if window_seconds > 0 and self._window_steps else 0.0
+    elapsed = now - self._start
+    done = global_step - self._first_step - 1
+    remaining = self._model.last_step - global_step
+    eta = elapsed / done * remaining if done > 0 else 0.0
+    mean_loss = self._loss_sum / self._loss_count
+    deco_print("global_step: {:6d}, loss: {:6.3f}, mean_loss: {:6.3f},  FPS: {:7.1f}, elapsed: {}, ETA: {}".format(
+        global_step, loss_value, mean_loss, fps, format_duration(elapsed), format_duration(eta)))
+    if self._csv:
+      with open(self._csv, "a", newline="") as handle:
+        csv.writer(handle).writerow([global_step, loss_value, mean_loss, learning_rate, fps, round(elapsed, 3)])
+    self._window_start = now
+    self._window_steps = 0
+
+
+class PrintSamplesHook(tf.train.SessionRunHook):
+  """Every ``every_steps`` prints the first utterance's reference and prediction with its WER."""
+
+  def __init__(self, model, every_steps):
+    self._model = model
+    self._every = every_steps
+    self._fetches = [model.get_data_layer().input_tensors, model.output]
+
+  def begin(self):
+    self._global_step = tf.train.get_global_step()
+    self._next_step = None
+
+  def before_run(self, run_context):
+    if self._next_step is not None and self._next_step % self._every == 0:
+      return tf.train.SessionRunArgs([self._global_step, self._fetches])
+    return tf.train.SessionRunArgs([self._global_step, []])
+
+  def after_run(self, run_context, run_values):
+    step_before, fetched = run_values.results
+    if fetched:
+      self._model.maybe_print_logs(fetched[0], fetched[1])
+    self._next_step = step_before + 2
+
+
+class RunEvaluationHook(tf.train.SessionRunHook):
+  """Evaluates ``eval_model`` every ``every_steps`` steps and at the last step; logs ``Eval WER`` and
+  ``eval_loss`` to TensorBoard and keeps the checkpoints with the best WER in ``logdir/best_models``."""
+
+  def __init__(self, eval_model, every_steps, last_step, logdir, num_checkpoints, save_best):
+    self._model = eval_model
+    self._every = every_steps
+    self._last_step = last_step
+    self._logdir = logdir
+    self._save_best = save_best and bool(logdir)
+    self._num_checkpoints = num_checkpoints
+    self._best_wer = float("inf")
+    self.history = []
+
+  def begin(self):
+    self._global_step = tf.train.get_global_step()
+    self._saver = tf.train.Saver(max_to_keep=self._num_checkpoints, save_relative_paths=True) \
+        if self._save_best else None
+    self._writer = tf.summary.FileWriterCache.get(self._logdir) if self._logdir else None
+
+  def before_run(self, run_context):
+    return tf.train.SessionRunArgs(self._global_step)
+
+  def after_run(self, run_context, run_values):
+    step = run_values.results + 1
+    if step % self._every != 0 and step != self._last_step:
+      return
+    self.run_evaluation(run_context.session, step)
+
+  def run_evaluation(self, sess, step):
+    deco_print("Running evaluation on a validation set:")
+    results, loss = iterate_data(self._model, sess, compute_loss=True, verbose=False)
+    deco_print("Validation loss: {:.4f} ".format(loss), offset=4)
+    metrics = self._model.finalize_evaluation(results)
+    wer = metrics["Eval WER"]
+    self.history.append((step, loss, wer))
+    if self._writer is not None:
+      summary = tf.Summary(value=[tf.Summary.Value(tag="Eval WER", simple_value=wer),
+                                  tf.Summary.Value(tag="eval_loss", simple_value=loss)])
+      self._writer.add_summary(summary, step)
+      self._writer.flush()
+      with open(os.path.join(self._logdir, "eval_history.csv"), "a", newline="") as handle:
+        csv.writer(handle).writerow([step, loss, wer])
+    if self._saver is not None and wer < self._best_wer:
+      self._best_wer = wer
+      path = os.path.join(self._logdir, "best_models", "val_wer={:.4f}-step-{}".format(wer, step))
+      self._saver.save(sess, path, global_step=step)

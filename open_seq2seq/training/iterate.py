@@ -1,0 +1,49 @@
+"""One pass over an eval/infer data layer: every utterance exactly once, in manifest order."""
+import math
+import time
+
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.utils.logging import deco_print
+
+
+def iterate_data(model, sess, compute_loss, verbose):
+  """Runs the model over its whole data layer; returns ``(results per batch, mean loss or None)``.
+
+  Results are ``model.evaluate(...)`` in eval mode and ``model.infer(...)`` in infer mode.
+  """
+  data_layer = model.get_data_layer()
+  sess.run(data_layer.iterator.initializer)
+  fetches = {"inputs": data_layer.input_tensors, "outputs": model.output,
+             "objects": model.num_objects_per_step}
+  if compute_loss:
+    fetches["loss"] = model.loss
+  num_batches = math.ceil(data_layer.get_size_in_samples() / data_layer.params["batch_size"])
+  bench_start = model.params.get("bench_start", 10)
+  results, total_loss, total_samples = [], 0.0, 0
+  timed_seconds, timed_objects, step = 0.0, 0, 0
+  while True:
+    start = time.time()
+    try:
+      values = sess.run(fetches)
+    except tf.errors.OutOfRangeError:
+      break
+    if step >= bench_start:
+      timed_seconds += time.time() - start
+      timed_objects += values["objects"]
+    batch_size = len(values["inputs"]["source_tensors"][1])
+    if compute_loss:
+      total_loss += values["loss"] * batch_size
+    total_samples += batch_size
+    if model.mode == "infer":
+      results.append(model.infer(values["inputs"], values["outputs"]))
+    else:
+      results.append(model.evaluate(values["inputs"], values["outputs"]))
+    step += 1
+    if verbose and (step == 1 or step == num_batches or (num_batches > 10 and step % (num_batches // 10) == 0)):
+      deco_print("Processed {}/{} batches".format(step, num_batches))
+  if verbose and step > bench_start and timed_seconds > 0:
+    deco_print("Avg time per step: {:.3f}s".format(timed_seconds / (step - bench_start)))
+    deco_print("Avg objects per second: {:.3f}".format(timed_objects / timed_seconds))
+  mean_loss = total_loss / total_samples if compute_loss and total_samples else None
+  return results, mean_loss

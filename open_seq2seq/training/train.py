@@ -1,0 +1,84 @@
+"""Training loop: MonitoredTrainingSession with checkpoints, summaries, progress and evaluation hooks."""
+import os
+import time
+
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.training.hooks import PrintSamplesHook, ProgressHook, RunEvaluationHook
+from open_seq2seq.utils.checkpoint import latest_checkpoint, restore_variables
+from open_seq2seq.utils.logging import deco_print
+
+
+def session_config(params):
+  config = tf.ConfigProto(allow_soft_placement=True)
+  config.gpu_options.allow_growth = True
+  if params.get("use_xla_jit"):
+    config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
+  return config
+
+
+def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
+  """Trains until ``train_model.last_step``; resumes automatically from the latest checkpoint of logdir."""
+  params = train_model.params
+  logdir = params["logdir"] or None
+  hooks = [tf.train.StopAtStepHook(last_step=train_model.last_step)]
+  hooks.extend(hook_cls(train_model=train_model, eval_model=eval_model) for hook_cls in custom_hooks)
+  evaluation_hook = None
+  saver = tf.train.Saver(max_to_keep=params["num_checkpoints"], save_relative_paths=True)
+  if logdir and params["save_checkpoint_steps"]:
+    hooks.append(tf.train.CheckpointSaverHook(logdir, saver=saver, save_steps=params["save_checkpoint_steps"]))
+  if params["print_loss_steps"]:
+    progress_csv = os.path.join(logdir, "train_progress.csv") if logdir else None
+    hooks.append(ProgressHook(train_model, params["print_loss_steps"], progress_csv))
+  if params["print_samples_steps"]:
+    hooks.append(PrintSamplesHook(train_model, params["print_samples_steps"]))
+  if eval_model is not None:
+    if not params.get("eval_steps"):
+      raise ValueError("train_eval mode needs 'eval_steps' in the config")
+    evaluation_hook = RunEvaluationHook(eval_model, params["eval_steps"], train_model.last_step, logdir,
+                                        params["num_checkpoints"], save_best=bool(params["save_checkpoint_steps"]))
+    hooks.append(evaluation_hook)
+  if debug_port:
+    from tensorflow.python import debug as tf_debug  # pylint: disable=import-outside-toplevel
+    hooks.append(tf_debug.TensorBoardDebugHook("localhost:{}".format(debug_port)))
+
+  init_data = [train_model.get_data_layer().iterator.initializer]
+  init_fn = None
+  base_checkpoint = latest_checkpoint(params.get("load_model"))
+  if base_checkpoint and not latest_checkpoint(logdir):
+    deco_print("Initialising from the base model {}".format(base_checkpoint))
+    transferable = [v for v in tf.global_variables() if "global_step" not in v.op.name]
+
+    def init_fn(scaffold, sess):  # pylint: disable=function-redefined
+      del scaffold
+      restore_variables(sess, base_checkpoint, transferable)
+
+  scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn,
+                               local_init_op=tf.group(tf.local_variables_initializer(), *init_data))
+  fetches = [train_model.train_op, train_model.num_objects_per_step]
+  bench_start = params["bench_start"]
+  total_time, total_objects, timed_steps, step = 0.0, 0, 0, 0
+  with tf.train.MonitoredTrainingSession(
+      scaffold=scaffold, checkpoint_dir=logdir, save_summaries_steps=params["save_summaries_steps"],
+      save_checkpoint_secs=None, save_checkpoint_steps=None, config=session_config(params),
+      log_step_count_steps=params["save_summaries_steps"], stop_grace_period_secs=300, hooks=hooks) as sess:
+    while not sess.should_stop():
+      start = time.time()
+      try:
+        _, objects = sess.run(fetches)
+      except tf.errors.OutOfRangeError:
+        break
+      if step >= bench_start:
+        total_time += time.time() - start
+        total_objects += objects
+        timed_steps += 1
+        if params.get("print_bench_info_steps") and timed_steps % params["print_bench_info_steps"] == 0:
+          deco_print("Avg objects per second: {:.3f}".format(total_objects / total_time))
+      step += 1
+  deco_print("Finished training")
+  if timed_steps > 0:
+    deco_print("Avg time per step: {:.3f}s".format(total_time / timed_steps))
+    deco_print("Avg objects per second: {:.3f}".format(total_objects / total_time))
+  else:
+    deco_print("Not enough steps for benchmarking")
+  return evaluation_hook.history if evaluation_hook else None

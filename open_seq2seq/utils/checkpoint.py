@@ -1,0 +1,36 @@
+"""Restoring forward-pass variables from a checkpoint by name and shape (eval, infer, export)."""
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.utils.logging import deco_print
+
+
+def latest_checkpoint(directory):
+  """Path prefix of the newest checkpoint in ``directory`` or None."""
+  if not directory or not tf.io.gfile.isdir(directory):
+    return None
+  return tf.train.latest_checkpoint(directory)
+
+
+def restore_variables(sess, checkpoint, variables=None):
+  """Restores every graph variable whose name and shape exist in ``checkpoint``; others are reported.
+
+  A variable stored with another dtype (float16 weights into a float32 graph, say) is cast on assign.
+  """
+  variables = variables if variables is not None else tf.global_variables()
+  stored = dict(tf.train.list_variables(checkpoint))
+  reader = tf.train.load_checkpoint(checkpoint)
+  dtypes = reader.get_variable_to_dtype_map()
+  same_dtype, assign_ops = {}, []
+  for var in variables:
+    name = var.op.name
+    if name in stored and list(stored[name]) == var.shape.as_list():
+      if dtypes[name] == var.dtype.base_dtype:
+        same_dtype[name] = var
+      else:
+        assign_ops.append(tf.assign(var, tf.cast(reader.get_tensor(name), var.dtype.base_dtype)))
+    else:
+      deco_print("Not restoring {} (absent from {} or of another shape)".format(name, checkpoint))
+  if same_dtype:
+    tf.train.Saver(same_dtype).restore(sess, checkpoint)
+  if assign_ops:
+    sess.run(assign_ops)

@@ -1,0 +1,98 @@
+"""Config modules: loading, per-mode merging and command-line overrides (OpenSeq2Seq semantics)."""
+import argparse
+import ast
+import copy
+import os
+import runpy
+
+import tensorflow.compat.v1 as tf
+
+MODE_PARAMS = {
+    "train": "train_params",
+    "eval": "eval_params",
+    "infer": "infer_params",
+    "interactive_infer": "interactive_infer_params",
+}
+
+
+def nested_update(org_dict, upd_dict):
+  """Recursively merges ``upd_dict`` into ``org_dict``: dicts merge, everything else overwrites."""
+  for key, value in upd_dict.items():
+    if isinstance(value, dict):
+      if key in org_dict:
+        if not isinstance(org_dict[key], dict):
+          raise ValueError("Mismatch between org_dict and upd_dict at node {}".format(key))
+        nested_update(org_dict[key], value)
+      else:
+        org_dict[key] = value
+    else:
+      org_dict[key] = value
+  return org_dict
+
+
+def flatten_dict(dct, prefix=""):
+  """``{'a': {'b': 1}}`` -> ``{'a/b': 1}``, keeping only int/float/str/bool leaves (the overridable ones)."""
+  flat = {}
+  for key, value in dct.items():
+    name = prefix + key
+    if isinstance(value, dict):
+      flat.update(flatten_dict(value, name + "/"))
+    elif type(value) in (int, float, str, bool):
+      flat[name] = value
+  return flat
+
+
+def nest_dict(flat):
+  nested = {}
+  for key, value in flat.items():
+    node = nested
+    parts = key.split("/")
+    for part in parts[:-1]:
+      node = node.setdefault(part, {})
+    node[parts[-1]] = value
+  return nested
+
+
+def _parse_bool(text):
+  value = ast.literal_eval(text)
+  if not isinstance(value, bool):
+    raise argparse.ArgumentTypeError("expected True or False, got {!r}".format(text))
+  return value
+
+
+def load_config_module(config_file):
+  """Executes a config file (trusted Python) and returns its namespace."""
+  if not os.path.isfile(config_file):
+    raise ValueError("Config file not found: {}".format(config_file))
+  config_module = runpy.run_path(config_file, init_globals={"tf": tf})
+  for name in ("base_model", "base_params"):
+    if name not in config_module:
+      raise ValueError("Config file {} must define '{}'".format(config_file, name))
+  if not isinstance(config_module["base_params"], dict):
+    raise ValueError("Config file {}: 'base_params' must be a dict".format(config_file))
+  return config_module
+
+
+def apply_cli_overrides(base_params, override_args, config_file="config"):
+  """Parses ``--key=value`` / ``--a/b=value`` tokens against the flattened base_params."""
+  flat = flatten_dict(base_params)
+  parser = argparse.ArgumentParser(prog="run.py overrides of " + config_file, allow_abbrev=False)
+  for key, value in flat.items():
+    parser.add_argument("--" + key, default=value, type=_parse_bool if isinstance(value, bool) else type(value))
+  unknown = [tok for tok in override_args if tok.startswith("--")
+             and tok[2:].split("=", 1)[0] not in flat]
+  if unknown:
+    raise ValueError("Unknown config override(s) {} for {}. Overridable keys: {}".format(
+        unknown, config_file, ", ".join(sorted(flat))))
+  parsed = parser.parse_args(override_args)
+  nested_update(base_params, nest_dict(vars(parsed)))
+  return base_params
+
+
+def mode_config(config_module, mode):
+  """Deep copy of base_params with the mode's dict merged over it."""
+  params = copy.deepcopy(config_module["base_params"])
+  mode_key = MODE_PARAMS[mode]
+  if mode_key in config_module:
+    nested_update(params, copy.deepcopy(config_module[mode_key]))
+  return params

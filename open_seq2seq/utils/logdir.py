@@ -1,0 +1,93 @@
+"""Log-directory checks (what may be overwritten or resumed) and ``--enable_logs`` bookkeeping."""
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from open_seq2seq.utils.checkpoint import latest_checkpoint
+from open_seq2seq.utils.logging import deco_print
+
+
+def checkpoint_dir(logdir, enable_logs):
+  return os.path.join(logdir, "logs") if enable_logs else logdir
+
+
+def check_logdir(mode, logdir, enable_logs, continue_learning, restore_best_checkpoint=False):
+  """Returns the checkpoint to start from (train: None for scratch) or raises IOError."""
+  ckpt_dir = checkpoint_dir(logdir, enable_logs)
+  if mode in ("train", "train_eval"):
+    if os.path.isfile(logdir):
+      raise IOError("logdir {} is a file, expected a directory".format(logdir))
+    non_empty = os.path.isdir(logdir) and os.listdir(logdir)
+    if non_empty:
+      if not continue_learning:
+        raise IOError("Log directory is not empty: {}. Pass --continue_learning to resume from its latest "
+                      "checkpoint, or choose another --logdir".format(logdir))
+      checkpoint = latest_checkpoint(ckpt_dir)
+      if checkpoint is None:
+        raise IOError("--continue_learning: there is no checkpoint in {}".format(ckpt_dir))
+      return checkpoint
+    if continue_learning:
+      raise IOError("--continue_learning: log directory {} is empty or missing, nothing to resume".format(logdir))
+    return None
+  if not (os.path.isdir(logdir) and os.listdir(logdir)):
+    raise IOError("Log directory {} is empty or missing: {} needs a trained checkpoint".format(logdir, mode))
+  best_dir = os.path.join(ckpt_dir, "best_models")
+  if restore_best_checkpoint and os.path.isdir(best_dir):
+    deco_print("Restoring from the best checkpoint")
+    checkpoint = latest_checkpoint(best_dir)
+  else:
+    deco_print("Restoring from the latest checkpoint")
+    checkpoint = latest_checkpoint(ckpt_dir)
+  if checkpoint is None:
+    raise IOError("There is no valid checkpoint in {}".format(ckpt_dir))
+  return checkpoint
+
+
+class _Tee:
+  def __init__(self, stream, log_file):
+    self._stream = stream
+    self._log = log_file
+
+  def write(self, text):
+    self._stream.write(text)
+    self._log.write(text)
+
+  def flush(self):
+    self._stream.flush()
+    self._log.flush()
+
+  def __getattr__(self, name):
+    return getattr(self._stream, name)
+
+
+def create_logdir(logdir, config_file, argv, repo_dir):
+  """Writes the config copy, command line and git state into ``logdir`` and tees stdout/stderr."""
+  os.makedirs(logdir, exist_ok=True)
+  stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+  shutil.copy(config_file, os.path.join(logdir, "config_{}.py".format(stamp)))
+  with open(os.path.join(logdir, "cmd-args_{}.log".format(stamp)), "w") as handle:
+    handle.write(" ".join(argv))
+  with open(os.path.join(logdir, "git-info_{}.log".format(stamp)), "w") as handle:
+    try:
+      commit = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=repo_dir, stderr=subprocess.STDOUT)
+      diff = subprocess.check_output(["git", "diff"], cwd=repo_dir, stderr=subprocess.STDOUT)
+      handle.write("commit hash: {}".format(commit.decode()))
+      handle.write(diff.decode())
+    except (subprocess.CalledProcessError, OSError) as error:
+      handle.write(str(error))
+  stdout_log = open(os.path.join(logdir, "stdout_{}.log".format(stamp)), "a", buffering=1)
+  stderr_log = open(os.path.join(logdir, "stderr_{}.log".format(stamp)), "a", buffering=1)
+  original = sys.stdout, sys.stderr
+  sys.stdout = _Tee(sys.stdout, stdout_log)
+  sys.stderr = _Tee(sys.stderr, stderr_log)
+
+  def restore():
+    sys.stdout, sys.stderr = original
+    stdout_log.close()
+    stderr_log.close()
+
+  atexit.register(restore)
+  return restore

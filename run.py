@@ -1,0 +1,131 @@
+#!/usr/bin/env python
+"""Entry point: ``run.py --config_file=CONFIG --mode=train|eval|infer|train_eval [--key=value ...]``."""
+import argparse
+import os
+import pprint
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow.compat.v1 as tf  # pylint: disable=wrong-import-position
+
+from open_seq2seq.training.evaluate import evaluate, infer  # pylint: disable=wrong-import-position
+from open_seq2seq.training.train import train  # pylint: disable=wrong-import-position
+from open_seq2seq.utils.config import (apply_cli_overrides, load_config_module,  # pylint: disable=wrong-import-position
+                                       mode_config)
+from open_seq2seq.utils.logdir import check_logdir, checkpoint_dir, create_logdir  # pylint: disable=wrong-import-position
+from open_seq2seq.utils.logging import deco_print  # pylint: disable=wrong-import-position
+
+MODES = ["train", "eval", "train_eval", "infer", "interactive_infer"]
+
+
+def build_parser():
+  parser = argparse.ArgumentParser(description="Jasper / OpenSeq2Seq speech recognition", allow_abbrev=False)
+  parser.add_argument("--config_file", required=True, help="Python config module")
+  parser.add_argument("--mode", default="train", help="one of " + ", ".join(MODES[:-1]))
+  parser.add_argument("--infer_output_file", default="infer-out.txt", help="CSV written by --mode=infer")
+  parser.add_argument("--continue_learning", action="store_true",
+                      help="train into a non-empty logdir, resuming from its latest checkpoint")
+  parser.add_argument("--no_dir_check", action="store_true", help="turn logdir errors into warnings")
+  parser.add_argument("--benchmark", action="store_true", help="short timing run, no checkpoints")
+  parser.add_argument("--bench_steps", type=int, default=20, help="steps of a --benchmark run")
+  parser.add_argument("--bench_start", type=int, help="first step counted for timing")
+  parser.add_argument("--debug_port", type=int, help="TensorBoard debugger port")
+  parser.add_argument("--enable_logs", action="store_true",
+                      help="save config, command line, git state and console output under logdir")
+  parser.add_argument("--use_xla_jit", action="store_true", help="XLA JIT compilation")
+  return parser
+
+
+def apply_benchmark(train_params, args):
+  train_params.update(print_samples_steps=None, print_loss_steps=1, save_summaries_steps=None,
+                      save_checkpoint_steps=None, logdir="", max_steps=args.bench_steps)
+  train_params.pop("num_epochs", None)
+  train_params["bench_start"] = args.bench_start or train_params.get("bench_start", 10)
+
+
+def create_models(config_module, mode, args):
+  base_model = config_module["base_model"]
+  if mode == "train_eval":
+    train_params = mode_config(config_module, "train")
+    eval_params = mode_config(config_module, "eval")
+    deco_print("Training config:")
+    deco_print(pprint.pformat(train_params), offset=2)
+    train_model = base_model(params=train_params, mode="train")
+    train_model.compile()
+    eval_model = base_model(params=eval_params, mode="eval")
+    eval_model.compile(force_var_reuse=True)
+    return train_model, eval_model
+  params = mode_config(config_module, mode)
+  if mode == "train" and args.benchmark:
+    apply_benchmark(params, args)
+  deco_print({"train": "Training config:", "eval": "Evaluation config:", "infer": "Inference config:"}[mode])
+  deco_print(pprint.pformat(params), offset=2)
+  model = base_model(params=params, mode=mode)
+  model.compile()
+  return model, None
+
+
+def main(argv=None):
+  argv = sys.argv[1:] if argv is None else argv
+  args, overrides = build_parser().parse_known_args(argv)
+  if args.mode not in MODES:
+    raise ValueError("Mode has to be one of {}, got '{}'".format(", ".join(MODES[:-1]), args.mode))
+  if args.mode == "interactive_infer":
+    raise ValueError("Interactive infer is meant to be run from an IPython notebook, not from run.py")
+  if args.benchmark:
+    args.no_dir_check = True
+    args.mode = "train"
+  tf.disable_eager_execution()
+  tf.logging.set_verbosity(tf.logging.ERROR)
+  config_module = load_config_module(args.config_file)
+  base_params = config_module["base_params"]
+  base_params["use_xla_jit"] = args.use_xla_jit or base_params.get("use_xla_jit", False)
+  apply_cli_overrides(base_params, overrides, args.config_file)
+  logdir = base_params.get("logdir", "")
+  if not logdir and not args.benchmark:
+    raise ValueError("Config {} sets no 'logdir'".format(args.config_file))
+
+  checkpoint = None
+  if not args.benchmark:
+    restore_best = mode_config(config_module, "eval" if args.mode != "train" else "train").get(
+        "restore_best_checkpoint", False)
+    try:
+      checkpoint = check_logdir(args.mode, logdir, args.enable_logs, args.continue_learning, restore_best)
+    except IOError as error:
+      if not args.no_dir_check:
+        raise
+      deco_print("Warning: {}".format(error))
+      deco_print("Resuming operation since no_dir_check argument was provided")
+  if args.enable_logs and not args.benchmark:
+    create_logdir(logdir, args.config_file, [sys.argv[0]] + argv, os.path.dirname(os.path.abspath(__file__)))
+    base_params["logdir"] = checkpoint_dir(logdir, True)
+
+  if args.mode in ("train", "train_eval"):
+    if base_params.get("load_model") and checkpoint is None:
+      deco_print("Starting training from the base model")
+    elif checkpoint is None:
+      deco_print("Starting training from scratch")
+    else:
+      deco_print("Restored checkpoint from {}. Resuming training".format(checkpoint))
+  else:
+    deco_print("Loading model from {}".format(checkpoint))
+
+  with tf.Graph().as_default():
+    model, eval_model = create_models(config_module, args.mode, args)
+    if args.mode in ("train", "train_eval"):
+      train(model, eval_model, debug_port=args.debug_port,
+            custom_hooks=mode_config(config_module, "train").get("hooks", []))
+    elif args.mode == "eval":
+      return evaluate(model, checkpoint)
+    else:
+      infer(model, checkpoint, args.infer_output_file)
+  return None
+
+
+if __name__ == "__main__":
+  try:
+    main()
+  except (ValueError, IOError) as error:
+    sys.stderr.write("*** Error: {}\n".format(error))
+    sys.exit(1)

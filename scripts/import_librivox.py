@@ -1,0 +1,314 @@
+#!/usr/bin/env python
+"""Convert an extracted LibriSpeech corpus to WAV files plus CSV lists.
+
+Behaves like OpenSeq2Seq's ``scripts/import_librivox.py`` minus the download
+(there is no network here): put the extracted corpus (or the output of
+``build_mini_corpus.py``) at ``<data_dir>/LibriSpeech/`` and run::
+
+    python scripts/import_librivox.py --data_dir <data_dir>
+
+For every split folder (``train-clean-100``, ``dev-clean``, ...) this
+
+* walks the ``*.trans.txt`` files (sorted), each line ``<utt-id> <TRANSCRIPT>``;
+  the transcript is NFKD-normalised, reduced to ASCII, lower-cased, stripped;
+* converts ``<utt-id>.flac`` to ``<data_dir>/LibriSpeech/<split>-wav/<utt-id>.wav``
+  (16-bit PCM, 16 kHz, mono), skipping WAV files that are already complete;
+* writes ``<data_dir>/librivox-<split>.csv`` with the header
+  ``wav_filename,wav_filesize,transcript``, one row per utterance sorted by
+  utterance id, ``wav_filename`` relative to ``data_dir``
+  (``LibriSpeech/dev-clean-wav/1272-128104-0000.wav``).
+
+Every file is written to a temporary name and renamed, so an interrupted run
+leaves no half-written WAV or CSV and can simply be started again. Audio is
+converted one utterance at a time and never held in memory as a whole.
+"""
+
+import argparse
+import csv
+import os
+import sys
+import threading
+import unicodedata
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+import soundfile as sf
+
+try:
+  from tqdm import tqdm
+except ImportError:  # pragma: no cover - tqdm is in requirements.txt
+  tqdm = None
+
+
+KNOWN_SPLITS = (
+    "train-clean-100",
+    "train-clean-360",
+    "train-other-500",
+    "dev-clean",
+    "dev-other",
+    "test-clean",
+    "test-other",
+)
+SAMPLE_RATE = 16000
+CSV_HEADER = ("wav_filename", "wav_filesize", "transcript")
+
+
+class LibrivoxImportError(Exception):
+  """A problem with the input corpus; the message names the file."""
+
+
+def normalize_transcript(text):
+  """NFKD, ASCII only (others dropped), lower case, stripped."""
+  text = unicodedata.normalize("NFKD", text)
+  return text.encode("ascii", "ignore").decode("ascii").lower().strip()
+
+
+def find_splits(librispeech_dir):
+  """Known split folders present in ``librispeech_dir`` (fixed order)."""
+  return [s for s in KNOWN_SPLITS
+          if os.path.isdir(os.path.join(librispeech_dir, s))]
+
+
+def iter_transcript_files(split_dir):
+  """Paths of the ``*.trans.txt`` files below ``split_dir``, sorted."""
+  for root, dirs, files in os.walk(split_dir):
+    dirs.sort()
+    for name in sorted(files):
+      if name.endswith(".trans.txt"):
+        yield os.path.join(root, name)
+
+
+def parse_transcript_file(path):
+  """Yields (utt_id, normalised transcript) for each line of one file."""
+  try:
+    with open(path, "rb") as f:
+      raw_lines = f.read().split(b"\n")
+  except OSError as e:
+    raise LibrivoxImportError("cannot read {}: {}".format(path, e))
+  for number, raw in enumerate(raw_lines, 1):
+    try:
+      line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+      raise LibrivoxImportError("{}:{}: not valid UTF-8".format(path, number))
+    line = line.rstrip("\r")
+    if not line.strip():
+      continue
+    parts = line.strip().split(None, 1)
+    transcript = normalize_transcript(parts[1]) if len(parts) == 2 else ""
+    if not transcript:
+      raise LibrivoxImportError(
+          "{}:{}: expected '<utterance-id> <TRANSCRIPT>', got {!r}".format(
+              path, number, line))
+    yield parts[0], transcript
+
+
+def wav_is_complete(wav_path, frames):
+  """True if ``wav_path`` is a readable 16 kHz mono 16-bit WAV of ``frames``."""
+  try:
+    info = sf.info(wav_path)
+  except (RuntimeError, OSError):
+    return False
+  return (info.format == "WAV" and info.subtype == "PCM_16"
+          and info.samplerate == SAMPLE_RATE and info.channels == 1
+          and info.frames == frames)
+
+
+_tmp_counter = [0]
+_tmp_lock = threading.Lock()
+
+
+def _temp_name(path):
+  with _tmp_lock:
+    _tmp_counter[0] += 1
+    n = _tmp_counter[0]
+  directory, name = os.path.split(path)
+  return os.path.join(directory, ".{}.tmp.{}.{}".format(name, os.getpid(), n))
+
+
+def convert_flac(flac_path, wav_path):
+  """FLAC -> 16-bit PCM WAV (atomic); returns the WAV size in bytes.
+
+  Skips the conversion when a complete WAV is already there.
+  """
+  if not os.path.isfile(flac_path):
+    raise LibrivoxImportError("missing audio file {}".format(flac_path))
+  try:
+    info = sf.info(flac_path)
+  except (RuntimeError, OSError) as e:
+    raise LibrivoxImportError("cannot read audio file {}: {}".format(
+        flac_path, e))
+  if info.samplerate != SAMPLE_RATE:
+    raise LibrivoxImportError(
+        "{} has a sample rate of {} Hz, expected {} Hz".format(
+            flac_path, info.samplerate, SAMPLE_RATE))
+  if info.channels != 1:
+    raise LibrivoxImportError("{} has {} channels, expected mono".format(
+        flac_path, info.channels))
+  if not wav_is_complete(wav_path, info.frames):
+    try:
+      data, _ = sf.read(flac_path, dtype="int16")
+    except (RuntimeError, OSError) as e:
+      raise LibrivoxImportError("cannot decode audio file {}: {}".format(
+          flac_path, e))
+    if len(data) != info.frames:
+      raise LibrivoxImportError(
+          "{} is truncated or corrupt: decoded {} of {} samples".format(
+              flac_path, len(data), info.frames))
+    tmp = _temp_name(wav_path)
+    try:
+      sf.write(tmp, data, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+      os.replace(tmp, wav_path)
+    except BaseException:
+      if os.path.exists(tmp):
+        os.remove(tmp)
+      raise
+  return os.path.getsize(wav_path)
+
+
+def _remove_stale_temp_files(directory):
+  for name in os.listdir(directory):
+    if name.startswith(".") and ".tmp." in name:
+      os.remove(os.path.join(directory, name))
+
+
+def _count_lines(paths):
+  total = 0
+  for path in paths:
+    with open(path, "rb") as f:
+      total += sum(1 for line in f if line.strip())
+  return total
+
+
+def import_split(data_dir, split, workers=4, show_progress=True):
+  """Converts one split; returns the path of the CSV file written."""
+  librispeech_dir = os.path.join(data_dir, "LibriSpeech")
+  split_dir = os.path.join(librispeech_dir, split)
+  if not os.path.isdir(split_dir):
+    raise LibrivoxImportError("split folder {} not found".format(split_dir))
+  wav_dir_rel = "LibriSpeech/{}-wav".format(split)
+  wav_dir = os.path.join(data_dir, *wav_dir_rel.split("/"))
+  os.makedirs(wav_dir, exist_ok=True)
+  _remove_stale_temp_files(wav_dir)
+
+  trans_files = list(iter_transcript_files(split_dir))
+  if not trans_files:
+    raise LibrivoxImportError("no *.trans.txt files below {}".format(
+        split_dir))
+
+  def jobs():
+    seen = {}
+    for trans_path in trans_files:
+      directory = os.path.dirname(trans_path)
+      for utt_id, transcript in parse_transcript_file(trans_path):
+        if utt_id in seen:
+          raise LibrivoxImportError(
+              "utterance id {} appears twice: in {} and in {}".format(
+                  utt_id, seen[utt_id], trans_path))
+        seen[utt_id] = trans_path
+        yield (utt_id, transcript, os.path.join(directory, utt_id + ".flac"))
+
+  def work(job):
+    utt_id, transcript, flac_path = job
+    size = convert_flac(flac_path, os.path.join(wav_dir, utt_id + ".wav"))
+    return (utt_id, "{}/{}.wav".format(wav_dir_rel, utt_id), size, transcript)
+
+  bar = None
+  if show_progress and tqdm is not None:
+    bar = tqdm(total=_count_lines(trans_files), unit="utt", desc=split,
+               dynamic_ncols=True)
+  rows = []
+  try:
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+      pending = set()
+      job_iter = jobs()
+      limit = 4 * max(1, workers)
+      try:
+        while True:
+          while len(pending) < limit:
+            job = next(job_iter, None)
+            if job is None:
+              break
+            pending.add(pool.submit(work, job))
+          if not pending:
+            break
+          done, pending = wait(pending, return_when=FIRST_COMPLETED)
+          for future in done:
+            rows.append(future.result())
+            if bar is not None:
+              bar.update(1)
+      except BaseException:
+        for future in pending:
+          future.cancel()
+        raise
+  finally:
+    if bar is not None:
+      bar.close()
+
+  rows.sort(key=lambda row: row[0])
+  csv_path = os.path.join(data_dir, "librivox-{}.csv".format(split))
+  tmp = _temp_name(csv_path)
+  try:
+    with open(tmp, "w", newline="", encoding="ascii") as f:
+      writer = csv.writer(f, lineterminator="\n")
+      writer.writerow(CSV_HEADER)
+      for _, wav_rel, size, transcript in rows:
+        writer.writerow((wav_rel, size, transcript))
+    os.replace(tmp, csv_path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+  return csv_path
+
+
+def import_librivox(data_dir, splits=None, workers=4, show_progress=True,
+                    log=print):
+  """Imports ``splits`` (default: every known split present); returns CSVs."""
+  librispeech_dir = os.path.join(data_dir, "LibriSpeech")
+  if not os.path.isdir(librispeech_dir):
+    raise LibrivoxImportError(
+        "no LibriSpeech folder in {}: extract the OpenSLR-12 archives (or run "
+        "scripts/build_mini_corpus.py) so that {} exists".format(
+            data_dir, librispeech_dir))
+  if not splits:
+    splits = find_splits(librispeech_dir)
+    if not splits:
+      raise LibrivoxImportError(
+          "{} holds none of the split folders {}".format(
+              librispeech_dir, ", ".join(KNOWN_SPLITS)))
+  csv_paths = []
+  for split in splits:
+    csv_path = import_split(data_dir, split, workers, show_progress)
+    log("{}: wrote {}".format(split, csv_path))
+    csv_paths.append(csv_path)
+  return csv_paths
+
+
+def parse_args(argv=None):
+  parser = argparse.ArgumentParser(
+      description="Convert <data_dir>/LibriSpeech/<split> FLAC files to WAV "
+                  "and write <data_dir>/librivox-<split>.csv (OpenSeq2Seq "
+                  "format, paths relative to data_dir). Nothing is "
+                  "downloaded.")
+  parser.add_argument("--data_dir", required=True,
+                      help="folder that contains LibriSpeech/")
+  parser.add_argument("--splits", nargs="+", default=None,
+                      help="splits to import (default: every one of {} found "
+                           "under LibriSpeech/)".format(", ".join(KNOWN_SPLITS)))
+  parser.add_argument("--workers", type=int,
+                      default=min(8, os.cpu_count() or 1),
+                      help="parallel conversions (default: %(default)s)")
+  return parser.parse_args(argv)
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  try:
+    import_librivox(args.data_dir, args.splits, args.workers)
+  except LibrivoxImportError as e:
+    print("import_librivox.py: error: {}".format(e), file=sys.stderr)
+    return 1
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
