@@ -292,8 +292,9 @@ def parse_args(argv=None):
   parser.add_argument("--data_dir", required=True,
                       help="folder that contains LibriSpeech/")
   parser.add_argument("--splits", nargs="+", default=None,
-                      help="splits to import (default: every one of {} found "
-                           "under LibriSpeech/)".format(", ".join(KNOWN_SPLITS)))
+                      help="splits to import, space- or comma-separated "
+                           "(default: every one of {} found under "
+                           "LibriSpeech/)".format(", ".join(KNOWN_SPLITS)))
   parser.add_argument("--workers", type=int,
                       default=min(8, os.cpu_count() or 1),
                       help="parallel conversions (default: %(default)s)")
@@ -302,11 +303,18 @@ def parse_args(argv=None):
 
 def main(argv=None):
   args = parse_args(argv)
+  splits = None
+  if args.splits:
+    splits = [s for item in args.splits for s in item.split(",") if s]
   try:
-    import_librivox(args.data_dir, args.splits, args.workers)
+    import_librivox(args.data_dir, splits, args.workers)
   except LibrivoxImportError as e:
     print("import_librivox.py: error: {}".format(e), file=sys.stderr)
     return 1
+  except KeyboardInterrupt:
+    print("import_librivox.py: interrupted; run the same command again to "
+          "resume", file=sys.stderr)
+    return 130
   return 0
 
 

@@ -1,0 +1,119 @@
+"""Speech2TextDataLayer: manifests, bad input and the batches it produces."""
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.data.speech2text.features import logfbank_features
+from open_seq2seq.data.speech2text.speech2text import Speech2TextDataLayer
+
+tf.disable_eager_execution()
+
+VOCAB = os.path.join(os.path.dirname(__file__), "..", "..", "open_seq2seq", "test_utils", "toy_speech_data",
+                     "vocab.txt")
+
+
+def write_corpus(root, transcripts, rate=16000):
+  rng = np.random.default_rng(0)
+  lines = ["wav_filename,wav_filesize,transcript"]
+  for index, text in enumerate(transcripts):
+    name = "audio/utt{}.wav".format(index)
+    path = os.path.join(root, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    samples = (rng.standard_normal(rate // 4 * (index + 1)) * 3000).astype(np.int16)
+    sf.write(path, samples, rate, subtype="PCM_16")
+    lines.append("{},{},{}".format(name, os.path.getsize(path), text))
+  manifest = os.path.join(root, "manifest.csv")
+  with open(manifest, "w") as handle:
+    handle.write("\n".join(lines) + "\n")
+  return manifest
+
+
+def layer(manifest, mode="eval", **extra):
+  params = {"mode": mode, "num_audio_features": 64, "input_type": "logfbank", "vocab_file": VOCAB,
+            "dataset_files": [manifest], "batch_size": 2, "norm_per_feature": True, "pad_to": 8}
+  params.update(extra)
+  return Speech2TextDataLayer(params, None)
+
+
+def test_missing_manifest_is_named(tmp_path):
+  with pytest.raises(ValueError, match="Dataset file not found: .*nothing.csv"):
+    layer(str(tmp_path / "nothing.csv"))
+
+
+def test_missing_audio_names_file_and_row(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["hello", "world"])
+  os.remove(str(tmp_path / "audio" / "utt1.wav"))
+  with pytest.raises(ValueError, match=r"Audio file not found: .*utt1\.wav \(.*manifest\.csv row 3\)"):
+    layer(manifest)
+
+
+def test_unknown_character_names_row_and_character(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["hello", "caf\u00e9 2"])
+  with pytest.raises(ValueError, match="manifest\\.csv row 3: transcript character '\u00e9'"):
+    layer(manifest)
+
+
+def test_malformed_row_is_named(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["hello"])
+  with open(manifest, "a") as handle:
+    handle.write("only_one_field\n")
+  with pytest.raises(ValueError, match=r"manifest\.csv row 3: expected 3 fields"):
+    layer(manifest)
+
+
+def test_corrupt_audio_names_file(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["hello"])
+  with open(str(tmp_path / "audio" / "utt0.wav"), "wb") as handle:
+    handle.write(b"RIFF not really a wave file")
+  data_layer = layer(manifest)
+  with pytest.raises(ValueError, match=r"Cannot read audio file .*utt0\.wav"):
+    data_layer.features_of(0, seed=0)
+
+
+def test_wrong_sample_rate_is_refused(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["hello"], rate=8000)
+  with pytest.raises(ValueError, match=r"utt0\.wav has sample rate 8000 Hz, expected sample_freq=16000"):
+    layer(manifest).features_of(0, seed=0)
+
+
+def test_shuffle_outside_train_is_refused(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["hello"])
+  with pytest.raises(ValueError, match="shuffle=True is only allowed in train mode"):
+    layer(manifest, shuffle=True)
+
+
+def test_eval_batches_cover_every_utterance_with_padding(tmp_path):
+  transcripts = ["hello", "world wide", "abc"]
+  manifest = write_corpus(str(tmp_path), transcripts)
+  data_layer = layer(manifest)
+  data_layer.build_graph()
+  x, x_len = data_layer.input_tensors["source_tensors"]
+  y, y_len = data_layer.input_tensors["target_tensors"]
+  batches = []
+  with tf.Session() as sess:
+    sess.run(data_layer.iterator.initializer)
+    while True:
+      try:
+        batches.append(sess.run([x, x_len, y, y_len]))
+      except tf.errors.OutOfRangeError:
+        break
+  assert [len(b[1]) for b in batches] == [2, 1]
+  lengths = np.concatenate([b[1] for b in batches])
+  # 0.25 s, 0.5 s, 0.75 s of audio: 1 + samples // 160 frames.
+  np.testing.assert_array_equal(lengths, [1 + 4000 // 160, 1 + 8000 // 160, 1 + 12000 // 160])
+  for features, frames, _, _ in batches:
+    assert features.shape[1] % 8 == 0 and features.shape[1] >= frames.max()
+  first = batches[0][0][0, :lengths[0]]
+  samples, rate = sf.read(str(tmp_path / "audio" / "utt0.wav"), dtype="int16")
+  expected = logfbank_features(samples.astype(np.float32), rate, 64, norm_per_feature=True)
+  np.testing.assert_allclose(first, expected, rtol=1e-5, atol=1e-5)
+  assert not batches[0][0][0, lengths[0]:].any()
+  vocab = [line[0] for line in open(VOCAB) if line not in ("", "\n")]
+  decoded = []
+  for _, _, labels, label_lengths in batches:
+    for row, length in zip(labels, label_lengths):
+      decoded.append("".join(vocab[i] for i in row[:length]))
+  assert decoded == transcripts

@@ -1,0 +1,93 @@
+"""End to end: synthesize a small corpus, import it, train the tiny config through run.py, resume it,
+evaluate and infer, as a user would from the command line."""
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CONFIG = os.path.join(REPO, "configs", "speech2text", "jasper_tiny_nvgrad.py")
+
+
+def run_script(args, env=None, check=True):
+  result = subprocess.run([sys.executable] + args, cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+  if check and result.returncode != 0:
+    raise AssertionError("{} failed ({}):\n{}\n{}".format(args, result.returncode, result.stdout[-3000:],
+                                                          result.stderr[-3000:]))
+  return result
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+  root = str(tmp_path_factory.mktemp("corpus"))
+  run_script(["scripts/build_mini_corpus.py", "--output_dir", root, "--num_train_utterances", "48",
+              "--num_dev_utterances", "8", "--num_test_utterances", "6", "--num_train_speakers", "4",
+              "--num_dev_speakers", "1", "--num_test_speakers", "1", "--max_words", "6"])
+  run_script(["scripts/import_librivox.py", "--data_dir", root])
+  return root
+
+
+@pytest.fixture(scope="module")
+def env(corpus):
+  environment = dict(os.environ, JASPER_MINI_CORPUS=corpus, PYTHONPATH=REPO)
+  return environment
+
+
+def read_progress(logdir):
+  with open(os.path.join(logdir, "train_progress.csv"), newline="") as handle:
+    rows = list(csv.DictReader(handle))
+  return [(int(r["global_step"]), float(r["loss"])) for r in rows]
+
+
+def test_train_resume_eval_infer(corpus, env, tmp_path):
+  logdir = str(tmp_path / "logdir")
+  common = ["run.py", "--config_file=" + CONFIG, "--logdir=" + logdir]
+  first = run_script(common + ["--mode=train", "--max_steps=40"], env)
+  assert "Starting training from scratch" in first.stdout
+  assert "global_step:     40" in first.stdout
+  progress = read_progress(logdir)
+  assert [step for step, _ in progress] == [5, 10, 15, 20, 25, 30, 35, 40]
+  first_losses = [loss for _, loss in progress[:2]]
+  last_losses = [loss for _, loss in progress[-2:]]
+  assert max(last_losses) < 0.8 * min(first_losses), progress
+  assert os.path.exists(os.path.join(logdir, "model.ckpt-40.index"))
+
+  refused = run_script(common + ["--mode=train", "--max_steps=50"], env, check=False)
+  assert refused.returncode != 0
+  assert "Log directory is not empty" in refused.stderr
+
+  resumed = run_script(common + ["--mode=train", "--max_steps=50", "--continue_learning"], env)
+  assert "Restored checkpoint from" in resumed.stdout and "model.ckpt-40" in resumed.stdout
+  assert [step for step, _ in read_progress(logdir)][-2:] == [45, 50]
+  assert os.path.exists(os.path.join(logdir, "model.ckpt-50.index"))
+
+  evaluation = run_script(common + ["--mode=eval"], env)
+  assert "model.ckpt-50" in evaluation.stdout
+  wer_lines = [line for line in evaluation.stdout.splitlines() if "Validation WER" in line]
+  assert wer_lines and 0.0 <= float(wer_lines[-1].split()[-1]) <= 5.0
+
+  output = str(tmp_path / "predictions.csv")
+  run_script(common + ["--mode=infer", "--infer_output_file=" + output], env)
+  with open(output, newline="") as handle:
+    predictions = list(csv.reader(handle))
+  with open(os.path.join(corpus, "librivox-test-clean.csv"), newline="") as handle:
+    manifest = list(csv.reader(handle))
+  assert predictions[0] == ["wav_filename", "predicted_transcript"]
+  assert [row[0] for row in predictions[1:]] == [row[0] for row in manifest[1:]]
+
+
+def test_unknown_config_key_is_named(env, tmp_path):
+  result = run_script(["run.py", "--config_file=" + CONFIG, "--mode=train", "--logdir=" + str(tmp_path / "x"),
+                       "--data_layer_params/no_such_key=1"], env, check=False)
+  assert result.returncode == 1
+  assert "no_such_key" in result.stderr
+
+
+def test_eval_without_checkpoint_is_refused(env, tmp_path):
+  result = run_script(["run.py", "--config_file=" + CONFIG, "--mode=eval", "--logdir=" + str(tmp_path / "empty")],
+                      env, check=False)
+  assert result.returncode == 1
+  assert "empty or missing" in result.stderr

@@ -1,0 +1,250 @@
+"""Tests for scripts/import_librivox.py."""
+
+import csv
+import glob
+import importlib.util
+import os
+import shutil
+import unicodedata
+
+import numpy as np
+import pytest
+
+sf = pytest.importorskip("soundfile")
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def _load_script(name):
+  path = os.path.join(REPO_ROOT, "scripts", name + ".py")
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+imp = _load_script("import_librivox")
+
+HAVE_ESPEAK = (shutil.which("espeak-ng") is not None
+               and shutil.which("sox") is not None
+               and os.path.isdir("/usr/share/games/fortunes"))
+
+
+def _write_flac(path, samples, rate=16000):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  sf.write(path, samples, rate, subtype="PCM_16", format="FLAC")
+
+
+def _make_tree(data_dir, split="dev-clean", lines=None, rate=16000):
+  """A small LibriSpeech split written with soundfile (random audio)."""
+  rng = np.random.RandomState(0)
+  if lines is None:
+    lines = {("84", "121123"): ["84-121123-0001 GO DO YOU HEAR",
+                                "84-121123-0000 BUT IN LESS THAN FIVE MINUTES",
+                                "84-121123-0002 CAF\u00c9 NA\u00cfVE  "],
+             ("2", "5"): ["2-5-0000 A SECOND SPEAKER'S LINE"]}
+  for (speaker, chapter), chapter_lines in lines.items():
+    directory = os.path.join(data_dir, "LibriSpeech", split, speaker, chapter)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "{}-{}.trans.txt".format(
+        speaker, chapter)), "w", encoding="utf-8") as f:
+      f.write("\n".join(chapter_lines) + "\n")
+    for line in chapter_lines:
+      utt_id = line.split()[0]
+      samples = (rng.randn(rng.randint(4000, 12000)) * 3000).astype(np.int16)
+      _write_flac(os.path.join(directory, utt_id + ".flac"), samples, rate)
+  return data_dir
+
+
+def _reparse(data_dir, split):
+  """Independent parse of the trans.txt files: {utt_id: (transcript, flac)}."""
+  result = {}
+  pattern = os.path.join(data_dir, "LibriSpeech", split, "*", "*",
+                         "*.trans.txt")
+  for path in glob.glob(pattern):
+    with open(path, encoding="utf-8") as f:
+      for line in f:
+        if not line.strip():
+          continue
+        utt_id, text = line.strip().split(" ", 1)
+        text = unicodedata.normalize("NFKD", text).encode(
+            "ascii", "ignore").decode().lower().strip()
+        result[utt_id] = (text, os.path.join(os.path.dirname(path),
+                                             utt_id + ".flac"))
+  return result
+
+
+def _read_csv(path):
+  with open(path, newline="") as f:
+    rows = list(csv.reader(f))
+  assert rows[0] == ["wav_filename", "wav_filesize", "transcript"]
+  return rows[1:]
+
+
+def _check_split(data_dir, split):
+  rows = _read_csv(os.path.join(data_dir, "librivox-{}.csv".format(split)))
+  expected = _reparse(data_dir, split)
+  assert len(rows) == len(expected) > 0
+  ids = [os.path.basename(r[0])[:-4] for r in rows]
+  assert ids == sorted(expected)
+  for (wav_rel, size, transcript), utt_id in zip(rows, ids):
+    assert wav_rel == "LibriSpeech/{}-wav/{}.wav".format(split, utt_id)
+    wav = os.path.join(data_dir, wav_rel)
+    assert int(size) == os.path.getsize(wav)
+    assert transcript == expected[utt_id][0]
+    info = sf.info(wav)
+    assert (info.format, info.subtype, info.samplerate, info.channels) == (
+        "WAV", "PCM_16", 16000, 1)
+    wav_data, _ = sf.read(wav, dtype="int16")
+    flac_data, _ = sf.read(expected[utt_id][1], dtype="int16")
+    np.testing.assert_array_equal(wav_data, flac_data)
+  return rows
+
+
+def test_synthetic_tree(tmp_path):
+  data_dir = _make_tree(str(tmp_path))
+  assert imp.main(["--data_dir", data_dir, "--workers", "2"]) == 0
+  rows = _check_split(data_dir, "dev-clean")
+  assert [r[2] for r in rows] == ["a second speaker's line",
+                                  "but in less than five minutes",
+                                  "go do you hear", "cafe naive"]
+  assert not os.path.exists(os.path.join(data_dir,
+                                         "librivox-test-clean.csv"))
+
+
+@pytest.mark.skipif(not HAVE_ESPEAK, reason="needs espeak-ng, sox, fortunes")
+def test_mini_corpus_end_to_end(tmp_path):
+  bmc = _load_script("build_mini_corpus")
+  data_dir = str(tmp_path / "data")
+  assert bmc.main(["--output_dir", data_dir, "--num_train_utterances", "6",
+                   "--num_dev_utterances", "2", "--num_test_utterances", "2"]
+                  ) == 0
+  assert imp.main(["--data_dir", data_dir]) == 0
+  for split, count in (("train-clean-100", 6), ("dev-clean", 2),
+                       ("test-clean", 2)):
+    assert len(_check_split(data_dir, split)) == count
+
+
+def test_rerun_is_idempotent_and_repairs(tmp_path):
+  data_dir = _make_tree(str(tmp_path))
+  assert imp.main(["--data_dir", data_dir]) == 0
+  csv_path = os.path.join(data_dir, "librivox-dev-clean.csv")
+  first_csv = open(csv_path, "rb").read()
+  wav_dir = os.path.join(data_dir, "LibriSpeech", "dev-clean-wav")
+  wavs = sorted(os.listdir(wav_dir))
+  before = {w: open(os.path.join(wav_dir, w), "rb").read() for w in wavs}
+  stamps = {w: os.stat(os.path.join(wav_dir, w)).st_mtime_ns for w in wavs}
+  # truncate one wav (as if written by a tool that was killed)
+  victim = os.path.join(wav_dir, wavs[0])
+  with open(victim, "r+b") as f:
+    f.truncate(os.path.getsize(victim) // 2)
+  stale = os.path.join(wav_dir, ".x.wav.tmp.1.1")
+  open(stale, "wb").close()
+  assert imp.main(["--data_dir", data_dir, "--splits", "dev-clean"]) == 0
+  assert open(csv_path, "rb").read() == first_csv
+  after = {w: open(os.path.join(wav_dir, w), "rb").read()
+           for w in sorted(os.listdir(wav_dir))}
+  assert after == before
+  assert not os.path.exists(stale)
+  for w in wavs[1:]:  # complete files were not rewritten
+    assert os.stat(os.path.join(wav_dir, w)).st_mtime_ns == stamps[w]
+
+
+def test_deterministic(tmp_path):
+  a = _make_tree(str(tmp_path / "a"))
+  b = _make_tree(str(tmp_path / "b"))
+  assert imp.main(["--data_dir", a, "--workers", "1"]) == 0
+  assert imp.main(["--data_dir", b, "--workers", "3"]) == 0
+  for rel in ["librivox-dev-clean.csv"] + [
+      os.path.join("LibriSpeech", "dev-clean-wav", w)
+      for w in os.listdir(os.path.join(a, "LibriSpeech", "dev-clean-wav"))]:
+    assert open(os.path.join(a, rel), "rb").read() == open(
+        os.path.join(b, rel), "rb").read(), rel
+
+
+def test_split_selection(tmp_path):
+  data_dir = _make_tree(str(tmp_path))
+  _make_tree(data_dir, split="test-other")
+  os.makedirs(os.path.join(data_dir, "LibriSpeech", "not-a-split"))
+  assert imp.find_splits(os.path.join(data_dir, "LibriSpeech")) == [
+      "dev-clean", "test-other"]
+  assert imp.main(["--data_dir", data_dir, "--splits", "test-other"]) == 0
+  assert sorted(glob.glob(os.path.join(data_dir, "*.csv"))) == [
+      os.path.join(data_dir, "librivox-test-other.csv")]
+  assert imp.main(["--data_dir", data_dir]) == 0
+  assert len(glob.glob(os.path.join(data_dir, "*.csv"))) == 2
+
+
+def _expect_error(data_dir, capsys, *needles):
+  assert imp.main(["--data_dir", data_dir, "--workers", "2"]) == 1
+  err = capsys.readouterr().err
+  for needle in needles:
+    assert needle in err, err
+  assert not os.path.exists(os.path.join(data_dir, "librivox-dev-clean.csv"))
+
+
+def _flac(data_dir, utt_id):
+  speaker, chapter, _ = utt_id.split("-")
+  return os.path.join(data_dir, "LibriSpeech", "dev-clean", speaker, chapter,
+                      utt_id + ".flac")
+
+
+def test_corrupt_flac(tmp_path, capsys):
+  data_dir = _make_tree(str(tmp_path))
+  bad = _flac(data_dir, "84-121123-0001")
+  with open(bad, "wb") as f:
+    f.write(b"this is not a flac file" * 50)
+  _expect_error(data_dir, capsys, bad)
+
+
+def test_truncated_flac(tmp_path, capsys):
+  data_dir = _make_tree(str(tmp_path))
+  bad = _flac(data_dir, "2-5-0000")
+  with open(bad, "r+b") as f:
+    f.truncate(os.path.getsize(bad) // 2)
+  _expect_error(data_dir, capsys, bad)
+
+
+def test_missing_flac(tmp_path, capsys):
+  data_dir = _make_tree(str(tmp_path))
+  missing = _flac(data_dir, "84-121123-0002")
+  os.remove(missing)
+  _expect_error(data_dir, capsys, "missing audio file", missing)
+
+
+def test_wrong_sample_rate(tmp_path, capsys):
+  data_dir = _make_tree(str(tmp_path), rate=8000)
+  _expect_error(data_dir, capsys, "8000 Hz", ".flac")
+
+
+@pytest.mark.parametrize("line", ["84-121123-0003", "84-121123-0003   "])
+def test_malformed_transcript_line(tmp_path, capsys, line):
+  data_dir = _make_tree(str(tmp_path))
+  trans = os.path.join(data_dir, "LibriSpeech", "dev-clean", "84", "121123",
+                       "84-121123.trans.txt")
+  with open(trans, "a") as f:
+    f.write(line + "\n")
+  _expect_error(data_dir, capsys, trans + ":4:")
+
+
+def test_duplicate_utterance_id(tmp_path, capsys):
+  data_dir = _make_tree(str(tmp_path), lines={
+      ("1", "2"): ["1-2-0000 HELLO THERE"],
+      ("1", "3"): ["1-2-0000 HELLO AGAIN"]})
+  _expect_error(data_dir, capsys, "appears twice")
+
+
+def test_missing_librispeech_folder(tmp_path, capsys):
+  assert imp.main(["--data_dir", str(tmp_path)]) == 1
+  assert os.path.join(str(tmp_path), "LibriSpeech") in capsys.readouterr().err
+  os.makedirs(str(tmp_path / "LibriSpeech"))
+  assert imp.main(["--data_dir", str(tmp_path)]) == 1
+  assert "none of the split folders" in capsys.readouterr().err
+  assert imp.main(["--data_dir", str(tmp_path), "--splits", "dev-other"]) == 1
+  assert "dev-other" in capsys.readouterr().err
+
+
+def test_normalize_transcript():
+  assert imp.normalize_transcript("  \u00c9COLE  D'\u00c9T\u00c9 ") == (
+      "ecole  d'ete")  # inner spaces are kept, as in OpenSeq2Seq
