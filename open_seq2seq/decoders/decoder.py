@@ -1,52 +1,17 @@
 """Base class of decoders."""
-import copy
-
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.utils.params import check_params
+from open_seq2seq.parts.component import Component
 
 
-class Decoder:
+class Decoder(Component):
   """A decoder turns ``{"encoder_output", "target_tensors"}`` into ``{"logits", "outputs", ...}``."""
 
-  @staticmethod
-  def get_required_params():
-    return {}
-
-  @staticmethod
-  def get_optional_params():
-    return {
-        "regularizer": None,
-        "regularizer_params": dict,
-        "initializer": None,
-        "initializer_params": dict,
-        "dtype": [tf.float32, tf.float16, "mixed"],
-    }
-
   def __init__(self, params, model, name="decoder", mode="train"):
-    check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__)
-    self._params = copy.deepcopy(params)
-    self._model = model
-    self._name = name
-    self._mode = mode
-    if "dtype" not in self._params:
-      self._params["dtype"] = model.get_tf_dtype() if model is not None else tf.float32
-    elif self._params["dtype"] == "mixed":
-      self._params["dtype"] = tf.float16
-
-  @property
-  def params(self):
-    return self._params
-
-  @property
-  def mode(self):
-    return self._mode
+    super().__init__(params, model, name, mode)
 
   def decode(self, input_dict):
-    initializer = None
-    if self._params.get("initializer") is not None:
-      initializer = self._params["initializer"](**self._params.get("initializer_params", {}))
-    with tf.variable_scope(self._name, initializer=initializer, dtype=self._params["dtype"]):
+    with self.variable_scope():
       encoder_output = dict(input_dict["encoder_output"])
       outputs = encoder_output["outputs"]
       if outputs.dtype.is_floating:

@@ -39,17 +39,14 @@ class FullyConnectedCTCDecoder(Decoder):
     inputs = encoder_output["outputs"]
     src_length = encoder_output["src_length"]
     num_classes = self._params["tgt_vocab_size"]
-    regularizer = None
-    if self._params.get("regularizer") is not None:
-      regularizer = self._params["regularizer"](**self._params.get("regularizer_params", {}))
+    regularizer = self.regularizer()
     channels = int(inputs.shape[-1])
     batch_size, time_steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
     flat = tf.reshape(inputs, [-1, channels])
     with tf.variable_scope("fully_connected"):
       kernel = tf.get_variable("kernel", [channels, num_classes], regularizer=regularizer)
       bias = tf.get_variable("bias", [num_classes], initializer=tf.zeros_initializer())
-      with tf.name_scope("fully_connected"):
-        flat_logits = tf.nn.bias_add(tf.matmul(flat, kernel), bias, name="BiasAdd")
+      flat_logits = tf.nn.bias_add(tf.matmul(flat, kernel), bias, name="BiasAdd")
     logits = tf.reshape(flat_logits, [batch_size, time_steps, num_classes], name="logits")
     if self._mode == "infer" and self._params.get("infer_logits_to_pickle", False):
       return {"logits": logits, "outputs": [logits], "src_length": src_length}

@@ -66,9 +66,7 @@ class TDNNEncoder(Encoder):
     x, src_length = input_dict["source_tensors"]
     params = self._params
     training = self._mode == "train"
-    regularizer = None
-    if params.get("regularizer") is not None:
-      regularizer = params["regularizer"](**params.get("regularizer_params", {}))
+    regularizer = self.regularizer()
     use_mask = params.get("use_conv_mask", False)
     bn_momentum = params.get("bn_momentum", 0.90)
     bn_epsilon = params.get("bn_epsilon", 1e-3)

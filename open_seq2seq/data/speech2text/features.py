@@ -11,27 +11,24 @@ import numpy as np
 
 WINDOWS = {"hanning": np.hanning, "hamming": np.hamming, "none": None}
 
+# Slaney mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above (27 steps per factor 6.4).
+_MEL_LINEAR_HZ = 200.0 / 3
+_MEL_LOG_START_HZ = 1000.0
+_MEL_LOG_START = _MEL_LOG_START_HZ / _MEL_LINEAR_HZ
+_MEL_LOG_STEP = math.log(6.4) / 27.0
+
 
 def hz_to_mel(frequencies):
   """Slaney mel scale: linear (200/3 Hz per mel) below 1 kHz, logarithmic above."""
   frequencies = np.asarray(frequencies, dtype=np.float64)
-  f_sp = 200.0 / 3
-  min_log_hz = 1000.0
-  min_log_mel = min_log_hz / f_sp
-  logstep = math.log(6.4) / 27.0
-  mels = frequencies / f_sp
-  above = frequencies >= min_log_hz
-  mels = np.where(above, min_log_mel + np.log(np.maximum(frequencies, 1e-10) / min_log_hz) / logstep, mels)
-  return mels
+  log_part = _MEL_LOG_START + np.log(np.maximum(frequencies, 1e-10) / _MEL_LOG_START_HZ) / _MEL_LOG_STEP
+  return np.where(frequencies >= _MEL_LOG_START_HZ, log_part, frequencies / _MEL_LINEAR_HZ)
 
 
 def mel_to_hz(mels):
   mels = np.asarray(mels, dtype=np.float64)
-  f_sp = 200.0 / 3
-  min_log_hz = 1000.0
-  min_log_mel = min_log_hz / f_sp
-  logstep = math.log(6.4) / 27.0
-  return np.where(mels >= min_log_mel, min_log_hz * np.exp(logstep * (mels - min_log_mel)), f_sp * mels)
+  return np.where(mels >= _MEL_LOG_START, _MEL_LOG_START_HZ * np.exp(_MEL_LOG_STEP * (mels - _MEL_LOG_START)),
+                  _MEL_LINEAR_HZ * mels)
 
 
 @functools.lru_cache(maxsize=16)

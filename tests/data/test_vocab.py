@@ -1,0 +1,32 @@
+"""Vocabulary files (spec 3.2)."""
+import os
+import string
+
+import tensorflow as tf
+
+from open_seq2seq.data.vocab import load_vocab
+
+tf.compat.v1.disable_eager_execution()
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TOY_VOCAB = os.path.join(ROOT, "open_seq2seq/test_utils/toy_speech_data/vocab.txt")
+
+
+def test_toy_vocab_ids():
+  vocab = load_vocab(TOY_VOCAB)
+  expected = {" ": 0, "'": 27}
+  expected.update({c: i for i, c in enumerate(string.ascii_lowercase, start=1)})
+  assert vocab == expected
+  assert len(vocab) + 1 == 29  # tgt_vocab_size; class 28 is the CTC blank
+
+
+def test_empty_lines_skipped_and_first_char_only(tmp_path):
+  path = tmp_path / "v.txt"
+  path.write_text(" \n\nab\nc\n\n'xyz\n", encoding="utf-8")
+  assert load_vocab(str(path)) == {" ": 0, "a": 1, "c": 2, "'": 3}
+
+
+def test_read_whole_lines(tmp_path):
+  path = tmp_path / "v.txt"
+  path.write_text("hello\nworld\n", encoding="utf-8")
+  assert load_vocab(str(path), read_chars=False) == {"hello": 0, "world": 1}
