@@ -117,3 +117,20 @@ def test_eval_batches_cover_every_utterance_with_padding(tmp_path):
     for row, length in zip(labels, label_lengths):
       decoded.append("".join(vocab[i] for i in row[:length]))
   assert decoded == transcripts
+
+
+def test_length_buckets_group_similar_lengths(tmp_path):
+  transcripts = ["a", "b", "c", "d", "e", "f", "g", "h"]
+  manifest = write_corpus(str(tmp_path), transcripts)
+  # Utterance i lasts (i + 1) / 4 s, i.e. 1 + 25 * (i + 1) frames; boundary 110 splits 0-3 from 4-7.
+  data_layer = layer(manifest, mode="train", shuffle=True, length_bucket_boundaries=[110], batch_size=2)
+  data_layer.build_graph()
+  x_len = data_layer.input_tensors["source_tensors"][1]
+  with tf.Session() as sess:
+    sess.run(data_layer.iterator.initializer)
+    batches = [sess.run(x_len) for _ in range(12)]
+  for lengths in batches:
+    assert len(lengths) == 2
+    assert (lengths < 110).all() or (lengths >= 110).all(), lengths
+  seen = set(np.concatenate(batches).tolist())
+  assert seen == {1 + 25 * (i + 1) for i in range(8)}

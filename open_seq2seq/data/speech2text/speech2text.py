@@ -17,6 +17,9 @@ class Speech2TextDataLayer(DataLayer):
   utterance's index instead of labels so predictions can be written in manifest order.
 
   Relative ``wav_filename`` paths are resolved against ``dataset_root`` (default: the CSV's folder).
+  ``length_bucket_boundaries`` (frames, train mode only) batches utterances of similar length together,
+  which cuts the padded frames a training step computes on; without it batches follow the shuffled
+  stream, as in the reference.
   """
 
   @staticmethod
@@ -48,6 +51,7 @@ class Speech2TextDataLayer(DataLayer):
         "gain": float,
         "random_seed": int,
         "num_parallel_calls": int,
+        "length_bucket_boundaries": list,
     })
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
@@ -181,7 +185,13 @@ class Speech2TextDataLayer(DataLayer):
       padded_shapes = ([None, num_features], [], [])
     else:
       padded_shapes = ([None, num_features], [], [None], [])
-    dataset = dataset.padded_batch(p["batch_size"], padded_shapes=padded_shapes)
+    boundaries = p.get("length_bucket_boundaries")
+    if boundaries and p["mode"] == "train":
+      dataset = dataset.bucket_by_sequence_length(
+          lambda features, length, *rest: length, boundaries, [p["batch_size"]] * (len(boundaries) + 1),
+          padded_shapes=padded_shapes)
+    else:
+      dataset = dataset.padded_batch(p["batch_size"], padded_shapes=padded_shapes)
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
     self._dataset = dataset
     self._iterator = tf.data.make_initializable_iterator(dataset)
