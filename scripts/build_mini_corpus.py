@@ -36,9 +36,11 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import unicodedata
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from open_seq2seq.utils.atomic import atomic_output, is_temp_path, temp_path_for  # noqa: E402  pylint: disable=wrong-import-position
 
 try:
   from tqdm import tqdm
@@ -536,25 +538,9 @@ def check_speakers(speakers, espeak, workers=1):
     owner[digest] = s
 
 
-_tmp_counter = [0]
-_tmp_lock = threading.Lock()
-
-
-def _temp_name(path):
-  with _tmp_lock:
-    _tmp_counter[0] += 1
-    n = _tmp_counter[0]
-  directory, name = os.path.split(path)
-  return os.path.join(directory, ".{}.tmp.{}.{}".format(name, os.getpid(), n))
-
-
-def _is_temp_name(name):
-  return name.startswith(".") and ".tmp." in name
-
-
 def synthesize(tools, speaker, transcript, flac_path):
   """espeak-ng | sox -> 16 kHz 16-bit mono FLAC, written atomically."""
-  tmp = _temp_name(flac_path)
+  tmp = temp_path_for(flac_path)
   espeak_cmd = espeak_command(tools["espeak-ng"], voice_spec(speaker),
                               espeak_text(transcript), speaker["speed"],
                               speaker["pitch"])
@@ -590,15 +576,8 @@ def synthesize(tools, speaker, transcript, flac_path):
 
 
 def write_text_atomic(path, text):
-  tmp = _temp_name(path)
-  try:
-    with open(tmp, "w", encoding="ascii", newline="\n") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  with atomic_output(path) as tmp, open(tmp, "w", encoding="ascii", newline="\n") as f:
+    f.write(text)
 
 
 # ---------------------------------------------------------------------------
@@ -684,7 +663,7 @@ def _remove_stale_temp_files(directory):
   if not os.path.isdir(directory):
     return
   for name in os.listdir(directory):
-    if _is_temp_name(name):
+    if is_temp_path(name):
       os.remove(os.path.join(directory, name))
 
 

@@ -27,9 +27,11 @@ import argparse
 import csv
 import os
 import sys
-import threading
 import unicodedata
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from open_seq2seq.utils.atomic import atomic_output, is_temp_path  # noqa: E402  pylint: disable=wrong-import-position
 
 import soundfile as sf
 
@@ -112,18 +114,6 @@ def wav_is_complete(wav_path, frames):
           and info.frames == frames)
 
 
-_tmp_counter = [0]
-_tmp_lock = threading.Lock()
-
-
-def _temp_name(path):
-  with _tmp_lock:
-    _tmp_counter[0] += 1
-    n = _tmp_counter[0]
-  directory, name = os.path.split(path)
-  return os.path.join(directory, ".{}.tmp.{}.{}".format(name, os.getpid(), n))
-
-
 def convert_flac(flac_path, wav_path):
   """FLAC -> 16-bit PCM WAV (atomic); returns the WAV size in bytes.
 
@@ -153,20 +143,14 @@ def convert_flac(flac_path, wav_path):
       raise LibrivoxImportError(
           "{} is truncated or corrupt: decoded {} of {} samples".format(
               flac_path, len(data), info.frames))
-    tmp = _temp_name(wav_path)
-    try:
+    with atomic_output(wav_path) as tmp:
       sf.write(tmp, data, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-      os.replace(tmp, wav_path)
-    except BaseException:
-      if os.path.exists(tmp):
-        os.remove(tmp)
-      raise
   return os.path.getsize(wav_path)
 
 
 def _remove_stale_temp_files(directory):
   for name in os.listdir(directory):
-    if name.startswith(".") and ".tmp." in name:
+    if is_temp_path(name):
       os.remove(os.path.join(directory, name))
 
 
@@ -245,18 +229,11 @@ def import_split(data_dir, split, workers=4, show_progress=True):
 
   rows.sort(key=lambda row: row[0])
   csv_path = os.path.join(data_dir, "librivox-{}.csv".format(split))
-  tmp = _temp_name(csv_path)
-  try:
-    with open(tmp, "w", newline="", encoding="ascii") as f:
-      writer = csv.writer(f, lineterminator="\n")
-      writer.writerow(CSV_HEADER)
-      for _, wav_rel, size, transcript in rows:
-        writer.writerow((wav_rel, size, transcript))
-    os.replace(tmp, csv_path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  with atomic_output(csv_path) as tmp, open(tmp, "w", newline="", encoding="ascii") as f:
+    writer = csv.writer(f, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for _, wav_rel, size, transcript in rows:
+      writer.writerow((wav_rel, size, transcript))
   return csv_path
 
 

@@ -1,9 +1,9 @@
 """Speech recognition model: WER evaluation, sample printing and transcript output."""
 import csv
-import os
 
 import numpy as np
 
+from open_seq2seq.utils.atomic import atomic_output
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.metrics import word_errors
 from .encoder_decoder import EncoderDecoderModel
@@ -75,11 +75,9 @@ class Speech2Text(EncoderDecoderModel):
       ids.extend(int(i) for i in batch_ids)
     wav_filenames = self.get_data_layer().wav_filenames
     order = np.argsort(ids, kind="stable")
-    tmp_file = output_file + ".tmp"
-    with open(tmp_file, "w", newline="", encoding="utf-8") as handle:
+    with atomic_output(output_file) as tmp_file, open(tmp_file, "w", newline="", encoding="utf-8") as handle:
       writer = csv.writer(handle)
       writer.writerow(["wav_filename", "predicted_transcript"])
       for position in order:
         writer.writerow([wav_filenames[ids[position]], predictions[position]])
-    os.replace(tmp_file, output_file)
     deco_print("Finished inference")

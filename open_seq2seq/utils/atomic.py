@@ -1,0 +1,34 @@
+"""Atomic file writes: data goes to a hidden temporary file beside the target, then ``os.replace``s it, so
+an interrupted writer never leaves a half-written file under the final name."""
+import contextlib
+import itertools
+import os
+import threading
+
+_counter = itertools.count()
+_lock = threading.Lock()
+
+
+def temp_path_for(path):
+  """A unique hidden temporary name in the target's folder (same filesystem, so the rename is atomic)."""
+  with _lock:
+    serial = next(_counter)
+  directory, name = os.path.split(path)
+  return os.path.join(directory, ".{}.tmp.{}.{}".format(name, os.getpid(), serial))
+
+
+def is_temp_path(name):
+  return os.path.basename(name).startswith(".") and ".tmp." in name
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+  """Yields a temporary path to write; on success it replaces ``path``, on any error it is removed."""
+  tmp = temp_path_for(path)
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
