@@ -13,6 +13,7 @@ from open_seq2seq.training.evaluate import evaluate, infer  # pylint: disable=wr
 from open_seq2seq.training.train import train  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.config import (apply_cli_overrides, load_config_module,  # pylint: disable=wrong-import-position
                                        mode_config)
+from open_seq2seq.utils.checkpoint import latest_checkpoint  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.logdir import check_logdir, checkpoint_dir, create_logdir  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.logging import deco_print  # pylint: disable=wrong-import-position
 
@@ -86,6 +87,10 @@ def main(argv=None):
   if not logdir and not args.benchmark:
     raise ValueError("Config {} sets no 'logdir'".format(args.config_file))
 
+  load_model = base_params.get("load_model")
+  if load_model and not latest_checkpoint(load_model):
+    raise IOError("load_model={}: no checkpoint in that directory (expected the logdir of a trained base "
+                  "model)".format(load_model))
   checkpoint = None
   if not args.benchmark:
     restore_best = mode_config(config_module, "eval" if args.mode != "train" else "train").get(

@@ -32,6 +32,7 @@ base_params = {
     "save_checkpoint_steps": 20,
     "num_checkpoints": 2,
     "logdir": "jasper_tiny_log_folder",
+    "load_model": "",
 
     "optimizer": NovoGrad,
     "optimizer_params": {

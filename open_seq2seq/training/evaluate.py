@@ -3,14 +3,15 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.training.iterate import iterate_data
 from open_seq2seq.training.train import session_config
-from open_seq2seq.utils.checkpoint import restore_variables
+from open_seq2seq.utils.checkpoint import build_restore_fn
 from open_seq2seq.utils.logging import deco_print
 
 
 def _restored_session(model, checkpoint):
+  restore = build_restore_fn(checkpoint)
   sess = tf.Session(config=session_config(model.params))
   sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
-  restore_variables(sess, checkpoint)
+  restore(sess)
   return sess
 
 

@@ -5,7 +5,7 @@ import time
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.training.hooks import PrintSamplesHook, ProgressHook, RunEvaluationHook
-from open_seq2seq.utils.checkpoint import latest_checkpoint, restore_variables
+from open_seq2seq.utils.checkpoint import build_restore_fn, latest_checkpoint
 from open_seq2seq.utils.logging import deco_print
 
 
@@ -47,11 +47,11 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
   base_checkpoint = latest_checkpoint(params.get("load_model"))
   if base_checkpoint and not latest_checkpoint(logdir):
     deco_print("Initialising from the base model {}".format(base_checkpoint))
-    transferable = [v for v in tf.global_variables() if "global_step" not in v.op.name]
+    restore = build_restore_fn(base_checkpoint, [v for v in tf.global_variables() if "global_step" not in v.op.name])
 
     def init_fn(scaffold, sess):  # pylint: disable=function-redefined
       del scaffold
-      restore_variables(sess, base_checkpoint, transferable)
+      restore(sess)
 
   scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn,
                                local_init_op=tf.group(tf.local_variables_initializer(), *init_data))

@@ -11,8 +11,9 @@ def latest_checkpoint(directory):
   return tf.train.latest_checkpoint(directory)
 
 
-def restore_variables(sess, checkpoint, variables=None):
-  """Restores every graph variable whose name and shape exist in ``checkpoint``; others are reported.
+def build_restore_fn(checkpoint, variables=None):
+  """Builds (before the graph is finalized) the ops restoring every graph variable whose name and shape
+  exist in ``checkpoint``; others are reported. Returns ``restore(sess)``.
 
   A variable stored with another dtype (float16 weights into a float32 graph, say) is cast on assign.
   """
@@ -30,7 +31,12 @@ def restore_variables(sess, checkpoint, variables=None):
         assign_ops.append(tf.assign(var, tf.cast(reader.get_tensor(name), var.dtype.base_dtype)))
     else:
       deco_print("Not restoring {} (absent from {} or of another shape)".format(name, checkpoint))
-  if same_dtype:
-    tf.train.Saver(same_dtype).restore(sess, checkpoint)
-  if assign_ops:
-    sess.run(assign_ops)
+  saver = tf.train.Saver(same_dtype) if same_dtype else None
+
+  def restore(sess):
+    if saver is not None:
+      saver.restore(sess, checkpoint)
+    if assign_ops:
+      sess.run(assign_ops)
+
+  return restore

@@ -69,6 +69,14 @@ def test_train_resume_eval_infer(corpus, env, tmp_path):
   wer_lines = [line for line in evaluation.stdout.splitlines() if "Validation WER" in line]
   assert wer_lines and 0.0 <= float(wer_lines[-1].split()[-1]) <= 5.0
 
+  transferred_dir = str(tmp_path / "transferred")
+  transferred = run_script(["run.py", "--config_file=" + CONFIG, "--logdir=" + transferred_dir, "--mode=train",
+                            "--max_steps=5", "--load_model=" + logdir], env)
+  assert "Starting training from the base model" in transferred.stdout
+  assert "Initialising from the base model" in transferred.stdout and "model.ckpt-50" in transferred.stdout
+  transferred_loss = read_progress(transferred_dir)[0][1]
+  assert transferred_loss < 0.8 * progress[0][1], (transferred_loss, progress[0])
+
   output = str(tmp_path / "predictions.csv")
   run_script(common + ["--mode=infer", "--infer_output_file=" + output], env)
   with open(output, newline="") as handle:
@@ -91,3 +99,10 @@ def test_eval_without_checkpoint_is_refused(env, tmp_path):
                       env, check=False)
   assert result.returncode == 1
   assert "empty or missing" in result.stderr
+
+
+def test_base_model_without_checkpoint_is_refused(env, tmp_path):
+  result = run_script(["run.py", "--config_file=" + CONFIG, "--mode=train", "--logdir=" + str(tmp_path / "new"),
+                       "--load_model=" + str(tmp_path)], env, check=False)
+  assert result.returncode == 1
+  assert "load_model=" in result.stderr and "no checkpoint" in result.stderr
