@@ -37,10 +37,11 @@ import shutil
 import subprocess
 import sys
 import unicodedata
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from open_seq2seq.utils.atomic import atomic_output, is_temp_path, temp_path_for  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.atomic import atomic_output, remove_temp_files, temp_path_for  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.parallel import bounded_parallel_map  # noqa: E402  pylint: disable=wrong-import-position
 
 try:
   from tqdm import tqdm
@@ -659,14 +660,6 @@ def _check_build_info(root, info):
     write_text_atomic(path, json.dumps(info, indent=1, sort_keys=True) + "\n")
 
 
-def _remove_stale_temp_files(directory):
-  if not os.path.isdir(directory):
-    return
-  for name in os.listdir(directory):
-    if is_temp_path(name):
-      os.remove(os.path.join(directory, name))
-
-
 def _progress(total, initial):
   if tqdm is None:
     return None
@@ -728,44 +721,19 @@ def build_corpus(output_dir, num_train_utterances=3000, num_dev_utterances=300,
         present += 1
       else:
         jobs.append((s, transcript, flac))
-  _remove_stale_temp_files(root)
+  remove_temp_files(root)
   for split in SPLITS:
     for directory in sorted({chapter_dir(root, split, s)
                              for s, _, _ in plan[split]}):
       os.makedirs(directory, exist_ok=True)
-      _remove_stale_temp_files(directory)
+      remove_temp_files(directory)
   if present:
     log("{} utterances already present, {} to synthesise".format(
         present, len(jobs)))
 
-  bar = _progress(present + len(jobs), present)
-  try:
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-      pending = set()
-      job_iter = iter(jobs)
-      limit = 4 * max(1, workers)
-      try:
-        while True:
-          while len(pending) < limit:
-            job = next(job_iter, None)
-            if job is None:
-              break
-            pending.add(pool.submit(synthesize, tools, *job))
-          if not pending:
-            break
-          done, pending = wait(pending, return_when=FIRST_COMPLETED)
-          for future in done:
-            future.result()
-            if bar is not None:
-              bar.update(1)
-      except BaseException:
-        # stop early; the few pipelines already running finish or clean up
-        for future in pending:
-          future.cancel()
-        raise
-  finally:
-    if bar is not None:
-      bar.close()
+  for _ in bounded_parallel_map(lambda job: synthesize(tools, *job), jobs, workers,
+                                _progress(present + len(jobs), present)):
+    pass
 
   for split in SPLITS:
     by_chapter = {}

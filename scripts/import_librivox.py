@@ -28,10 +28,10 @@ import csv
 import os
 import sys
 import unicodedata
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from open_seq2seq.utils.atomic import atomic_output, is_temp_path  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.atomic import atomic_output, remove_temp_files  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.parallel import bounded_parallel_map  # noqa: E402  pylint: disable=wrong-import-position
 
 import soundfile as sf
 
@@ -148,12 +148,6 @@ def convert_flac(flac_path, wav_path):
   return os.path.getsize(wav_path)
 
 
-def _remove_stale_temp_files(directory):
-  for name in os.listdir(directory):
-    if is_temp_path(name):
-      os.remove(os.path.join(directory, name))
-
-
 def _count_lines(paths):
   total = 0
   for path in paths:
@@ -171,7 +165,7 @@ def import_split(data_dir, split, workers=4, show_progress=True):
   wav_dir_rel = "LibriSpeech/{}-wav".format(split)
   wav_dir = os.path.join(data_dir, *wav_dir_rel.split("/"))
   os.makedirs(wav_dir, exist_ok=True)
-  _remove_stale_temp_files(wav_dir)
+  remove_temp_files(wav_dir)
 
   trans_files = list(iter_transcript_files(split_dir))
   if not trans_files:
@@ -199,34 +193,7 @@ def import_split(data_dir, split, workers=4, show_progress=True):
   if show_progress and tqdm is not None:
     bar = tqdm(total=_count_lines(trans_files), unit="utt", desc=split,
                dynamic_ncols=True)
-  rows = []
-  try:
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-      pending = set()
-      job_iter = jobs()
-      limit = 4 * max(1, workers)
-      try:
-        while True:
-          while len(pending) < limit:
-            job = next(job_iter, None)
-            if job is None:
-              break
-            pending.add(pool.submit(work, job))
-          if not pending:
-            break
-          done, pending = wait(pending, return_when=FIRST_COMPLETED)
-          for future in done:
-            rows.append(future.result())
-            if bar is not None:
-              bar.update(1)
-      except BaseException:
-        for future in pending:
-          future.cancel()
-        raise
-  finally:
-    if bar is not None:
-      bar.close()
-
+  rows = list(bounded_parallel_map(work, jobs(), workers, bar))
   rows.sort(key=lambda row: row[0])
   csv_path = os.path.join(data_dir, "librivox-{}.csv".format(split))
   with atomic_output(csv_path) as tmp, open(tmp, "w", newline="", encoding="ascii") as f:

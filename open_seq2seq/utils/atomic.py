@@ -21,6 +21,15 @@ def is_temp_path(name):
   return os.path.basename(name).startswith(".") and ".tmp." in name
 
 
+def remove_temp_files(directory):
+  """Deletes what interrupted writers left in ``directory`` (their files never got a final name)."""
+  if not os.path.isdir(directory):
+    return
+  for name in os.listdir(directory):
+    if is_temp_path(name):
+      os.remove(os.path.join(directory, name))
+
+
 @contextlib.contextmanager
 def atomic_output(path):
   """Yields a temporary path to write; on success it replaces ``path``, on any error it is removed."""
