@@ -1,170 +1,21 @@
 # pylint: skip-file
-# Jasper DR 10x5 on LibriSpeech 960 h with SpecAugment masks (OpenSeq2Seq's published model).
-# Set the dataset root in ONE place: the LIBRISPEECH_ROOT environment variable (default /data/librispeech),
-# the folder that holds the importer's librivox-*.csv files.
+# Jasper DR 10x5 on LibriSpeech 960 h with SpecAugment masks (OpenSeq2Seq's published model): the
+# speed-perturbation config with 2 frequency and 2 time masks of up to 6 bins/frames instead.
+import copy
 import os
+import runpy
 
-from open_seq2seq.data import Speech2TextDataLayer
-from open_seq2seq.decoders import FullyConnectedCTCDecoder
-from open_seq2seq.encoders import TDNNEncoder
-from open_seq2seq.losses import CTCLoss
-from open_seq2seq.models import Speech2Text
-from open_seq2seq.optimizers.lr_policies import poly_decay
-from open_seq2seq.optimizers.novograd import NovoGrad
-from open_seq2seq.parts.initializers import xavier_initializer
+_speed_perturbed = runpy.run_path(os.path.join(os.path.dirname(__file__), "jasper10x5_LibriSpeech_nvgrad.py"),
+                                  init_globals={"tf": tf})
 
-data_root = os.environ.get("LIBRISPEECH_ROOT", "/data/librispeech")
-repo_root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-
-residual_dense = True
-
-base_model = Speech2Text
-
-base_params = {
-    "random_seed": 0,
-    "use_horovod": True,
-    "num_epochs": 400,
-
-    "num_gpus": 8,
-    "batch_size_per_gpu": 32,
-    "iter_size": 1,
-
-    "save_summaries_steps": 100,
-    "print_loss_steps": 10,
-    "print_samples_steps": 2200,
-    "eval_steps": 2200,
-    "save_checkpoint_steps": 1100,
-    "num_checkpoints": 2,
-    "logdir": "jasper_log_folder",
-
-    "optimizer": NovoGrad,
-    "optimizer_params": {
-        "beta1": 0.95,
-        "beta2": 0.98,
-        "epsilon": 1e-08,
-        "weight_decay": 0.001,
-        "grad_averaging": False,
-    },
-    "lr_policy": poly_decay,
-    "lr_policy_params": {
-        "learning_rate": 0.02,
-        "min_lr": 1e-5,
-        "power": 2.0,
-    },
-    "larc_params": {
-        "larc_eta": 0.001,
-    },
-
-    "dtype": "mixed",
-    "loss_scaling": "Backoff",
-
-    "summaries": ["learning_rate", "variables", "gradients", "larc_summaries",
-                  "variable_norm", "gradient_norm", "global_gradient_norm"],
-
-    "encoder": TDNNEncoder,
-    "encoder_params": {
-        "convnet_layers": [
-            {"type": "conv1d", "repeat": 1, "kernel_size": [11], "stride": [2], "num_channels": 256,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [11], "stride": [1], "num_channels": 256,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [11], "stride": [1], "num_channels": 256,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [13], "stride": [1], "num_channels": 384,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [13], "stride": [1], "num_channels": 384,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [17], "stride": [1], "num_channels": 512,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [17], "stride": [1], "num_channels": 512,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [21], "stride": [1], "num_channels": 640,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.7,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [21], "stride": [1], "num_channels": 640,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.7,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [25], "stride": [1], "num_channels": 768,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.7,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [25], "stride": [1], "num_channels": 768,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.7,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 1, "kernel_size": [29], "stride": [1], "num_channels": 896,
-             "padding": "SAME", "dilation": [2], "dropout_keep_prob": 0.6},
-            {"type": "conv1d", "repeat": 1, "kernel_size": [1], "stride": [1], "num_channels": 1024,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.6},
-        ],
-        "dropout_keep_prob": 0.7,
-        "initializer": xavier_initializer,
-        "initializer_params": {"uniform": False},
-        "normalization": "batch_norm",
-        "activation_fn": tf.nn.relu,
-        "data_format": "channels_last",
-        "use_conv_mask": True,
-    },
-
-    "decoder": FullyConnectedCTCDecoder,
-    "decoder_params": {
-        "initializer": xavier_initializer,
-        "use_language_model": False,
-        "infer_logits_to_pickle": False,
-    },
-    "loss": CTCLoss,
-    "loss_params": {},
-
-    "data_layer": Speech2TextDataLayer,
-    "data_layer_params": {
-        "num_audio_features": 64,
-        "input_type": "logfbank",
-        "vocab_file": os.path.join(repo_root, "open_seq2seq/test_utils/toy_speech_data/vocab.txt"),
-        "norm_per_feature": True,
-        "window": "hanning",
-        "precompute_mel_basis": True,
-        "sample_freq": 16000,
-        "pad_to": 16,
-        "dither": 1e-5,
-        "backend": "librosa",
-    },
+base_model = _speed_perturbed["base_model"]
+base_params = copy.deepcopy(_speed_perturbed["base_params"])
+train_params = copy.deepcopy(_speed_perturbed["train_params"])
+train_params["data_layer_params"]["augmentation"] = {
+    "n_freq_mask": 2,
+    "n_time_mask": 2,
+    "width_freq_mask": 6,
+    "width_time_mask": 6,
 }
-
-train_params = {
-    "data_layer": Speech2TextDataLayer,
-    "data_layer_params": {
-        "augmentation": {
-            "n_freq_mask": 2,
-            "n_time_mask": 2,
-            "width_freq_mask": 6,
-            "width_time_mask": 6,
-        },
-        "dataset_files": [
-            os.path.join(data_root, "librivox-train-clean-100.csv"),
-            os.path.join(data_root, "librivox-train-clean-360.csv"),
-            os.path.join(data_root, "librivox-train-other-500.csv"),
-        ],
-        "max_duration": 16.7,
-        "shuffle": True,
-    },
-}
-
-eval_params = {
-    "data_layer": Speech2TextDataLayer,
-    "data_layer_params": {
-        "dataset_files": [os.path.join(data_root, "librivox-dev-clean.csv")],
-        "shuffle": False,
-    },
-}
-
-infer_params = {
-    "data_layer": Speech2TextDataLayer,
-    "data_layer_params": {
-        "dataset_files": [os.path.join(data_root, "librivox-test-clean.csv")],
-        "shuffle": False,
-    },
-}
+eval_params = copy.deepcopy(_speed_perturbed["eval_params"])
+infer_params = copy.deepcopy(_speed_perturbed["infer_params"])

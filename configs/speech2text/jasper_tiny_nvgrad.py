@@ -1,127 +1,39 @@
 # pylint: skip-file
-# A tiny Jasper DR (about 0.3 M parameters) for tests and quick checks on a few synthesized utterances.
-# Corpus root in ONE place: JASPER_MINI_CORPUS (default <repo>/data/mini_librispeech).
+# A tiny Jasper DR (about 0.3 M parameters) for tests and quick checks: the mini config with fewer, narrower
+# layers, a few dozen steps and frequent checkpoints. Corpus root: JASPER_MINI_CORPUS, as in the mini config.
+import copy
 import os
+import runpy
 
-from open_seq2seq.data import Speech2TextDataLayer
-from open_seq2seq.decoders import FullyConnectedCTCDecoder
-from open_seq2seq.encoders import TDNNEncoder
-from open_seq2seq.losses import CTCLoss
-from open_seq2seq.models import Speech2Text
-from open_seq2seq.optimizers.lr_policies import poly_decay
-from open_seq2seq.optimizers.novograd import NovoGrad
-from open_seq2seq.parts.initializers import xavier_initializer
+_mini = runpy.run_path(os.path.join(os.path.dirname(__file__), "jasper_mini_nvgrad_masks.py"), init_globals={"tf": tf})
 
-repo_root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-data_root = os.environ.get("JASPER_MINI_CORPUS", os.path.join(repo_root, "data", "mini_librispeech"))
-
-base_model = Speech2Text
-
-base_params = {
-    "random_seed": 0,
-    "use_horovod": False,
-    "num_gpus": 1,
+base_model = _mini["base_model"]
+base_params = copy.deepcopy(_mini["base_params"])
+base_params.update({
     "max_steps": 40,
     "batch_size_per_gpu": 8,
     "eval_batch_size_per_gpu": 8,
-
     "save_summaries_steps": 10,
     "print_loss_steps": 5,
     "print_samples_steps": 20,
     "eval_steps": 20,
     "save_checkpoint_steps": 20,
-    "num_checkpoints": 2,
     "logdir": "jasper_tiny_log_folder",
     "load_model": "",
-
-    "optimizer": NovoGrad,
-    "optimizer_params": {
-        "beta1": 0.95,
-        "beta2": 0.98,
-        "epsilon": 1e-08,
-        "weight_decay": 0.001,
-        "grad_averaging": False,
-    },
-    "lr_policy": poly_decay,
-    "lr_policy_params": {
-        "learning_rate": 0.05,
-        "min_lr": 1e-5,
-        "power": 2.0,
-        "warmup_steps": 0,
-    },
-    "dtype": tf.float32,
-    "summaries": ["learning_rate", "global_gradient_norm"],
-
-    "encoder": TDNNEncoder,
-    "encoder_params": {
-        "convnet_layers": [
-            {"type": "conv1d", "repeat": 1, "kernel_size": [11], "stride": [2], "num_channels": 64,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.9},
-            {"type": "conv1d", "repeat": 2, "kernel_size": [11], "stride": [1], "num_channels": 64,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.9,
-             "residual": True, "residual_dense": True},
-            {"type": "conv1d", "repeat": 1, "kernel_size": [13], "stride": [1], "num_channels": 96,
-             "padding": "SAME", "dilation": [2], "dropout_keep_prob": 0.9},
-            {"type": "conv1d", "repeat": 1, "kernel_size": [1], "stride": [1], "num_channels": 128,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.9},
-        ],
-        "dropout_keep_prob": 0.9,
-        "initializer": xavier_initializer,
-        "initializer_params": {"uniform": False},
-        "normalization": "batch_norm",
-        "activation_fn": tf.nn.relu,
-        "data_format": "channels_last",
-        "use_conv_mask": True,
-    },
-
-    "decoder": FullyConnectedCTCDecoder,
-    "decoder_params": {
-        "initializer": xavier_initializer,
-        "use_language_model": False,
-    },
-    "loss": CTCLoss,
-    "loss_params": {},
-
-    "data_layer": Speech2TextDataLayer,
-    "data_layer_params": {
-        "num_audio_features": 64,
-        "input_type": "logfbank",
-        "vocab_file": os.path.join(repo_root, "open_seq2seq/test_utils/toy_speech_data/vocab.txt"),
-        "norm_per_feature": True,
-        "window": "hanning",
-        "precompute_mel_basis": True,
-        "sample_freq": 16000,
-        "pad_to": 16,
-        "dither": 1e-5,
-        "backend": "librosa",
-    },
-}
-
-train_params = {
-    "data_layer_params": {
-        "augmentation": {
-            "speed_perturbation_ratio": [0.9, 1.0, 1.1],
-            "n_freq_mask": 2,
-            "n_time_mask": 2,
-            "width_freq_mask": 6,
-            "width_time_mask": 6,
-        },
-        "dataset_files": [os.path.join(data_root, "librivox-train-clean-100.csv")],
-        "max_duration": 16.7,
-        "shuffle": True,
-    },
-}
-
-eval_params = {
-    "data_layer_params": {
-        "dataset_files": [os.path.join(data_root, "librivox-dev-clean.csv")],
-        "shuffle": False,
-    },
-}
-
-infer_params = {
-    "data_layer_params": {
-        "dataset_files": [os.path.join(data_root, "librivox-test-clean.csv")],
-        "shuffle": False,
-    },
-}
+})
+base_params["lr_policy_params"].update({"learning_rate": 0.05, "warmup_steps": 0})
+base_params["encoder_params"]["convnet_layers"] = [
+    {"type": "conv1d", "repeat": 1, "kernel_size": [11], "stride": [2], "num_channels": 64,
+     "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.9},
+    {"type": "conv1d", "repeat": 2, "kernel_size": [11], "stride": [1], "num_channels": 64,
+     "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.9,
+     "residual": True, "residual_dense": True},
+    {"type": "conv1d", "repeat": 1, "kernel_size": [13], "stride": [1], "num_channels": 96,
+     "padding": "SAME", "dilation": [2], "dropout_keep_prob": 0.9},
+    {"type": "conv1d", "repeat": 1, "kernel_size": [1], "stride": [1], "num_channels": 128,
+     "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.9},
+]
+train_params = copy.deepcopy(_mini["train_params"])
+train_params["data_layer_params"].pop("length_bucket_boundaries")
+eval_params = copy.deepcopy(_mini["eval_params"])
+infer_params = copy.deepcopy(_mini["infer_params"])
