@@ -56,7 +56,8 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
   global_step = tf.train.get_or_create_global_step()
   learning_rate = learning_rate_decay_fn(global_step)
   if "learning_rate" in summaries:
-    tf.summary.scalar("learning_rate", learning_rate)
+    # The schedule's op is itself named "learning_rate"; a raw summary keeps that tag (not "learning_rate_1").
+    tf.add_to_collection(tf.GraphKeys.SUMMARIES, tf.raw_ops.ScalarSummary(tags="learning_rate", values=learning_rate))
   with tf.variable_scope("Loss_Optimization"):
     update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
     with tf.control_dependencies(update_ops):

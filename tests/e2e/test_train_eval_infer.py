@@ -42,6 +42,16 @@ def read_progress(logdir):
   return [(int(r["global_step"]), float(r["loss"])) for r in rows]
 
 
+def summary_tags(logdir):
+  import glob  # pylint: disable=import-outside-toplevel
+  import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
+  tags = set()
+  for events_file in glob.glob(os.path.join(logdir, "events.out.tfevents.*")):
+    for event in tf.train.summary_iterator(events_file):
+      tags.update(value.tag for value in event.summary.value)
+  return tags
+
+
 def test_train_resume_eval_infer(corpus, env, tmp_path):
   logdir = str(tmp_path / "logdir")
   common = ["run.py", "--config_file=" + CONFIG, "--logdir=" + logdir]
@@ -54,6 +64,7 @@ def test_train_resume_eval_infer(corpus, env, tmp_path):
   last_losses = [loss for _, loss in progress[-2:]]
   assert max(last_losses) < 0.8 * min(first_losses), progress
   assert os.path.exists(os.path.join(logdir, "model.ckpt-40.index"))
+  assert {"train_loss", "learning_rate", "Loss_Optimization/global_gradient_norm"} <= summary_tags(logdir)
 
   refused = run_script(common + ["--mode=train", "--max_steps=50"], env, check=False)
   assert refused.returncode != 0
