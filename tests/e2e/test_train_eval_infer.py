@@ -117,3 +117,17 @@ def test_base_model_without_checkpoint_is_refused(env, tmp_path):
                        "--load_model=" + str(tmp_path)], env, check=False)
   assert result.returncode == 1
   assert "load_model=" in result.stderr and "no checkpoint" in result.stderr
+
+
+def test_enable_logs_records_the_run(env, tmp_path):
+  logdir = tmp_path / "logged"
+  run_script(["run.py", "--config_file=" + CONFIG, "--mode=train", "--logdir=" + str(logdir), "--max_steps=5",
+              "--enable_logs"], env)
+  names = os.listdir(str(logdir))
+  for prefix in ("config_", "cmd-args_", "git-info_", "stdout_", "stderr_"):
+    assert any(name.startswith(prefix) for name in names), (prefix, names)
+  stdout_log = [name for name in names if name.startswith("stdout_")][0]
+  assert "global_step:      5" in (logdir / stdout_log).read_text()
+  cmd_args = [name for name in names if name.startswith("cmd-args_")][0]
+  assert "--enable_logs" in (logdir / cmd_args).read_text()
+  assert os.path.exists(str(logdir / "logs" / "model.ckpt-5.index"))
