@@ -27,6 +27,7 @@ class ProgressHook(tf.train.SessionRunHook):
   def begin(self):
     self._global_step = tf.train.get_global_step()
     self._start = None
+    self._first_step = None
     self._window_start = None
     self._window_steps = 0
     if self._csv and not os.path.exists(self._csv):
