@@ -134,3 +134,39 @@ def test_silence_is_finite():
                             norm_epsilon=1e-5)
   assert np.all(np.isfinite(got))
   np.testing.assert_allclose(got, 0.0, atol=1e-6)
+
+
+def _librosa_power(y, n_fft, win_length, hop_length):
+  return np.abs(librosa.stft(y=y, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
+                             window=np.hanning, center=True, pad_mode="reflect")) ** 2
+
+
+@pytest.mark.parametrize("per_feature", [True, False])
+def test_spectrogram_matches_librosa(per_feature):
+  samples = _signal(6000, seed=11)
+  x = samples.astype(np.float32) / (np.max(np.abs(samples)) + 1e-5)
+  power = _librosa_power(x, 320, 320, 160)
+  expected = 10 * np.log10(np.maximum(power, 1e-30)).T[:, :100]
+  axis = 0 if per_feature else None
+  expected = (expected - expected.mean(axis=axis)) / (expected.std(axis=axis) + 1e-5)
+  got = F.speech_features(samples, SR, 100, "spectrogram", norm_per_feature=per_feature)
+  assert got.shape == (1 + 6000 // 160, 100)
+  np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_mfcc_matches_librosa_mfcc_on_the_power_spectrogram():
+  samples = _signal(6000, seed=12)
+  x = samples.astype(np.float32) / (np.max(np.abs(samples)) + 1e-5)
+  y = np.append(x[0], x[1:] - 0.97 * x[:-1]).astype(np.float32)
+  power = _librosa_power(y, 512, 320, 160)
+  # The reference passes the power spectrogram as S, where librosa expects a log-mel spectrogram.
+  expected = librosa.feature.mfcc(S=power, n_mfcc=40, n_mels=80).T
+  expected = (expected - expected.mean(axis=0)) / (expected.std(axis=0) + 1e-5)
+  got = F.speech_features(samples, SR, 40, "mfcc", norm_per_feature=True)
+  assert got.shape == (1 + 6000 // 160, 40)
+  np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)
+
+
+def test_unknown_input_type_is_refused():
+  with pytest.raises(ValueError, match="input_type must be one of"):
+    F.speech_features(_signal(2000, seed=1), SR, 64, "cepstrum")

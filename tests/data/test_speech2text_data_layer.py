@@ -134,3 +134,22 @@ def test_length_buckets_group_similar_lengths(tmp_path):
     assert (lengths < 110).all() or (lengths >= 110).all(), lengths
   seen = set(np.concatenate(batches).tolist())
   assert seen == {1 + 25 * (i + 1) for i in range(8)}
+
+
+def test_spectrogram_with_too_many_features_is_refused(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["hello"])
+  with pytest.raises(ValueError, match="num_audio_features=200 exceeds the 161 bins"):
+    layer(manifest, input_type="spectrogram", num_audio_features=200)
+
+
+@pytest.mark.parametrize("input_type", ["spectrogram", "mfcc"])
+def test_other_input_types_produce_batches(tmp_path, input_type):
+  manifest = write_corpus(str(tmp_path), ["hello", "world"])
+  data_layer = layer(manifest, input_type=input_type, num_audio_features=40)
+  data_layer.build_graph()
+  x, x_len = data_layer.input_tensors["source_tensors"]
+  with tf.Session() as sess:
+    sess.run(data_layer.iterator.initializer)
+    features, lengths = sess.run([x, x_len])
+  assert features.shape[2] == 40
+  np.testing.assert_array_equal(lengths, [1 + 4000 // 160, 1 + 8000 // 160])

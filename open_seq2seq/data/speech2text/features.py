@@ -1,4 +1,4 @@
-"""Speech features with the reference pipeline (librosa 0.6 semantics, re-implemented in numpy).
+"""Speech features with the reference pipelines (librosa 0.6 semantics, re-implemented in numpy).
 
 logfbank: peak normalisation, dither, pre-emphasis 0.97, centred STFT with reflect padding and a
 symmetric Hann window zero-padded to n_fft, power spectrum, Slaney mel filterbank, ln(x + 1e-20),
@@ -8,6 +8,7 @@ import functools
 import math
 
 import numpy as np
+import scipy.fft
 
 WINDOWS = {"hanning": np.hanning, "hamming": np.hamming, "none": None}
 
@@ -75,10 +76,25 @@ def normalize(features, per_feature, epsilon):
   return (features - mean) / (std + epsilon)
 
 
-def logfbank_features(signal, sample_freq, num_features, window_size=20e-3, window_stride=10e-3,
-                      window="hanning", dither=0.0, norm_per_feature=False, norm_epsilon=1e-5,
-                      rng=None, gain=None):
-  """Normalised log mel filterbank ``[T, num_features]`` (float32) of int16-range samples."""
+INPUT_TYPES = ("logfbank", "spectrogram", "mfcc")
+
+
+def _preemphasis(x):
+  return np.append(x[0], x[1:] - 0.97 * x[:-1]).astype(np.float32)
+
+
+def speech_features(signal, sample_freq, num_features, input_type="logfbank", window_size=20e-3,
+                    window_stride=10e-3, window="hanning", dither=0.0, norm_per_feature=False,
+                    norm_epsilon=1e-5, rng=None, gain=None):
+  """Normalised features ``[T, num_features]`` (float32) of int16-range samples, librosa-backend semantics.
+
+  logfbank: pre-emphasis, power STFT (n_fft = next power of two of the window), Slaney mel, ln(x + 1e-20).
+  spectrogram: power STFT with n_fft = window length, floored at 1e-30, 10*log10, the lowest
+  ``num_features`` bins.
+  mfcc: pre-emphasis, power STFT, then the orthonormal DCT-II over frequency, first ``num_features``
+  coefficients. The reference hands the power spectrogram to ``librosa.feature.mfcc(S=...)``, which
+  expects a log-mel spectrogram, so no mel or log step happens; this keeps that behaviour.
+  """
   x = np.asarray(signal, dtype=np.float32)
   gain = 1.0 / (np.max(np.abs(x)) + 1e-5) if gain is None else gain
   x = x * np.float32(gain)
@@ -88,8 +104,20 @@ def logfbank_features(signal, sample_freq, num_features, window_size=20e-3, wind
   if dither > 0:
     rng = rng if rng is not None else np.random.default_rng()
     x = x + np.float32(dither) * rng.standard_normal(x.shape).astype(np.float32)
-  x = np.append(x[0], x[1:] - 0.97 * x[:-1]).astype(np.float32)
-  power = power_spectrogram(x, n_fft, win_length, hop_length, WINDOWS[window])
-  mel = mel_basis(sample_freq, n_fft, num_features)
-  features = np.log(mel @ power + 1e-20).T
+  if input_type == "logfbank":
+    power = power_spectrogram(_preemphasis(x), n_fft, win_length, hop_length, WINDOWS[window])
+    features = np.log(mel_basis(sample_freq, n_fft, num_features) @ power + 1e-20).T
+  elif input_type == "spectrogram":
+    power = power_spectrogram(x, win_length, win_length, hop_length, WINDOWS[window])
+    features = 10 * np.log10(np.maximum(power, 1e-30)).T[:, :num_features]
+  elif input_type == "mfcc":
+    power = power_spectrogram(_preemphasis(x), n_fft, win_length, hop_length, WINDOWS[window])
+    features = scipy.fft.dct(power, type=2, norm="ortho", axis=0)[:num_features].T
+  else:
+    raise ValueError("input_type must be one of {}, got {!r}".format(INPUT_TYPES, input_type))
   return normalize(features, norm_per_feature, norm_epsilon).astype(np.float32)
+
+
+def logfbank_features(signal, sample_freq, num_features, **options):
+  """``speech_features`` with ``input_type="logfbank"`` (Jasper's features)."""
+  return speech_features(signal, sample_freq, num_features, "logfbank", **options)

@@ -8,7 +8,7 @@ from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import load_vocab
 from .audio import read_audio
 from .augmentation import perturb_signal, spec_augment, validate_augmentation
-from .features import logfbank_features
+from .features import INPUT_TYPES, speech_features
 from .manifest import read_manifests
 
 
@@ -26,7 +26,7 @@ class Speech2TextDataLayer(DataLayer):
   def get_required_params():
     return dict(DataLayer.get_required_params(), **{
         "num_audio_features": int,
-        "input_type": ["logfbank"],
+        "input_type": list(INPUT_TYPES),
         "vocab_file": str,
         "dataset_files": list,
     })
@@ -73,6 +73,11 @@ class Speech2TextDataLayer(DataLayer):
     p.setdefault("num_parallel_calls", max(2, os.cpu_count() or 1))
     if p["augmentation"]:
       validate_augmentation(p["augmentation"], p["num_audio_features"])
+    spectrogram_bins = int(p["sample_freq"] * p["window_size"]) // 2 + 1
+    if p["input_type"] == "spectrogram" and p["num_audio_features"] > spectrogram_bins:
+      raise ValueError("Speech2TextDataLayer: num_audio_features={} exceeds the {} bins of a spectrogram with "
+                       "window_size={} s at sample_freq={}".format(p["num_audio_features"], spectrogram_bins,
+                                                                  p["window_size"], p["sample_freq"]))
     self.params["char2idx"] = load_vocab(p["vocab_file"])
     self.params["idx2char"] = {i: c for c, i in self.params["char2idx"].items()}
     self.params["tgt_vocab_size"] = len(self.params["char2idx"]) + 1
@@ -137,8 +142,8 @@ class Speech2TextDataLayer(DataLayer):
       peak = np.max(np.abs(signal)) + 1e-5
       signal = perturb_signal(signal / peak, p["augmentation"], rng) * peak
     duration = len(signal) / float(p["sample_freq"])
-    features = logfbank_features(
-        signal, p["sample_freq"], p["num_audio_features"], p["window_size"], p["window_stride"],
+    features = speech_features(
+        signal, p["sample_freq"], p["num_audio_features"], p["input_type"], p["window_size"], p["window_stride"],
         p["window"], dither=p["dither"] if training else 0.0, norm_per_feature=p["norm_per_feature"],
         norm_epsilon=p["norm_epsilon"], rng=rng, gain=p.get("gain"))
     if training and p["augmentation"]:
