@@ -134,6 +134,8 @@ train_params = {
             os.path.join(data_root, "librivox-train-other-500.csv"),
         ],
         "max_duration": 16.63,
+        "max_feature_length": 1664,
+        "max_label_length": 96,
         "shuffle": True,
     },
 }
@@ -143,6 +145,8 @@ eval_params = {
     "data_layer_params": {
         "dataset_files": [os.path.join(data_root, "librivox-dev-clean.csv")],
         "max_duration": 16.63,
+        "max_feature_length": 1664,
+        "max_label_length": 96,
         "shuffle": False,
     },
 }
@@ -151,6 +155,8 @@ infer_params = {
     "data_layer": Speech2TextDataLayer,
     "data_layer_params": {
         "dataset_files": [os.path.join(data_root, "librivox-test-clean.csv")],
+        "max_feature_length": 1664,
+        "max_label_length": 96,
         "shuffle": False,
     },
 }

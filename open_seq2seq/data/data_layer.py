@@ -49,7 +49,3 @@ class DataLayer:
 
   def get_size_in_samples(self):
     return None
-
-  def time_padding_multiple(self):
-    """Multiple to which the time axis of a batch is padded (the encoder recomputes it for masks)."""
-    return 0

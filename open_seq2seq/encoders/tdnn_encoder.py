@@ -56,12 +56,6 @@ class TDNNEncoder(Encoder):
     if self._params.get("drop_block_prob", 0.0) > 0.0:
       raise ValueError("TDNNEncoder: drop_block_prob > 0 is not supported by Jasper configs")
 
-  def _pad_to(self):
-    data_layer = self._model.get_data_layer() if self._model is not None else None
-    if data_layer is None:
-      return 0
-    return data_layer.time_padding_multiple()
-
   def _encode(self, input_dict):
     x, src_length = input_dict["source_tensors"]
     params = self._params
@@ -72,10 +66,9 @@ class TDNNEncoder(Encoder):
     bn_epsilon = params.get("bn_epsilon", 1e-3)
 
     src_length = tf.cast(src_length, tf.int32)
-    max_len = tf.reduce_max(src_length)
-    pad_to = self._pad_to()
-    if pad_to > 0:
-      max_len = max_len + (pad_to - max_len % pad_to) % pad_to
+    # The time size of the batch: the longest utterance padded to the data layer's pad_to multiple, or
+    # the fixed length of static-shape batches; masks always come from the true lengths.
+    max_len = tf.shape(x)[1]
     mask = None
     if use_mask:
       mask = tf.expand_dims(tf.sequence_mask(src_length, max_len, dtype=x.dtype), -1)

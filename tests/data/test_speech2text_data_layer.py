@@ -153,3 +153,31 @@ def test_other_input_types_produce_batches(tmp_path, input_type):
     features, lengths = sess.run([x, x_len])
   assert features.shape[2] == 40
   np.testing.assert_array_equal(lengths, [1 + 4000 // 160, 1 + 8000 // 160])
+
+
+def test_static_shapes_keep_true_lengths_and_count_drops(tmp_path):
+  # Utterance i: (i + 1) / 4 s = 1 + 25 * (i + 1) frames; labels of 3, 3, 12, 3 characters.
+  manifest = write_corpus(str(tmp_path), ["abc", "def", "abcdefghijkl", "ghi"])
+  data_layer = layer(manifest, max_feature_length=80, max_label_length=10, batch_size=4)
+  # Row 3 is 101 frames (over 80), row 2 has 12 characters (over 10): rows 0 and 1 remain.
+  assert data_layer.num_dropped_by_static_shape == 2
+  data_layer.build_graph()
+  x, x_len = data_layer.input_tensors["source_tensors"]
+  y, y_len = data_layer.input_tensors["target_tensors"]
+  assert x.shape.as_list()[1:] == [80, 64]
+  with tf.Session() as sess:
+    sess.run(data_layer.iterator.initializer)
+    features, lengths, labels, label_lengths = sess.run([x, x_len, y, y_len])
+  assert features.shape == (2, 80, 64) and labels.shape == (2, 10)
+  np.testing.assert_array_equal(lengths, [26, 51])
+  np.testing.assert_array_equal(label_lengths, [3, 3])
+  assert not features[0, 26:].any()
+
+
+def test_static_train_batches_are_fully_static(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["abc", "def", "ghi"])
+  data_layer = layer(manifest, mode="train", shuffle=True, max_feature_length=96, max_label_length=16,
+                     batch_size=2)
+  data_layer.build_graph()
+  assert data_layer.input_tensors["source_tensors"][0].shape.as_list() == [2, 96, 64]
+  assert data_layer.input_tensors["target_tensors"][0].shape.as_list() == [2, 16]

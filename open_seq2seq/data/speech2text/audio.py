@@ -17,3 +17,11 @@ def read_audio(path, expected_rate):
   if samples.shape[1] > 1:
     raise ValueError("Audio file {} has {} channels, expected mono".format(path, samples.shape[1]))
   return samples[:, 0].astype(np.float32)
+
+
+def audio_num_samples(path):
+  """Number of samples per channel, from the file header only."""
+  try:
+    return sf.info(path).frames
+  except (RuntimeError, OSError, sf.LibsndfileError) as error:
+    raise ValueError("Cannot read audio file {}: {}".format(path, error)) from error

@@ -6,7 +6,8 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import load_vocab
-from .audio import read_audio
+from open_seq2seq.utils.logging import deco_print
+from .audio import audio_num_samples, read_audio
 from .augmentation import perturb_signal, spec_augment, validate_augmentation
 from .features import INPUT_TYPES, speech_features
 from .manifest import read_manifests
@@ -17,6 +18,9 @@ class Speech2TextDataLayer(DataLayer):
   utterance's index instead of labels so predictions can be written in manifest order.
 
   Relative ``wav_filename`` paths are resolved against ``dataset_root`` (default: the CSV's folder).
+  Static-shape mode (``max_feature_length`` frames, ``max_label_length`` characters, for devices that need
+  fixed shapes): utterances over the limits are dropped (and counted) when the data layer is built, batches
+  are padded to exactly those sizes, and the true lengths still travel with them for masks and CTC.
   ``length_bucket_boundaries`` (frames, train mode only) batches utterances of similar length together,
   which cuts the padded frames a training step computes on; without it batches follow the shuffled
   stream, as in the reference.
@@ -52,6 +56,8 @@ class Speech2TextDataLayer(DataLayer):
         "random_seed": int,
         "num_parallel_calls": int,
         "length_bucket_boundaries": list,
+        "max_feature_length": int,
+        "max_label_length": int,
     })
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
@@ -88,11 +94,35 @@ class Speech2TextDataLayer(DataLayer):
     if p["mode"] != "train":
       rows = self._shard(rows, p["num_workers"], p["worker_id"])
     self._check_audio_exists(rows)
-    self._rows = rows
     self._labels = None if self._infer else [self._encode(row) for row in rows]
+    if p.get("max_feature_length", -1) > 0 or p.get("max_label_length", -1) > 0:
+      rows, self._labels = self._apply_static_limits(rows, self._labels)
+    self._rows = rows
     self._dataset = None
     self._iterator = None
     self._input_tensors = None
+
+  def _apply_static_limits(self, rows, labels):
+    """Drops rows whose frame count (from the audio header) or label length exceeds the static shape."""
+    p = self._params
+    if p.get("length_bucket_boundaries"):
+      raise ValueError("Speech2TextDataLayer: length_bucket_boundaries cannot be combined with static shapes "
+                       "(max_feature_length / max_label_length)")
+    max_frames, max_labels = p.get("max_feature_length", -1), p.get("max_label_length", -1)
+    hop = int(p["sample_freq"] * p["window_stride"])
+    keep = []
+    for index, row in enumerate(rows):
+      frames = 1 + audio_num_samples(row.path) // hop
+      too_long = 0 < max_frames < frames or (labels is not None and 0 < max_labels < len(labels[index]))
+      if not too_long:
+        keep.append(index)
+    self.num_dropped_by_static_shape = len(rows) - len(keep)
+    deco_print("Static shapes (max_feature_length={}, max_label_length={}) drop {} of {} utterances of {}".format(
+        max_frames, max_labels, self.num_dropped_by_static_shape, len(rows), ", ".join(p["dataset_files"])))
+    if not keep:
+      raise ValueError("max_feature_length={} / max_label_length={} leave no utterance of {}".format(
+          max_frames, max_labels, p["dataset_files"]))
+    return [rows[i] for i in keep], None if labels is None else [labels[i] for i in keep]
 
   @staticmethod
   def _shard(rows, num_workers, worker_id):
@@ -127,9 +157,6 @@ class Speech2TextDataLayer(DataLayer):
 
   def get_size_in_samples(self):
     return len(self._rows)
-
-  def time_padding_multiple(self):
-    return self._params["pad_to"] if self._params["backend"] == "librosa" else 0
 
   def features_of(self, index, seed):
     """``(features [T, F] float32, duration in seconds)`` of manifest row ``index``."""
@@ -185,24 +212,31 @@ class Speech2TextDataLayer(DataLayer):
       dataset = dataset.filter(lambda *v: v[-1] <= p["max_duration"])
     if p["min_duration"] > 0:
       dataset = dataset.filter(lambda *v: v[-1] >= p["min_duration"])
+    max_frames = p.get("max_feature_length", -1)
+    if max_frames > 0:
+      # Speed perturbation can lengthen an utterance past the limit checked on the original audio.
+      dataset = dataset.filter(lambda *v: v[1] <= max_frames)
     dataset = dataset.map(lambda *v: v[:-1])
+    time_size = max_frames if max_frames > 0 else None
+    label_size = p.get("max_label_length", -1) if p.get("max_label_length", -1) > 0 else None
     if self._infer:
-      padded_shapes = ([None, num_features], [], [])
+      padded_shapes = ([time_size, num_features], [], [])
     else:
-      padded_shapes = ([None, num_features], [], [None], [])
+      padded_shapes = ([time_size, num_features], [], [label_size], [])
     boundaries = p.get("length_bucket_boundaries")
     if boundaries and p["mode"] == "train":
       dataset = dataset.bucket_by_sequence_length(
           lambda features, length, *rest: length, boundaries, [p["batch_size"]] * (len(boundaries) + 1),
           padded_shapes=padded_shapes)
     else:
-      dataset = dataset.padded_batch(p["batch_size"], padded_shapes=padded_shapes)
+      dataset = dataset.padded_batch(p["batch_size"], padded_shapes=padded_shapes,
+                                     drop_remainder=time_size is not None and p["mode"] == "train")
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
     self._dataset = dataset
     self._iterator = tf.data.make_initializable_iterator(dataset)
     batch = self._iterator.get_next()
     x, x_len = batch[0], batch[1]
-    pad_to = self.time_padding_multiple()
+    pad_to = p["pad_to"]
     if pad_to > 0:
       num_pad = (pad_to - tf.shape(x)[1] % pad_to) % pad_to
       x = tf.pad(x, [[0, 0], [0, num_pad], [0, 0]])
