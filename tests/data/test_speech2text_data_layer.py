@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.data.speech2text.audio import read_audio
 from open_seq2seq.data.speech2text.features import logfbank_features
 from open_seq2seq.data.speech2text.speech2text import Speech2TextDataLayer
 
@@ -73,10 +74,31 @@ def test_corrupt_audio_names_file(tmp_path):
     data_layer.features_of(0, seed=0)
 
 
-def test_wrong_sample_rate_is_refused(tmp_path):
+def test_wrong_sample_rate_is_refused_when_resampling_is_off(tmp_path):
   manifest = write_corpus(str(tmp_path), ["hello"], rate=8000)
   with pytest.raises(ValueError, match=r"utt0\.wav has sample rate 8000 Hz, expected sample_freq=16000"):
-    layer(manifest).features_of(0, seed=0)
+    layer(manifest, resample_audio=False).features_of(0, seed=0)
+
+
+def test_other_sample_rates_are_resampled(tmp_path):
+  rate = 8000
+  path = str(tmp_path / "tone.wav")
+  t = np.arange(rate) / rate
+  sf.write(path, (np.sin(2 * np.pi * 500 * t) * 10000).astype(np.int16), rate, subtype="PCM_16")
+  signal = read_audio(path, 16000)
+  assert len(signal) == 2 * rate
+  peak_hz = np.argmax(np.abs(np.fft.rfft(signal * np.hanning(len(signal))))) * 16000 / len(signal)
+  assert peak_hz == pytest.approx(500, abs=2)
+
+
+def test_stereo_is_mixed_down_or_refused(tmp_path):
+  path = str(tmp_path / "stereo.wav")
+  left = np.full(1600, 1000, dtype=np.int16)
+  right = np.full(1600, 3000, dtype=np.int16)
+  sf.write(path, np.stack([left, right], axis=1), 16000, subtype="PCM_16")
+  np.testing.assert_array_equal(read_audio(path, 16000), np.full(1600, 2000, dtype=np.float32))
+  with pytest.raises(ValueError, match=r"stereo\.wav has 2 channels, expected mono"):
+    read_audio(path, 16000, mix_to_mono=False)
 
 
 def test_shuffle_outside_train_is_refused(tmp_path):
@@ -181,3 +203,22 @@ def test_static_train_batches_are_fully_static(tmp_path):
   data_layer.build_graph()
   assert data_layer.input_tensors["source_tensors"][0].shape.as_list() == [2, 96, 64]
   assert data_layer.input_tensors["target_tensors"][0].shape.as_list() == [2, 16]
+
+
+def _first_train_batch(manifest, seed):
+  with tf.Graph().as_default():
+    data_layer = layer(manifest, mode="train", shuffle=True, random_seed=seed, dither=1e-5,
+                       augmentation={"speed_perturbation_ratio": [0.9, 1.0, 1.1], "n_freq_mask": 2,
+                                     "width_freq_mask": 6, "n_time_mask": 2, "width_time_mask": 6})
+    data_layer.build_graph()
+    with tf.Session() as sess:
+      sess.run(data_layer.iterator.initializer)
+      return sess.run(data_layer.input_tensors["source_tensors"])
+
+
+def test_augmented_training_stream_is_reproducible_per_seed(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["abc", "def", "ghi", "jkl"])
+  first, again, other = (_first_train_batch(manifest, seed) for seed in (7, 7, 8))
+  np.testing.assert_array_equal(first[0], again[0])
+  np.testing.assert_array_equal(first[1], again[1])
+  assert first[0].shape != other[0].shape or not np.array_equal(first[0], other[0])

@@ -1,27 +1,40 @@
 """Reading audio files with clear errors."""
+import math
+
 import numpy as np
 import soundfile as sf
+from scipy.signal import resample_poly
 
 
-def read_audio(path, expected_rate):
-  """Returns int16-range float32 samples (mono) of a WAV/FLAC file, checking its sample rate."""
+def read_audio(path, expected_rate, resample=True, mix_to_mono=True):
+  """Returns int16-range float32 mono samples of a WAV/FLAC file at ``expected_rate``.
+
+  Another sample rate is resampled (polyphase filter) when ``resample``, else refused; several channels
+  are averaged when ``mix_to_mono``, else refused. Nothing is silently misread.
+  """
   try:
     samples, rate = sf.read(path, dtype="int16", always_2d=True)
   except (RuntimeError, OSError, sf.LibsndfileError) as error:
     raise ValueError("Cannot read audio file {}: {}".format(path, error)) from error
-  if rate != expected_rate:
-    raise ValueError("Audio file {} has sample rate {} Hz, expected sample_freq={} Hz".format(
-        path, rate, expected_rate))
   if samples.shape[0] == 0:
     raise ValueError("Audio file {} is empty".format(path))
-  if samples.shape[1] > 1:
-    raise ValueError("Audio file {} has {} channels, expected mono".format(path, samples.shape[1]))
-  return samples[:, 0].astype(np.float32)
+  if samples.shape[1] > 1 and not mix_to_mono:
+    raise ValueError("Audio file {} has {} channels, expected mono (or set mix_to_mono=True)".format(
+        path, samples.shape[1]))
+  signal = samples.astype(np.float32).mean(axis=1)
+  if rate != expected_rate:
+    if not resample:
+      raise ValueError("Audio file {} has sample rate {} Hz, expected sample_freq={} Hz (or set "
+                       "resample_audio=True)".format(path, rate, expected_rate))
+    divisor = math.gcd(rate, expected_rate)
+    signal = resample_poly(signal, expected_rate // divisor, rate // divisor).astype(np.float32)
+  return signal
 
 
-def audio_num_samples(path):
-  """Number of samples per channel, from the file header only."""
+def audio_num_samples(path, expected_rate):
+  """Number of samples per channel once read at ``expected_rate``, from the file header only."""
   try:
-    return sf.info(path).frames
+    info = sf.info(path)
+    return info.frames * expected_rate // info.samplerate
   except (RuntimeError, OSError, sf.LibsndfileError) as error:
     raise ValueError("Cannot read audio file {}: {}".format(path, error)) from error

@@ -58,6 +58,8 @@ class Speech2TextDataLayer(DataLayer):
         "length_bucket_boundaries": list,
         "max_feature_length": int,
         "max_label_length": int,
+        "resample_audio": bool,
+        "mix_to_mono": bool,
     })
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
@@ -77,6 +79,8 @@ class Speech2TextDataLayer(DataLayer):
     p.setdefault("augmentation", None)
     p.setdefault("random_seed", 0)
     p.setdefault("num_parallel_calls", max(2, os.cpu_count() or 1))
+    p.setdefault("resample_audio", True)
+    p.setdefault("mix_to_mono", True)
     if p["augmentation"]:
       validate_augmentation(p["augmentation"], p["num_audio_features"])
     spectrogram_bins = int(p["sample_freq"] * p["window_size"]) // 2 + 1
@@ -112,7 +116,7 @@ class Speech2TextDataLayer(DataLayer):
     hop = int(p["sample_freq"] * p["window_stride"])
     keep = []
     for index, row in enumerate(rows):
-      frames = 1 + audio_num_samples(row.path) // hop
+      frames = 1 + audio_num_samples(row.path, p["sample_freq"]) // hop
       too_long = 0 < max_frames < frames or (labels is not None and 0 < max_labels < len(labels[index]))
       if not too_long:
         keep.append(index)
@@ -162,7 +166,7 @@ class Speech2TextDataLayer(DataLayer):
     """``(features [T, F] float32, duration in seconds)`` of manifest row ``index``."""
     p = self._params
     path = self._rows[index].path
-    signal = read_audio(path, p["sample_freq"])
+    signal = read_audio(path, p["sample_freq"], p["resample_audio"], p["mix_to_mono"])
     training = p["mode"] == "train"
     rng = np.random.default_rng([int(seed) & 0x7FFFFFFF, p["random_seed"]])
     if training and p["augmentation"]:
