@@ -8,7 +8,8 @@ from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import load_vocab
 from open_seq2seq.utils.logging import deco_print
 from .audio import audio_num_samples, read_audio
-from .augmentation import perturb_signal, spec_augment, validate_augmentation
+from .augmentation import SIGNAL_KEYS, perturb_signal, spec_augment, validate_augmentation
+from .feature_cache import FORMATS, FeatureCache
 from .features import INPUT_TYPES, speech_features
 from .manifest import read_manifests
 
@@ -60,6 +61,10 @@ class Speech2TextDataLayer(DataLayer):
         "max_label_length": int,
         "resample_audio": bool,
         "mix_to_mono": bool,
+        "cache_features": bool,
+        "cache_format": list(FORMATS),
+        "cache_regenerate": bool,
+        "cache_dir": str,
     })
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
@@ -102,6 +107,11 @@ class Speech2TextDataLayer(DataLayer):
     if p.get("max_feature_length", -1) > 0 or p.get("max_label_length", -1) > 0:
       rows, self._labels = self._apply_static_limits(rows, self._labels)
     self._rows = rows
+    self._cache = None
+    if p.get("cache_features", False):
+      cache_dir = p.get("cache_dir") or os.path.join(os.path.dirname(os.path.abspath(p["dataset_files"][0])),
+                                                     "feature_cache")
+      self._cache = FeatureCache(cache_dir, p, p.get("cache_format", "npy"), p.get("cache_regenerate", False))
     self._dataset = None
     self._iterator = None
     self._input_tensors = None
@@ -166,20 +176,36 @@ class Speech2TextDataLayer(DataLayer):
     """``(features [T, F] float32, duration in seconds)`` of manifest row ``index``."""
     p = self._params
     path = self._rows[index].path
-    signal = read_audio(path, p["sample_freq"], p["resample_audio"], p["mix_to_mono"])
     training = p["mode"] == "train"
+    augmentation = p["augmentation"] if training else None
     rng = np.random.default_rng([int(seed) & 0x7FFFFFFF, p["random_seed"]])
-    if training and p["augmentation"]:
-      peak = np.max(np.abs(signal)) + 1e-5
-      signal = perturb_signal(signal / peak, p["augmentation"], rng) * peak
-    duration = len(signal) / float(p["sample_freq"])
-    features = speech_features(
-        signal, p["sample_freq"], p["num_audio_features"], p["input_type"], p["window_size"], p["window_stride"],
-        p["window"], dither=p["dither"] if training else 0.0, norm_per_feature=p["norm_per_feature"],
-        norm_epsilon=p["norm_epsilon"], rng=rng, gain=p.get("gain"))
-    if training and p["augmentation"]:
-      features = spec_augment(features, p["augmentation"], rng)
+    signal_augmented = bool(augmentation) and any(key in augmentation for key in SIGNAL_KEYS)
+    if self._cache is not None and not signal_augmented:
+      features = self._cache.load(path)
+      if features is None:
+        features = self._compute_features(self._read(path), dither=0.0, rng=rng)
+        self._cache.save(path, features)
+      duration = audio_num_samples(path, p["sample_freq"]) / float(p["sample_freq"])
+    else:
+      signal = self._read(path)
+      if signal_augmented:
+        peak = np.max(np.abs(signal)) + 1e-5
+        signal = perturb_signal(signal / peak, augmentation, rng) * peak
+      duration = len(signal) / float(p["sample_freq"])
+      features = self._compute_features(signal, dither=p["dither"] if training else 0.0, rng=rng)
+    if augmentation:
+      features = spec_augment(features, augmentation, rng)
     return features, duration
+
+  def _read(self, path):
+    return read_audio(path, self._params["sample_freq"], self._params["resample_audio"], self._params["mix_to_mono"])
+
+  def _compute_features(self, signal, dither, rng):
+    p = self._params
+    return speech_features(
+        signal, p["sample_freq"], p["num_audio_features"], p["input_type"], p["window_size"], p["window_stride"],
+        p["window"], dither=dither, norm_per_feature=p["norm_per_feature"], norm_epsilon=p["norm_epsilon"],
+        rng=rng, gain=p.get("gain"))
 
   def _parse(self, index, seed):
     features, duration = self.features_of(int(index), seed)

@@ -1,0 +1,74 @@
+"""On-disk cache of deterministic speech features (before dither and augmentation).
+
+Entries live in ``<cache_dir>/<key>/`` where the key hashes every parameter that changes the features, so a
+changed parameter can never read stale features; each entry is written atomically, so an interrupted run
+never leaves a truncated file under an entry's name. SpecAugment still runs on every read, and signal-level
+augmentation (speed perturbation, noise) bypasses the cache, so augmentation is never frozen.
+"""
+import hashlib
+import json
+import os
+import threading
+
+import numpy as np
+
+from open_seq2seq.utils.atomic import atomic_output
+from open_seq2seq.utils.logging import deco_print
+
+FEATURE_PARAMS = ("input_type", "backend", "num_audio_features", "window_size", "window_stride", "window",
+                  "sample_freq", "norm_per_feature", "norm_epsilon", "gain", "resample_audio", "mix_to_mono")
+FORMATS = ("npy", "npz")
+_LAYOUT_VERSION = 1
+
+
+class FeatureCache:
+
+  def __init__(self, cache_dir, params, cache_format="npy", regenerate=False):
+    if cache_format not in FORMATS:
+      raise ValueError("cache_format must be one of {}, got {!r}".format(FORMATS, cache_format))
+    described = {name: params.get(name) for name in FEATURE_PARAMS}
+    described["layout_version"] = _LAYOUT_VERSION
+    text = json.dumps(described, sort_keys=True)
+    self.directory = os.path.join(cache_dir, hashlib.sha1(text.encode()).hexdigest()[:16])
+    os.makedirs(self.directory, exist_ok=True)
+    description = os.path.join(self.directory, "feature_params.json")
+    if not os.path.exists(description):
+      with atomic_output(description) as tmp, open(tmp, "w") as handle:
+        handle.write(text + "\n")
+    self._format = cache_format
+    self._regenerate = regenerate
+    self._regenerated = set()
+    self._lock = threading.Lock()
+
+  def entry_path(self, audio_path):
+    name = hashlib.sha1(os.path.abspath(audio_path).encode()).hexdigest()
+    return os.path.join(self.directory, "{}.{}".format(name, self._format))
+
+  def load(self, audio_path):
+    """Cached features of ``audio_path`` or None (absent, to be regenerated this run, or unreadable)."""
+    path = self.entry_path(audio_path)
+    if self._regenerate:
+      with self._lock:
+        if path not in self._regenerated:
+          return None
+    if not os.path.exists(path):
+      return None
+    try:
+      if self._format == "npz":
+        with np.load(path) as archive:
+          return archive["features"]
+      return np.load(path)
+    except (OSError, ValueError, KeyError, EOFError) as error:
+      deco_print("Warning: unreadable feature cache entry {} for {} ({}); recomputing".format(path, audio_path, error))
+      return None
+
+  def save(self, audio_path, features):
+    path = self.entry_path(audio_path)
+    with atomic_output(path) as tmp, open(tmp, "wb") as handle:
+      if self._format == "npz":
+        np.savez_compressed(handle, features=features)
+      else:
+        np.save(handle, features)
+    if self._regenerate:
+      with self._lock:
+        self._regenerated.add(path)
