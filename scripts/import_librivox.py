@@ -114,11 +114,8 @@ def wav_is_complete(wav_path, frames):
           and info.frames == frames)
 
 
-def convert_flac(flac_path, wav_path):
-  """FLAC -> 16-bit PCM WAV (atomic); returns the WAV size in bytes.
-
-  Skips the conversion when a complete WAV is already there.
-  """
+def check_flac(flac_path):
+  """Header checks of a LibriSpeech FLAC (exists, readable, 16 kHz, mono); returns its soundfile info."""
   if not os.path.isfile(flac_path):
     raise LibrivoxImportError("missing audio file {}".format(flac_path))
   try:
@@ -133,6 +130,15 @@ def convert_flac(flac_path, wav_path):
   if info.channels != 1:
     raise LibrivoxImportError("{} has {} channels, expected mono".format(
         flac_path, info.channels))
+  return info
+
+
+def convert_flac(flac_path, wav_path):
+  """FLAC -> 16-bit PCM WAV (atomic); returns the WAV size in bytes.
+
+  Skips the conversion when a complete WAV is already there.
+  """
+  info = check_flac(flac_path)
   if not wav_is_complete(wav_path, info.frames):
     try:
       data, _ = sf.read(flac_path, dtype="int16")
@@ -156,16 +162,18 @@ def _count_lines(paths):
   return total
 
 
-def import_split(data_dir, split, workers=4, show_progress=True):
-  """Converts one split; returns the path of the CSV file written."""
+def import_split(data_dir, split, workers=4, show_progress=True, keep_flac=False):
+  """Converts one split (or, with ``keep_flac``, lists its FLAC files as they are, which the data layer
+  reads directly); returns the path of the CSV file written."""
   librispeech_dir = os.path.join(data_dir, "LibriSpeech")
   split_dir = os.path.join(librispeech_dir, split)
   if not os.path.isdir(split_dir):
     raise LibrivoxImportError("split folder {} not found".format(split_dir))
   wav_dir_rel = "LibriSpeech/{}-wav".format(split)
   wav_dir = os.path.join(data_dir, *wav_dir_rel.split("/"))
-  os.makedirs(wav_dir, exist_ok=True)
-  remove_temp_files(wav_dir)
+  if not keep_flac:
+    os.makedirs(wav_dir, exist_ok=True)
+    remove_temp_files(wav_dir)
 
   trans_files = list(iter_transcript_files(split_dir))
   if not trans_files:
@@ -186,6 +194,10 @@ def import_split(data_dir, split, workers=4, show_progress=True):
 
   def work(job):
     utt_id, transcript, flac_path = job
+    if keep_flac:
+      check_flac(flac_path)
+      relative = os.path.relpath(flac_path, data_dir).replace(os.sep, "/")
+      return (utt_id, relative, os.path.getsize(flac_path), transcript)
     size = convert_flac(flac_path, os.path.join(wav_dir, utt_id + ".wav"))
     return (utt_id, "{}/{}.wav".format(wav_dir_rel, utt_id), size, transcript)
 
@@ -205,7 +217,7 @@ def import_split(data_dir, split, workers=4, show_progress=True):
 
 
 def import_librivox(data_dir, splits=None, workers=4, show_progress=True,
-                    log=print):
+                    log=print, keep_flac=False):
   """Imports ``splits`` (default: every known split present); returns CSVs."""
   librispeech_dir = os.path.join(data_dir, "LibriSpeech")
   if not os.path.isdir(librispeech_dir):
@@ -221,7 +233,7 @@ def import_librivox(data_dir, splits=None, workers=4, show_progress=True,
               librispeech_dir, ", ".join(KNOWN_SPLITS)))
   csv_paths = []
   for split in splits:
-    csv_path = import_split(data_dir, split, workers, show_progress)
+    csv_path = import_split(data_dir, split, workers, show_progress, keep_flac)
     log("{}: wrote {}".format(split, csv_path))
     csv_paths.append(csv_path)
   return csv_paths
@@ -235,6 +247,9 @@ def parse_args(argv=None):
                   "downloaded.")
   parser.add_argument("--data_dir", required=True,
                       help="folder that contains LibriSpeech/")
+  parser.add_argument("--keep_flac", action="store_true",
+                      help="list the FLAC files in the CSVs instead of converting them to WAV "
+                           "(the data layer reads FLAC directly; saves the WAV copy's disk space)")
   parser.add_argument("--splits", nargs="+", default=None,
                       help="splits to import, space- or comma-separated "
                            "(default: every one of {} found under "
@@ -251,7 +266,7 @@ def main(argv=None):
   if args.splits:
     splits = [s for item in args.splits for s in item.split(",") if s]
   try:
-    import_librivox(args.data_dir, splits, args.workers)
+    import_librivox(args.data_dir, splits, args.workers, keep_flac=args.keep_flac)
   except LibrivoxImportError as e:
     print("import_librivox.py: error: {}".format(e), file=sys.stderr)
     return 1

@@ -248,3 +248,23 @@ def test_missing_librispeech_folder(tmp_path, capsys):
 def test_normalize_transcript():
   assert imp.normalize_transcript("  \u00c9COLE  D'\u00c9T\u00c9 ") == (
       "ecole  d'ete")  # inner spaces are kept, as in OpenSeq2Seq
+
+
+def test_keep_flac_lists_the_flac_files(tmp_path):
+  data_dir = _make_tree(str(tmp_path))
+  assert imp.main(["--data_dir", data_dir, "--keep_flac"]) == 0
+  rows = _read_csv(os.path.join(data_dir, "librivox-dev-clean.csv"))
+  expected = _reparse(data_dir, "dev-clean")
+  assert [os.path.basename(r[0])[:-5] for r in rows] == sorted(expected)
+  for flac_rel, size, transcript in rows:
+    utt_id = os.path.basename(flac_rel)[:-5]
+    assert os.path.join(data_dir, flac_rel) == expected[utt_id][1]
+    assert int(size) == os.path.getsize(expected[utt_id][1])
+    assert transcript == expected[utt_id][0]
+  assert not os.path.exists(os.path.join(data_dir, "LibriSpeech", "dev-clean-wav"))
+
+
+def test_keep_flac_still_checks_the_audio(tmp_path, capsys):
+  data_dir = _make_tree(str(tmp_path), rate=8000)
+  assert imp.main(["--data_dir", data_dir, "--keep_flac"]) == 1
+  assert "sample rate of 8000 Hz" in capsys.readouterr().err
