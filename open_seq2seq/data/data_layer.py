@@ -49,3 +49,6 @@ class DataLayer:
 
   def get_size_in_samples(self):
     return None
+
+  def report_skipped(self):
+    """Prints the utterances a skip-bad-data mode left out (none by default)."""

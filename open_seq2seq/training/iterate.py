@@ -45,5 +45,6 @@ def iterate_data(model, sess, compute_loss, verbose):
   if verbose and step > bench_start and timed_seconds > 0:
     deco_print("Avg time per step: {:.3f}s".format(timed_seconds / (step - bench_start)))
     deco_print("Avg objects per second: {:.3f}".format(timed_objects / timed_seconds))
+  data_layer.report_skipped()
   mean_loss = total_loss / total_samples if compute_loss and total_samples else None
   return results, mean_loss

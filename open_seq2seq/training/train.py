@@ -76,6 +76,7 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
           deco_print("Avg objects per second: {:.3f}".format(total_objects / total_time))
       step += 1
   deco_print("Finished training")
+  train_model.get_data_layer().report_skipped()
   if timed_steps > 0:
     deco_print("Avg time per step: {:.3f}s".format(total_time / timed_steps))
     deco_print("Avg objects per second: {:.3f}".format(total_objects / total_time))

@@ -222,3 +222,45 @@ def test_augmented_training_stream_is_reproducible_per_seed(tmp_path):
   np.testing.assert_array_equal(first[0], again[0])
   np.testing.assert_array_equal(first[1], again[1])
   assert first[0].shape != other[0].shape or not np.array_equal(first[0], other[0])
+
+
+def test_skip_bad_data_skips_and_reports_every_class(tmp_path, capsys):
+  manifest = write_corpus(str(tmp_path), ["good one", "missing", "caf\u00e9", "corrupt", "good two"])
+  os.remove(str(tmp_path / "audio" / "utt1.wav"))
+  with open(str(tmp_path / "audio" / "utt3.wav"), "wb") as handle:
+    handle.write(b"RIFF broken")
+  with open(manifest, "a") as handle:
+    handle.write("too,many,fields,here\n")
+  data_layer = layer(manifest, skip_bad_data=True)
+  construction = capsys.readouterr().out
+  assert "skipped 3 utterance(s)" in construction
+  assert "row 7: expected 3 fields" in construction and "utt1.wav" in construction
+  assert "transcript character" in construction
+  data_layer.build_graph()
+  y, y_len = data_layer.input_tensors["target_tensors"]
+  vocab = [line[0] for line in open(VOCAB) if line not in ("", "\n")]
+  decoded = []
+  with tf.Session() as sess:
+    sess.run(data_layer.iterator.initializer)
+    while True:
+      try:
+        labels, lengths = sess.run([y, y_len])
+      except tf.errors.OutOfRangeError:
+        break
+      decoded.extend("".join(vocab[i] for i in row[:n]) for row, n in zip(labels, lengths))
+  assert decoded == ["good one", "good two"]
+  data_layer.report_skipped()
+  report = capsys.readouterr().out
+  assert "skipped 4 utterance(s)" in report and "Cannot read audio file" in report and "utt3.wav" in report
+
+
+def test_corrupt_audio_stops_the_stream_with_its_name_by_default(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["hello", "world"])
+  with open(str(tmp_path / "audio" / "utt1.wav"), "wb") as handle:
+    handle.write(b"RIFF broken")
+  data_layer = layer(manifest)
+  data_layer.build_graph()
+  with tf.Session() as sess:
+    sess.run(data_layer.iterator.initializer)
+    with pytest.raises(tf.errors.OpError, match=r"Cannot read audio file .*utt1\.wav.*manifest\.csv row 3"):
+      sess.run(data_layer.input_tensors["source_tensors"])

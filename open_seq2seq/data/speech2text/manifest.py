@@ -6,11 +6,12 @@ import os
 ManifestRow = collections.namedtuple("ManifestRow", ["path", "transcript", "csv_file", "row_number", "wav_filename"])
 
 
-def read_manifests(dataset_files, dataset_root=None, need_transcripts=True):
+def read_manifests(dataset_files, dataset_root=None, need_transcripts=True, bad_rows=None):
   """Rows of every CSV as ``ManifestRow`` (resolved audio path, transcript, CSV file, row, raw name).
 
   A relative ``wav_filename`` is resolved against ``dataset_root`` when given, else against the
-  directory of its CSV file (the importer writes paths relative to the CSV).
+  directory of its CSV file (the importer writes paths relative to the CSV). A row with the wrong
+  number of fields raises, or, when a ``bad_rows`` list is given, is appended to it and skipped.
   """
   rows = []
   for csv_file in dataset_files:
@@ -31,8 +32,12 @@ def read_manifests(dataset_files, dataset_root=None, need_transcripts=True):
         if not row:
           continue
         if len(row) != len(header):
-          raise ValueError("{} row {}: expected {} fields ({}), got {}".format(
-              csv_file, row_number, len(header), ",".join(header), len(row)))
+          problem = "{} row {}: expected {} fields ({}), got {}".format(
+              csv_file, row_number, len(header), ",".join(header), len(row))
+          if bad_rows is None:
+            raise ValueError(problem)
+          bad_rows.append(problem)
+          continue
         path = os.path.join(base_dir, row[path_col])
         transcript = row[text_col] if text_col is not None else ""
         rows.append(ManifestRow(path, transcript, csv_file, row_number, row[path_col]))

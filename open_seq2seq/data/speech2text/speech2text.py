@@ -1,5 +1,6 @@
 """LibriSpeech-style speech data layer: CSV manifests -> log-mel features -> padded tf.data batches."""
 import os
+import threading
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -22,6 +23,9 @@ class Speech2TextDataLayer(DataLayer):
   Static-shape mode (``max_feature_length`` frames, ``max_label_length`` characters, for devices that need
   fixed shapes): utterances over the limits are dropped (and counted) when the data layer is built, batches
   are padded to exactly those sizes, and the true lengths still travel with them for masks and CTC.
+  Bad data (malformed CSV rows, missing, corrupt or empty audio, characters outside the vocabulary) raises
+  an error naming the file and row; with ``skip_bad_data`` such utterances are skipped instead, and
+  ``report_skipped()`` prints their count and list (at construction and at the end of each pass).
   ``length_bucket_boundaries`` (frames, train mode only) batches utterances of similar length together,
   which cuts the padded frames a training step computes on; without it batches follow the shuffled
   stream, as in the reference.
@@ -65,6 +69,7 @@ class Speech2TextDataLayer(DataLayer):
         "cache_format": list(FORMATS),
         "cache_regenerate": bool,
         "cache_dir": str,
+        "skip_bad_data": bool,
     })
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
@@ -97,13 +102,23 @@ class Speech2TextDataLayer(DataLayer):
     self.params["idx2char"] = {i: c for c, i in self.params["char2idx"].items()}
     self.params["tgt_vocab_size"] = len(self.params["char2idx"]) + 1
     self._infer = p["mode"] == "infer"
-    rows = read_manifests(p["dataset_files"], p.get("dataset_root"), need_transcripts=not self._infer)
-    if not rows:
-      raise ValueError("dataset_files {} hold no utterances".format(p["dataset_files"]))
+    self._skip_bad_data = p.get("skip_bad_data", False)
+    self.skipped = []
+    self._skipped_lock = threading.Lock()
+    rows = read_manifests(p["dataset_files"], p.get("dataset_root"), need_transcripts=not self._infer,
+                          bad_rows=self.skipped if self._skip_bad_data else None)
     if p["mode"] != "train":
       rows = self._shard(rows, p["num_workers"], p["worker_id"])
-    self._check_audio_exists(rows)
-    self._labels = None if self._infer else [self._encode(row) for row in rows]
+    rows = self._without_missing_audio(rows)
+    labels = None
+    if not self._infer:
+      encoded = [self._encode(row) for row in rows]
+      rows = [row for row, ids in zip(rows, encoded) if ids is not None]
+      labels = [ids for ids in encoded if ids is not None]
+    if not rows:
+      raise ValueError("dataset_files {} hold no usable utterances".format(p["dataset_files"]))
+    self._labels = labels
+    self.report_skipped()
     if p.get("max_feature_length", -1) > 0 or p.get("max_label_length", -1) > 0:
       rows, self._labels = self._apply_static_limits(rows, self._labels)
     self._rows = rows
@@ -144,12 +159,28 @@ class Speech2TextDataLayer(DataLayer):
     end = len(rows) if worker_id == num_workers - 1 else (worker_id + 1) * size
     return rows[worker_id * size:end]
 
-  @staticmethod
-  def _check_audio_exists(rows):
+  def _record_bad(self, problem):
+    """Raises ``problem`` or, with ``skip_bad_data``, records it."""
+    if not self._skip_bad_data:
+      raise ValueError(problem)
+    with self._skipped_lock:
+      if problem not in self.skipped:
+        self.skipped.append(problem)
+
+  def report_skipped(self):
+    if self.skipped:
+      deco_print("skip_bad_data: skipped {} utterance(s):".format(len(self.skipped)))
+      for problem in self.skipped:
+        deco_print(problem, offset=2)
+
+  def _without_missing_audio(self, rows):
     missing = [row for row in rows if not os.path.isfile(row.path)]
-    if missing:
+    if missing and not self._skip_bad_data:
       raise ValueError("Audio file not found: {} ({} row {}); {} of {} listed files are missing".format(
           missing[0].path, missing[0].csv_file, missing[0].row_number, len(missing), len(rows)))
+    for row in missing:
+      self._record_bad("Audio file not found: {} ({} row {})".format(row.path, row.csv_file, row.row_number))
+    return [row for row in rows if os.path.isfile(row.path)] if missing else rows
 
   def _encode(self, row):
     path, transcript, csv_file, row_number = row[:4]
@@ -157,11 +188,13 @@ class Speech2TextDataLayer(DataLayer):
     ids = []
     for char in transcript:
       if char not in char2idx:
-        raise ValueError("{} row {}: transcript character {!r} of {!r} is not in vocab_file {}".format(
+        self._record_bad("{} row {}: transcript character {!r} of {!r} is not in vocab_file {}".format(
             csv_file, row_number, char, transcript, self._params["vocab_file"]))
+        return None
       ids.append(char2idx[char])
     if not ids:
-      raise ValueError("{} row {}: empty transcript for {}".format(csv_file, row_number, path))
+      self._record_bad("{} row {}: empty transcript for {}".format(csv_file, row_number, path))
+      return None
     return np.asarray(ids, dtype=np.int32)
 
   @property
@@ -208,7 +241,13 @@ class Speech2TextDataLayer(DataLayer):
         rng=rng, gain=p.get("gain"))
 
   def _parse(self, index, seed):
-    features, duration = self.features_of(int(index), seed)
+    try:
+      features, duration = self.features_of(int(index), seed)
+    except ValueError as error:
+      row = self._rows[int(index)]
+      self._record_bad("{} ({} row {})".format(error, row.csv_file, row.row_number))
+      # An empty utterance is filtered out of the stream right after parsing.
+      features, duration = np.zeros((0, self._params["num_audio_features"]), np.float32), 0.0
     length = np.int32(features.shape[0])
     if self._infer:
       return features, length, np.int32(index), np.float32(duration)
@@ -238,6 +277,8 @@ class Speech2TextDataLayer(DataLayer):
       return tuple(values)
 
     dataset = dataset.map(parse, num_parallel_calls=p["num_parallel_calls"])
+    if self._skip_bad_data:
+      dataset = dataset.filter(lambda *v: v[1] > 0)
     if p["max_duration"] > 0:
       dataset = dataset.filter(lambda *v: v[-1] <= p["max_duration"])
     if p["min_duration"] > 0:
