@@ -1,0 +1,60 @@
+#!/usr/bin/env python
+"""Feature extraction throughput (seconds of audio per wall second, one thread) for every input type,
+as a ratio to the logfbank baseline measured in the same run.
+
+    python bench/bench_features.py [--corpus_csv data/mini_librispeech/librivox-dev-clean.csv] [--utterances 100]
+"""
+import argparse
+import csv
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from bench.cpu_budget import timed_iterations, wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.audio import read_audio  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.features import INPUT_TYPES, speech_features  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def load_signals(corpus_csv, count):
+  if corpus_csv and os.path.isfile(corpus_csv):
+    base = os.path.dirname(os.path.abspath(corpus_csv))
+    with open(corpus_csv, newline="") as handle:
+      rows = list(csv.DictReader(handle))[:count]
+    return [read_audio(os.path.join(base, row["wav_filename"]), 16000) for row in rows], corpus_csv
+  rng = np.random.default_rng(0)
+  return [(rng.standard_normal(48000) * 3000).astype(np.float32) for _ in range(count)], "synthetic 3 s noise"
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument("--corpus_csv", default="data/mini_librispeech/librivox-dev-clean.csv")
+  parser.add_argument("--utterances", type=int, default=100)
+  parser.add_argument("--repeats", type=int, default=5)
+  args = parser.parse_args(argv)
+  signals, source = load_signals(args.corpus_csv, args.utterances)
+  audio_seconds = sum(len(s) for s in signals) / 16000.0
+  other_load = wait_for_idle_cpu()
+  print("audio: {} utterances, {:.1f} s ({}); other CPU load before start: {:.0%}".format(
+      len(signals), audio_seconds, source, other_load))
+  results = {}
+  for input_type in INPUT_TYPES:
+    num_features = 64 if input_type != "mfcc" else 40
+
+    def run_once(kind=input_type, count=num_features):
+      for signal in signals:
+        speech_features(signal, 16000, count, kind, norm_per_feature=True)
+
+    kept, utilisation = timed_iterations(run_once, args.repeats, threads=1)
+    results[input_type] = (audio_seconds / np.median(kept) if kept else float("nan"), len(kept), utilisation)
+  baseline = results["logfbank"][0]
+  print("| input type | audio s per wall s (1 thread) | ratio to logfbank | kept iterations |")
+  print("|---|---|---|---|")
+  for input_type, (rate, kept, _) in results.items():
+    print("| {} | {:.0f} | {:.2f} | {}/{} |".format(input_type, rate, rate / baseline, kept, args.repeats))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
