@@ -264,3 +264,12 @@ def test_corrupt_audio_stops_the_stream_with_its_name_by_default(tmp_path):
     sess.run(data_layer.iterator.initializer)
     with pytest.raises(tf.errors.OpError, match=r"Cannot read audio file .*utt1\.wav.*manifest\.csv row 3"):
       sess.run(data_layer.input_tensors["source_tensors"])
+
+
+def test_eval_rows_are_sharded_by_worker(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["a", "b", "c", "d", "e"])
+  shards = [layer(manifest, num_workers=2, worker_id=worker).wav_filenames for worker in (0, 1)]
+  # Worker k of W takes rows [k * (N // W), (k + 1) * (N // W)); the last worker also takes the remainder.
+  assert shards == [["audio/utt0.wav", "audio/utt1.wav"], ["audio/utt2.wav", "audio/utt3.wav", "audio/utt4.wav"]]
+  train = layer(manifest, mode="train", shuffle=True, num_workers=2, worker_id=1)
+  assert train.get_size_in_samples() == 5
