@@ -1,28 +1,17 @@
 """Tests for scripts/build_mini_corpus.py (needs espeak-ng, sox, fortunes)."""
 
 import glob
-import importlib.util
 import os
 import re
 import shutil
 
 import pytest
 
+from tests.scripts.script_loader import load_script
+
 sf = pytest.importorskip("soundfile")
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-
-
-def _load_script(name):
-  path = os.path.join(REPO_ROOT, "scripts", name + ".py")
-  spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-bmc = _load_script("build_mini_corpus")
+bmc = load_script("build_mini_corpus")
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None

@@ -2,7 +2,6 @@
 
 import csv
 import glob
-import importlib.util
 import os
 import shutil
 import unicodedata
@@ -10,21 +9,11 @@ import unicodedata
 import numpy as np
 import pytest
 
+from tests.scripts.script_loader import load_script
+
 sf = pytest.importorskip("soundfile")
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-
-
-def _load_script(name):
-  path = os.path.join(REPO_ROOT, "scripts", name + ".py")
-  spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-imp = _load_script("import_librivox")
+imp = load_script("import_librivox")
 
 HAVE_ESPEAK = (shutil.which("espeak-ng") is not None
                and shutil.which("sox") is not None
@@ -115,7 +104,7 @@ def test_synthetic_tree(tmp_path):
 
 @pytest.mark.skipif(not HAVE_ESPEAK, reason="needs espeak-ng, sox, fortunes")
 def test_mini_corpus_end_to_end(tmp_path):
-  bmc = _load_script("build_mini_corpus")
+  bmc = load_script("build_mini_corpus")
   data_dir = str(tmp_path / "data")
   assert bmc.main(["--output_dir", data_dir, "--num_train_utterances", "6",
                    "--num_dev_utterances", "2", "--num_test_utterances", "2"]
