@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Feature extraction throughput (seconds of audio per wall second, one thread) for every input type,
-as a ratio to the logfbank baseline measured in the same run.
+"""Feature extraction throughput (seconds of audio per wall second, one thread) for every backend and input
+type, as a ratio to the librosa logfbank baseline (Jasper's features) measured in the same run.
 
     python bench/bench_features.py [--corpus_csv data/mini_librispeech/librivox-dev-clean.csv] [--utterances 100]
 """
@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from bench.cpu_budget import timed_iterations, wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.data.speech2text.audio import read_audio  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.data.speech2text.features import INPUT_TYPES, speech_features  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.psf_features import psf_speech_features  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def load_signals(corpus_csv, count):
@@ -38,21 +39,28 @@ def main(argv=None):
   other_load = wait_for_idle_cpu()
   print("audio: {} utterances, {:.1f} s ({}); other CPU load before start: {:.0%}".format(
       len(signals), audio_seconds, source, other_load))
+  extractors = {
+      "librosa": lambda signal, kind, count: speech_features(signal, 16000, count, kind, norm_per_feature=True),
+      "psf": lambda signal, kind, count: psf_speech_features(signal, 16000, count, kind),
+  }
   results = {}
-  for input_type in INPUT_TYPES:
-    num_features = 64 if input_type != "mfcc" else 40
+  for backend, extract in extractors.items():
+    for input_type in INPUT_TYPES:
+      num_features = 64 if input_type != "mfcc" else 40
 
-    def run_once(kind=input_type, count=num_features):
-      for signal in signals:
-        speech_features(signal, 16000, count, kind, norm_per_feature=True)
+      def run_once(extract=extract, kind=input_type, count=num_features):
+        for signal in signals:
+          extract(signal, kind, count)
 
-    kept, utilisation = timed_iterations(run_once, args.repeats, threads=1)
-    results[input_type] = (audio_seconds / np.median(kept) if kept else float("nan"), len(kept), utilisation)
-  baseline = results["logfbank"][0]
-  print("| input type | audio s per wall s (1 thread) | ratio to logfbank | kept iterations |")
-  print("|---|---|---|---|")
-  for input_type, (rate, kept, _) in results.items():
-    print("| {} | {:.0f} | {:.2f} | {}/{} |".format(input_type, rate, rate / baseline, kept, args.repeats))
+      kept, utilisation = timed_iterations(run_once, args.repeats, threads=1)
+      rate = audio_seconds / np.median(kept) if kept else float("nan")
+      results[backend, input_type] = (rate, len(kept), utilisation)
+  baseline = results["librosa", "logfbank"][0]
+  print("| backend | input type | audio s per wall s (1 thread) | ratio to librosa logfbank | kept iterations |")
+  print("|---|---|---|---|---|")
+  for (backend, input_type), (rate, kept, _) in results.items():
+    print("| {} | {} | {:.0f} | {:.2f} | {}/{} |".format(backend, input_type, rate, rate / baseline, kept,
+                                                         args.repeats))
   return 0
 
 

@@ -23,7 +23,7 @@ def make_manifest(root):
 
 
 def layer(manifest, cache_dir, **extra):
-  params = {"mode": "eval", "num_audio_features": 64, "input_type": "logfbank", "vocab_file": VOCAB,
+  params = {"mode": "eval", "num_audio_features": 64, "input_type": "logfbank", "vocab_file": VOCAB, "backend": "librosa",
             "dataset_files": [manifest], "batch_size": 1, "norm_per_feature": True, "cache_features": True,
             "cache_dir": cache_dir}
   params.update(extra)
@@ -34,7 +34,7 @@ def entries(directory):
   return sorted(name for _, _, files in os.walk(directory) for name in files if name != "feature_params.json")
 
 
-@pytest.mark.parametrize("cache_format", ["npy", "npz"])
+@pytest.mark.parametrize("cache_format", ["npy", "npz", "hdf5"])
 def test_hit_returns_identical_features_without_audio(tmp_path, cache_format):
   manifest, audio = make_manifest(str(tmp_path))
   cache_dir = str(tmp_path / "cache")
@@ -60,15 +60,15 @@ def test_changed_parameter_misses(tmp_path):
 def test_regenerate_recomputes_and_broken_entries_are_replaced(tmp_path):
   manifest, _ = make_manifest(str(tmp_path))
   cache_dir = str(tmp_path / "cache")
-  data_layer = layer(manifest, cache_dir)
+  data_layer = layer(manifest, cache_dir, cache_format="npy")
   expected = data_layer.features_of(0, seed=0)[0]
   entry = data_layer._cache.entry_path(data_layer._rows[0].path)  # pylint: disable=protected-access
   np.save(entry, np.zeros((3, 64), np.float32))
-  regenerated = layer(manifest, cache_dir, cache_regenerate=True)
+  regenerated = layer(manifest, cache_dir, cache_format="npy", cache_regenerate=True)
   np.testing.assert_array_equal(regenerated.features_of(0, seed=0)[0], expected)
   with open(entry, "wb") as handle:
     handle.write(b"truncated")
-  np.testing.assert_array_equal(layer(manifest, cache_dir).features_of(0, seed=0)[0], expected)
+  np.testing.assert_array_equal(layer(manifest, cache_dir, cache_format="npy").features_of(0, seed=0)[0], expected)
   np.testing.assert_array_equal(np.load(entry), expected)
 
 

@@ -33,7 +33,7 @@ def write_corpus(root, transcripts, rate=16000):
 
 
 def layer(manifest, mode="eval", **extra):
-  params = {"mode": mode, "num_audio_features": 64, "input_type": "logfbank", "vocab_file": VOCAB,
+  params = {"mode": mode, "num_audio_features": 64, "input_type": "logfbank", "vocab_file": VOCAB, "backend": "librosa",
             "dataset_files": [manifest], "batch_size": 2, "norm_per_feature": True, "pad_to": 8}
   params.update(extra)
   return Speech2TextDataLayer(params, None)

@@ -10,6 +10,7 @@ import json
 import os
 import threading
 
+import h5py
 import numpy as np
 
 from open_seq2seq.utils.atomic import atomic_output
@@ -17,16 +18,18 @@ from open_seq2seq.utils.logging import deco_print
 
 FEATURE_PARAMS = ("input_type", "backend", "num_audio_features", "window_size", "window_stride", "window",
                   "sample_freq", "norm_per_feature", "norm_epsilon", "gain", "resample_audio", "mix_to_mono")
-FORMATS = ("npy", "npz")
+FORMATS = ("hdf5", "npy", "npz")
 _LAYOUT_VERSION = 1
 
 
 class FeatureCache:
 
-  def __init__(self, cache_dir, params, cache_format="npy", regenerate=False):
+  def __init__(self, cache_dir, params, cache_format="hdf5", regenerate=False):
     if cache_format not in FORMATS:
       raise ValueError("cache_format must be one of {}, got {!r}".format(FORMATS, cache_format))
     described = {name: params.get(name) for name in FEATURE_PARAMS}
+    if params.get("backend") == "psf":
+      described["pad_to"] = params.get("pad_to")
     described["layout_version"] = _LAYOUT_VERSION
     text = json.dumps(described, sort_keys=True)
     self.directory = os.path.join(cache_dir, hashlib.sha1(text.encode()).hexdigest()[:16])
@@ -54,6 +57,9 @@ class FeatureCache:
     if not os.path.exists(path):
       return None
     try:
+      if self._format == "hdf5":
+        with h5py.File(path, "r") as archive:
+          return archive["features"][:]
       if self._format == "npz":
         with np.load(path) as archive:
           return archive["features"]
@@ -64,11 +70,16 @@ class FeatureCache:
 
   def save(self, audio_path, features):
     path = self.entry_path(audio_path)
-    with atomic_output(path) as tmp, open(tmp, "wb") as handle:
-      if self._format == "npz":
-        np.savez_compressed(handle, features=features)
+    with atomic_output(path) as tmp:
+      if self._format == "hdf5":
+        with h5py.File(tmp, "w") as archive:
+          archive.create_dataset("features", data=features)
       else:
-        np.save(handle, features)
+        with open(tmp, "wb") as handle:
+          if self._format == "npz":
+            np.savez_compressed(handle, features=features)
+          else:
+            np.save(handle, features)
     if self._regenerate:
       with self._lock:
         self._regenerated.add(path)

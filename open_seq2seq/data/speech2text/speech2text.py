@@ -12,6 +12,7 @@ from .audio import audio_num_samples, read_audio
 from .augmentation import SIGNAL_KEYS, perturb_signal, spec_augment, validate_augmentation
 from .feature_cache import FORMATS, FeatureCache
 from .features import INPUT_TYPES, speech_features
+from .psf_features import psf_frame_count, psf_speech_features
 from .manifest import read_manifests
 
 
@@ -43,7 +44,7 @@ class Speech2TextDataLayer(DataLayer):
   @staticmethod
   def get_optional_params():
     return dict(DataLayer.get_optional_params(), **{
-        "backend": ["librosa"],
+        "backend": ["librosa", "psf"],
         "dataset_root": str,
         "augmentation": dict,
         "pad_to": int,
@@ -75,7 +76,7 @@ class Speech2TextDataLayer(DataLayer):
   def __init__(self, params, model, num_workers=None, worker_id=None):
     super().__init__(params, model, num_workers, worker_id)
     p = self._params
-    p.setdefault("backend", "librosa")
+    p.setdefault("backend", "psf")
     p.setdefault("pad_to", 8)
     p.setdefault("max_duration", -1.0)
     p.setdefault("min_duration", -1.0)
@@ -91,6 +92,9 @@ class Speech2TextDataLayer(DataLayer):
     p.setdefault("num_parallel_calls", max(2, os.cpu_count() or 1))
     p.setdefault("resample_audio", True)
     p.setdefault("mix_to_mono", True)
+    if p["backend"] == "psf" and (p["dither"] > 0 or p["norm_per_feature"]):
+      deco_print("Warning: backend='psf' has no dither and always normalises globally; dither={} and "
+                 "norm_per_feature={} have no effect".format(p["dither"], p["norm_per_feature"]))
     if p["augmentation"]:
       validate_augmentation(p["augmentation"], p["num_audio_features"])
     spectrogram_bins = int(p["sample_freq"] * p["window_size"]) // 2 + 1
@@ -126,7 +130,7 @@ class Speech2TextDataLayer(DataLayer):
     if p.get("cache_features", False):
       cache_dir = p.get("cache_dir") or os.path.join(os.path.dirname(os.path.abspath(p["dataset_files"][0])),
                                                      "feature_cache")
-      self._cache = FeatureCache(cache_dir, p, p.get("cache_format", "npy"), p.get("cache_regenerate", False))
+      self._cache = FeatureCache(cache_dir, p, p.get("cache_format", "hdf5"), p.get("cache_regenerate", False))
     self._dataset = None
     self._iterator = None
     self._input_tensors = None
@@ -138,10 +142,9 @@ class Speech2TextDataLayer(DataLayer):
       raise ValueError("Speech2TextDataLayer: length_bucket_boundaries cannot be combined with static shapes "
                        "(max_feature_length / max_label_length)")
     max_frames, max_labels = p.get("max_feature_length", -1), p.get("max_label_length", -1)
-    hop = int(p["sample_freq"] * p["window_stride"])
     keep = []
     for index, row in enumerate(rows):
-      frames = 1 + audio_num_samples(row.path, p["sample_freq"]) // hop
+      frames = self._frame_count(audio_num_samples(row.path, p["sample_freq"]))
       too_long = 0 < max_frames < frames or (labels is not None and 0 < max_labels < len(labels[index]))
       if not too_long:
         keep.append(index)
@@ -152,6 +155,14 @@ class Speech2TextDataLayer(DataLayer):
       raise ValueError("max_feature_length={} / max_label_length={} leave no utterance of {}".format(
           max_frames, max_labels, p["dataset_files"]))
     return [rows[i] for i in keep], None if labels is None else [labels[i] for i in keep]
+
+  def _frame_count(self, num_samples):
+    """Feature frames of an utterance of ``num_samples`` samples (before any batch padding)."""
+    p = self._params
+    hop = int(p["sample_freq"] * p["window_stride"])
+    if p["backend"] == "psf":
+      return psf_frame_count(num_samples, int(p["sample_freq"] * p["window_size"]), hop, p["pad_to"])
+    return 1 + num_samples // hop
 
   @staticmethod
   def _shard(rows, num_workers, worker_id):
@@ -221,7 +232,10 @@ class Speech2TextDataLayer(DataLayer):
       duration = audio_num_samples(path, p["sample_freq"]) / float(p["sample_freq"])
     else:
       signal = self._read(path)
-      if signal_augmented:
+      if signal_augmented and p["backend"] == "psf":
+        # The psf pipeline augments the int16-range signal itself (noise levels are absolute there).
+        signal = perturb_signal(signal, augmentation, rng)
+      elif signal_augmented:
         peak = np.max(np.abs(signal)) + 1e-5
         signal = perturb_signal(signal / peak, augmentation, rng) * peak
       duration = len(signal) / float(p["sample_freq"])
@@ -235,6 +249,9 @@ class Speech2TextDataLayer(DataLayer):
 
   def _compute_features(self, signal, dither, rng):
     p = self._params
+    if p["backend"] == "psf":
+      return psf_speech_features(signal, p["sample_freq"], p["num_audio_features"], p["input_type"],
+                                 p["window_size"], p["window_stride"], p["pad_to"], p["norm_epsilon"])
     return speech_features(
         signal, p["sample_freq"], p["num_audio_features"], p["input_type"], p["window_size"], p["window_stride"],
         p["window"], dither=dither, norm_per_feature=p["norm_per_feature"], norm_epsilon=p["norm_epsilon"],
@@ -308,7 +325,7 @@ class Speech2TextDataLayer(DataLayer):
     batch = self._iterator.get_next()
     x, x_len = batch[0], batch[1]
     pad_to = p["pad_to"]
-    if pad_to > 0:
+    if pad_to > 0 and p["backend"] == "librosa":
       num_pad = (pad_to - tf.shape(x)[1] % pad_to) % pad_to
       x = tf.pad(x, [[0, 0], [0, num_pad], [0, 0]])
     dtype = self._params.get("dtype") or tf.float32
