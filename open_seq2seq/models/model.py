@@ -11,7 +11,18 @@ from open_seq2seq.optimizers.optimize_loss import optimize_loss
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.params import check_params
 
-DTYPES = [tf.float32, tf.float16, "mixed", "float32"]
+DTYPES = [tf.float32, tf.float16, tf.bfloat16, "mixed", "bfloat16", "float32", "float16"]
+# The reduced-precision dtype of each mixed mode: the forward/backward pass runs in it, the optimizer
+# updates float32 master copies.
+MIXED_COMPUTE_DTYPES = {"mixed": tf.float16, "bfloat16": tf.bfloat16}
+
+
+def canonical_dtype(dtype):
+  """tf.float32 or tf.float16 for single-precision-type training, "mixed" or "bfloat16" for mixed precision."""
+  if isinstance(dtype, str) and dtype in MIXED_COMPUTE_DTYPES:
+    return dtype
+  dtype = tf.as_dtype(dtype)
+  return "bfloat16" if dtype == tf.bfloat16 else dtype
 
 
 class Model:
@@ -80,14 +91,13 @@ class Model:
     num_gpus = p.get("num_gpus", len(p.get("gpu_ids", [])) or 1)
     if num_gpus != 1:
       raise ValueError("num_gpus={}: only one replica per process is supported; set --num_gpus=1".format(num_gpus))
-    if p.get("iter_size", 1) != 1:
-      raise ValueError("iter_size > 1 is not supported by this build")
-    dtype = p.get("dtype", tf.float32)
-    if dtype not in (tf.float32, "float32"):
-      raise ValueError("dtype {!r} is not supported by this build; use tf.float32 (--dtype=float32)".format(dtype))
-    p["dtype"] = tf.float32
-    if p.get("loss_scaling") not in (None, 1.0):
-      deco_print("Loss scaling {!r} has no effect with float32 training".format(p["loss_scaling"]))
+    if p.get("iter_size", 1) < 1:
+      raise ValueError("iter_size must be >= 1, got {}".format(p["iter_size"]))
+    p.setdefault("iter_size", 1)
+    p["dtype"] = canonical_dtype(p.get("dtype", tf.float32))
+    if p.get("loss_scaling") not in (None, 1.0) and p["dtype"] != "mixed":
+      deco_print("Loss scaling {!r} has no effect with dtype {!r}; it applies to dtype 'mixed' (float16)".format(
+          p["loss_scaling"], p["dtype"]))
     p.setdefault("random_seed", int(time.time()))
     p.setdefault("num_checkpoints", 5)
     p.setdefault("bench_start", 10)
@@ -116,12 +126,13 @@ class Model:
       if "max_steps" in p:
         self._last_step = p["max_steps"]
       else:
-        steps = self._data_layer.get_size_in_samples() // p["batch_size_per_gpu"]
+        steps = self._data_layer.get_size_in_samples() // (p["batch_size_per_gpu"] * p["iter_size"])
         if steps == 0:
           raise ValueError("Overall batch size is too big for this dataset.")
         self._steps_in_epoch = steps
         self._last_step = p["num_epochs"] * steps
     self.train_op = None
+    self.skip_update_ph = None
     self.loss = None
     self.learning_rate = None
     self.num_objects_per_step = None
@@ -155,7 +166,8 @@ class Model:
     return self._data_layer
 
   def get_tf_dtype(self):
-    return tf.float16 if self._params["dtype"] == "mixed" else self._params["dtype"]
+    dtype = self._params["dtype"]
+    return MIXED_COMPUTE_DTYPES[dtype] if isinstance(dtype, str) else dtype
 
   def _build_forward_pass_graph(self, input_tensors):
     """Returns ``(loss or None, list of output tensors)``."""
@@ -199,11 +211,17 @@ class Model:
     freeze = p.get("freeze_variables_regex")
     if freeze:
       var_list = [v for v in var_list if not re.match(freeze, v.name)]
-    total_loss = tf.cast(self.loss, tf.float32) + tf.losses.get_regularization_loss()
+    regularization = [tf.cast(term, tf.float32) for term in tf.losses.get_regularization_losses()]
+    total_loss = tf.add_n([tf.cast(self.loss, tf.float32)] + regularization)
+    if p["iter_size"] > 1:
+      # Fed True on the runs that only accumulate gradients; defaults to an update.
+      self.skip_update_ph = tf.placeholder_with_default(False, [], name="skip_update")
     self.train_op, self.learning_rate = optimize_loss(
         loss=total_loss, optimizer=p["optimizer"], optimizer_params=p.get("optimizer_params", {}),
-        learning_rate_decay_fn=learning_rate_fn, var_list=var_list, clip_gradients=p.get("max_grad_norm"),
-        summaries=p.get("summaries"), larc_params=p.get("larc_params"))
+        learning_rate_decay_fn=learning_rate_fn, var_list=var_list, dtype=p["dtype"],
+        clip_gradients=p.get("max_grad_norm"), summaries=p.get("summaries"), larc_params=p.get("larc_params"),
+        loss_scaling=p.get("loss_scaling", 1.0), loss_scaling_params=p.get("loss_scaling_params"),
+        iter_size=p["iter_size"], skip_update_ph=self.skip_update_ph)
     tf.summary.scalar("train_loss", self.loss)
     if self._steps_in_epoch:
       tf.summary.scalar("epoch", tf.floor(tf.cast(tf.train.get_global_step(), tf.float32) / self._steps_in_epoch))

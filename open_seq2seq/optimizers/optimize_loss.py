@@ -1,5 +1,9 @@
-"""Gradient pipeline: global step, learning rate, batch-norm updates, clipping / LARC, optimizer step."""
+"""Gradient pipeline: global step, learning rate, batch-norm updates, mixed precision and loss scaling,
+gradient accumulation, reduction across workers, clipping / LARC, summaries and the optimizer step."""
 import tensorflow.compat.v1 as tf
+
+from open_seq2seq.optimizers.automatic_loss_scaler import AutomaticLossScaler
+from open_seq2seq.optimizers.mp_wrapper import MixedPrecisionOptimizerWrapper
 
 OPTIMIZER_CLS_NAMES = {
     "Adagrad": tf.train.AdagradOptimizer,
@@ -12,25 +16,36 @@ OPTIMIZER_CLS_NAMES = {
 
 SUMMARY_NAMES = ["learning_rate", "gradients", "gradient_norm", "global_gradient_norm", "variables",
                  "variable_norm", "larc_summaries", "loss_scale"]
+DEFAULT_SUMMARIES = ["learning_rate", "global_gradient_norm", "loss_scale"]
+MIXED_DTYPES = ("mixed", "bfloat16")
 
 
-def _global_norm_clip(grads_and_vars, clip_norm):
-  grads = [g for g, _ in grads_and_vars]
-  norm = tf.linalg.global_norm([tf.cast(g, tf.float32) for g in grads])
+def _float32_norm(tensor):
+  values = tensor.values if isinstance(tensor, tf.IndexedSlices) else tensor
+  return tf.norm(tf.cast(values, tf.float32))
+
+
+def _global_norm_clip(grads_and_vars, clip_norm, summaries):
+  norm = tf.linalg.global_norm([tf.cast(g, tf.float32) for g, _ in grads_and_vars])
   scale = clip_norm * tf.minimum(1.0 / norm, 1.0 / clip_norm)
-  return [(tf.cast(tf.cast(g, tf.float32) * scale, g.dtype), v) for g, v in grads_and_vars]
+  clipped = [(tf.cast(tf.cast(g, tf.float32) * scale, g.dtype), v) for g, v in grads_and_vars]
+  if "global_gradient_norm" in summaries:
+    tf.summary.scalar("global_clipped_gradient_norm", tf.linalg.global_norm([g for g, _ in clipped]))
+  return clipped
 
 
 def _larc(grads_and_vars, learning_rate, larc_params, summaries):
   """Layer-wise adaptive rate control: scales each gradient by a trust ratio (``clip`` or ``scale`` mode)."""
   eta = larc_params["larc_eta"]
   mode = larc_params.get("larc_mode", "clip")
+  if mode not in ("clip", "scale"):
+    raise ValueError("larc_params['larc_mode'] must be 'clip' or 'scale', got {!r}".format(mode))
   min_update = larc_params.get("min_update", 1e-7)
   epsilon = larc_params.get("epsilon", 1e-7)
   scaled = []
   for grad, var in grads_and_vars:
-    var_norm = tf.norm(tf.cast(var, tf.float32))
-    grad_norm = tf.norm(tf.cast(grad, tf.float32))
+    var_norm = _float32_norm(var)
+    grad_norm = _float32_norm(grad)
     if mode == "clip":
       ratio = tf.minimum(tf.maximum(eta * var_norm / (learning_rate * (grad_norm + epsilon)), min_update), 1.0)
       if "larc_summaries" in summaries:
@@ -44,15 +59,66 @@ def _larc(grads_and_vars, learning_rate, larc_params, summaries):
   return scaled
 
 
-def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var_list=None,
-                  clip_gradients=None, summaries=None, larc_params=None):
-  """Builds the train op; fetching it runs one update and returns the pre-update loss."""
-  summaries = summaries if summaries is not None else ["learning_rate", "global_gradient_norm"]
+def post_process_gradients(grads_and_vars, summaries, learning_rate, clip_gradients, larc_params):
+  """Summaries, global-norm clipping and LARC, in the reference's order."""
+  if "global_gradient_norm" in summaries:
+    tf.summary.scalar("global_gradient_norm",
+                      tf.linalg.global_norm([tf.cast(g, tf.float32) for g, _ in grads_and_vars]))
+  if clip_gradients is not None:
+    grads_and_vars = _global_norm_clip(grads_and_vars, clip_gradients, summaries)
+  for grad, var in grads_and_vars:
+    name = var.name.replace(":", "_")
+    if "gradients" in summaries:
+      values = grad.values if isinstance(grad, tf.IndexedSlices) else grad
+      finite = tf.where(tf.is_finite(values), values, tf.zeros_like(values))
+      tf.summary.histogram("gradients/" + name, finite)
+    if "gradient_norm" in summaries:
+      tf.summary.scalar("gradient_norm/" + name, _float32_norm(grad))
+    if "variables" in summaries:
+      tf.summary.histogram("variables/" + name, var)
+    if "variable_norm" in summaries:
+      tf.summary.scalar("variable_norm/" + name, _float32_norm(var))
+  if larc_params is not None:
+    grads_and_vars = _larc(grads_and_vars, learning_rate, larc_params, summaries)
+  return grads_and_vars
+
+
+def _accumulate(grads_and_vars, iter_size):
+  """Adds ``g / iter_size`` to a float32 accumulator per variable; returns the accumulated gradients
+  (read after this micro-batch's addition) and the accumulators."""
+  accumulated, accumulators = [], []
+  for grad, var in grads_and_vars:
+    accumulator = tf.get_variable("{}_accum".format(var.op.name), shape=var.shape, dtype=tf.float32,
+                                  initializer=tf.zeros_initializer(), trainable=False)
+    share = tf.cast(grad.values if isinstance(grad, tf.IndexedSlices) else grad, tf.float32) / iter_size
+    if isinstance(grad, tf.IndexedSlices):
+      added = accumulator.scatter_add(tf.IndexedSlices(share, grad.indices, grad.dense_shape))
+    else:
+      added = accumulator.assign_add(share)
+    accumulated.append((tf.cast(tf.convert_to_tensor(added), var.dtype.base_dtype), var))
+    accumulators.append(accumulator)
+  return accumulated, accumulators
+
+
+def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var_list=None, dtype=tf.float32,
+                  clip_gradients=None, summaries=None, larc_params=None, loss_scaling=1.0,
+                  loss_scaling_params=None, iter_size=1, skip_update_ph=None, reduce_gradients=None):
+  """Builds the train op; fetching it runs one step and returns the pre-update loss.
+
+  dtype "mixed" (float16) or "bfloat16": gradients of reduced-precision variables update float32 master
+  copies (``loss_scaling``: a float, "Backoff" or "LogMax"; only float16 needs it). ``iter_size`` > 1: each
+  run adds its gradients / iter_size to accumulators and the update happens only on runs where
+  ``skip_update_ph`` is False, from the accumulated gradients, which are then cleared. ``reduce_gradients``
+  (e.g. an all-reduce across workers) maps the list of gradients before post-processing.
+  """
+  summaries = summaries if summaries is not None else DEFAULT_SUMMARIES
   for name in summaries:
     if name not in SUMMARY_NAMES:
       raise ValueError("Unknown summary '{}'; expected some of {}".format(name, SUMMARY_NAMES))
   if clip_gradients is not None and larc_params is not None:
     raise AttributeError("LARC and gradient norm clipping should not be used together")
+  if iter_size > 1 and skip_update_ph is None:
+    raise ValueError("iter_size={} needs skip_update_ph to tell accumulation runs from update runs".format(iter_size))
   global_step = tf.train.get_or_create_global_step()
   learning_rate = learning_rate_decay_fn(global_step)
   if "learning_rate" in summaries:
@@ -67,26 +133,32 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
         raise ValueError("Optimizer name '{}' is not one of {}".format(optimizer, sorted(OPTIMIZER_CLS_NAMES)))
       optimizer = OPTIMIZER_CLS_NAMES[optimizer]
     opt = optimizer(learning_rate=learning_rate, **optimizer_params)
+    if dtype in MIXED_DTYPES:
+      if isinstance(loss_scaling, str):
+        loss_scaling = AutomaticLossScaler(algorithm=loss_scaling, params=loss_scaling_params)
+        if "loss_scale" in summaries:
+          tf.summary.scalar("loss_scale", loss_scaling.loss_scale)
+      opt = MixedPrecisionOptimizerWrapper(opt, loss_scale=loss_scaling)
     grads_and_vars = opt.compute_gradients(loss, var_list=var_list, colocate_gradients_with_ops=True)
     grads_and_vars = [(g, v) for g, v in grads_and_vars if g is not None]
-    if "global_gradient_norm" in summaries:
-      tf.summary.scalar("global_gradient_norm",
-                        tf.linalg.global_norm([tf.cast(g, tf.float32) for g, _ in grads_and_vars]))
-    if clip_gradients is not None:
-      grads_and_vars = _global_norm_clip(grads_and_vars, clip_gradients)
-    for grad, var in grads_and_vars:
-      name = var.name.replace(":", "_")
-      if "gradients" in summaries:
-        tf.summary.histogram("gradients/" + name, grad)
-      if "gradient_norm" in summaries:
-        tf.summary.scalar("gradient_norm/" + name, tf.norm(tf.cast(grad, tf.float32)))
-      if "variables" in summaries:
-        tf.summary.histogram("variables/" + name, var)
-      if "variable_norm" in summaries:
-        tf.summary.scalar("variable_norm/" + name, tf.norm(tf.cast(var, tf.float32)))
-    if larc_params is not None:
-      grads_and_vars = _larc(grads_and_vars, learning_rate, larc_params, summaries)
-    update_op = opt.apply_gradients(grads_and_vars, global_step=global_step)
+    if iter_size > 1:
+      grads_and_vars, accumulators = _accumulate(grads_and_vars, iter_size)
+    if reduce_gradients is not None:
+      reduced = reduce_gradients([g for g, _ in grads_and_vars])
+      grads_and_vars = list(zip(reduced, [v for _, v in grads_and_vars]))
+    grads_and_vars = post_process_gradients(grads_and_vars, summaries, learning_rate, clip_gradients, larc_params)
+    if iter_size > 1:
+
+      def update_and_clear():
+        update = opt.apply_gradients(grads_and_vars, global_step=global_step)
+        with tf.control_dependencies([update]):
+          return tf.group(*[accumulator.assign(tf.zeros_like(accumulator)) for accumulator in accumulators])
+
+      accumulation = tf.group(*[g for g, _ in grads_and_vars])
+      with tf.control_dependencies([accumulation]):
+        update_op = tf.cond(skip_update_ph, tf.no_op, update_and_clear, name="accumulate_or_update")
+    else:
+      update_op = opt.apply_gradients(grads_and_vars, global_step=global_step)
     with tf.control_dependencies([update_op]):
       train_op = tf.identity(loss)
   return train_op, learning_rate

@@ -20,7 +20,7 @@ class ProgressHook(tf.train.SessionRunHook):
     self._model = model
     self._every = every_steps
     self._csv = progress_csv
-    self._batch_size = model.params["batch_size_per_gpu"]
+    self._batch_size = model.params["batch_size_per_gpu"] * model.params["iter_size"]
     self._loss_sum = 0.0
     self._loss_count = 0
 

@@ -56,6 +56,12 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
   scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn,
                                local_init_op=tf.group(tf.local_variables_initializer(), *init_data))
   fetches = [train_model.train_op, train_model.num_objects_per_step]
+  iter_size = params["iter_size"]
+
+  def accumulation_only(run_index):
+    """With iter_size > 1, every run but the last of each group of iter_size only accumulates gradients."""
+    return iter_size > 1 and run_index % iter_size != iter_size - 1
+
   bench_start = params["bench_start"]
   total_time, total_objects, timed_steps, step = 0.0, 0, 0, 0
   with tf.train.MonitoredTrainingSession(
@@ -65,7 +71,12 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
     while not sess.should_stop():
       start = time.time()
       try:
-        _, objects = sess.run(fetches)
+        if accumulation_only(step):
+          # Hooks see update runs only: global_step, checkpoints and summaries move with the updates.
+          _, objects = sess.run_step_fn(
+              lambda step_context: step_context.session.run(fetches, {train_model.skip_update_ph: True}))
+        else:
+          _, objects = sess.run(fetches)
       except tf.errors.OutOfRangeError:
         break
       if step >= bench_start:

@@ -11,11 +11,28 @@ def latest_checkpoint(directory):
   return tf.train.latest_checkpoint(directory)
 
 
+MASTER_COPY_PREFIX = "Loss_Optimization/FP32-master-copy/"
+
+
+def _source_name(name, shape, stored):
+  """Checkpoint entry to restore graph variable ``name`` from: its float32 master copy when the checkpoint
+  comes from mixed-precision training, else the same name; a master copy of this graph falls back to the
+  plain variable of a checkpoint trained without one. None when nothing of that shape is stored."""
+  candidates = [MASTER_COPY_PREFIX + name, name]
+  if name.startswith(MASTER_COPY_PREFIX):
+    candidates.append(name[len(MASTER_COPY_PREFIX):])
+  for candidate in candidates:
+    if candidate in stored and list(stored[candidate]) == shape:
+      return candidate
+  return None
+
+
 def build_restore_fn(checkpoint, variables=None):
   """Builds (before the graph is finalized) the ops restoring every graph variable whose name and shape
   exist in ``checkpoint``; others are reported. Returns ``restore(sess)``.
 
-  A variable stored with another dtype (float16 weights into a float32 graph, say) is cast on assign.
+  Float32 master copies of a mixed-precision checkpoint are preferred over its float16 weights; a variable
+  stored with another dtype (float16 weights into a float32 graph, say) is cast on assign.
   """
   variables = variables if variables is not None else tf.global_variables()
   stored = dict(tf.train.list_variables(checkpoint))
@@ -24,13 +41,13 @@ def build_restore_fn(checkpoint, variables=None):
   same_dtype, assign_ops = {}, []
   for var in variables:
     name = var.op.name
-    if name in stored and list(stored[name]) == var.shape.as_list():
-      if dtypes[name] == var.dtype.base_dtype:
-        same_dtype[name] = var
-      else:
-        assign_ops.append(tf.assign(var, tf.cast(reader.get_tensor(name), var.dtype.base_dtype)))
-    else:
+    source = _source_name(name, var.shape.as_list(), stored)
+    if source is None:
       deco_print("Not restoring {} (absent from {} or of another shape)".format(name, checkpoint))
+    elif dtypes[source] == var.dtype.base_dtype:
+      same_dtype[source] = var
+    else:
+      assign_ops.append(tf.assign(var, tf.cast(reader.get_tensor(source), var.dtype.base_dtype)))
   saver = tf.train.Saver(same_dtype) if same_dtype else None
 
   def restore(sess):
