@@ -26,6 +26,7 @@ base_params = {
     "max_steps": 6000,
     "batch_size_per_gpu": 16,
     "eval_batch_size_per_gpu": 16,
+    "iter_size": 1,
 
     "save_summaries_steps": 100,
     "print_loss_steps": 50,
@@ -50,8 +51,11 @@ base_params = {
         "power": 2.0,
         "warmup_steps": 100,
     },
+    # float32 by default; --dtype=bfloat16 (native on CPUs with AVX512-BF16/AMX) or --dtype=mixed (float16 with
+    # the loss scaling below) train in mixed precision with float32 master weights.
     "dtype": tf.float32,
-    "summaries": ["learning_rate", "global_gradient_norm"],
+    "loss_scaling": "Backoff",
+    "summaries": ["learning_rate", "global_gradient_norm", "loss_scale"],
 
     "encoder": TDNNEncoder,
     "encoder_params": {

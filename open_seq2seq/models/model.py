@@ -95,9 +95,11 @@ class Model:
       raise ValueError("iter_size must be >= 1, got {}".format(p["iter_size"]))
     p.setdefault("iter_size", 1)
     p["dtype"] = canonical_dtype(p.get("dtype", tf.float32))
-    if p.get("loss_scaling") not in (None, 1.0) and p["dtype"] != "mixed":
-      deco_print("Loss scaling {!r} has no effect with dtype {!r}; it applies to dtype 'mixed' (float16)".format(
-          p["loss_scaling"], p["dtype"]))
+    if isinstance(p.get("loss_scaling"), str):
+      try:
+        p["loss_scaling"] = float(p["loss_scaling"])  # a fixed scale given on the command line
+      except ValueError:
+        pass
     p.setdefault("random_seed", int(time.time()))
     p.setdefault("num_checkpoints", 5)
     p.setdefault("bench_start", 10)

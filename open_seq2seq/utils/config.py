@@ -31,13 +31,14 @@ def nested_update(org_dict, upd_dict):
 
 
 def flatten_dict(dct, prefix=""):
-  """``{'a': {'b': 1}}`` -> ``{'a/b': 1}``, keeping only int/float/str/bool leaves (the overridable ones)."""
+  """``{'a': {'b': 1}}`` -> ``{'a/b': 1}``, keeping only the overridable leaves: int, float, str, bool and
+  TensorFlow dtypes (``--dtype=bfloat16``)."""
   flat = {}
   for key, value in dct.items():
     name = prefix + key
     if isinstance(value, dict):
       flat.update(flatten_dict(value, name + "/"))
-    elif type(value) in (int, float, str, bool):
+    elif type(value) in (int, float, str, bool) or isinstance(value, tf.DType):
       flat[name] = value
   return flat
 
@@ -60,6 +61,24 @@ def _parse_bool(text):
   return value
 
 
+def _parse_dtype(text):
+  """A model dtype on the command line: "mixed" or a TensorFlow dtype name such as float32 or bfloat16."""
+  if text == "mixed":
+    return text
+  try:
+    return tf.as_dtype(text)
+  except TypeError as error:
+    raise argparse.ArgumentTypeError("expected mixed or a dtype name such as float32, got {!r}".format(text)) from error
+
+
+def _override_type(value):
+  if isinstance(value, bool):
+    return _parse_bool
+  if isinstance(value, tf.DType):
+    return _parse_dtype
+  return type(value)
+
+
 def load_config_module(config_file):
   """Executes a config file (trusted Python) and returns its namespace."""
   if not os.path.isfile(config_file):
@@ -78,7 +97,7 @@ def apply_cli_overrides(base_params, override_args, config_file="config"):
   flat = flatten_dict(base_params)
   parser = argparse.ArgumentParser(prog="run.py overrides of " + config_file, allow_abbrev=False)
   for key, value in flat.items():
-    parser.add_argument("--" + key, default=value, type=_parse_bool if isinstance(value, bool) else type(value))
+    parser.add_argument("--" + key, default=value, type=_override_type(value))
   unknown = [tok for tok in override_args if tok.startswith("--")
              and tok[2:].split("=", 1)[0] not in flat]
   if unknown:

@@ -131,3 +131,29 @@ def test_enable_logs_records_the_run(env, tmp_path):
   cmd_args = [name for name in names if name.startswith("cmd-args_")][0]
   assert "--enable_logs" in (logdir / cmd_args).read_text()
   assert os.path.exists(str(logdir / "logs" / "model.ckpt-5.index"))
+
+
+def test_bfloat16_with_gradient_accumulation_then_float32_eval(env, tmp_path):
+  """--dtype=bfloat16 --iter_size=2 trains through run.py (two runs per global step); the checkpoint's float32
+  master copies then serve a float32 evaluation."""
+  logdir = str(tmp_path / "bf16")
+  common = ["run.py", "--config_file=" + CONFIG, "--logdir=" + logdir]
+  trained = run_script(common + ["--mode=train", "--max_steps=10", "--dtype=bfloat16", "--iter_size=2"], env)
+  assert "shape: [11, 64, 64], bfloat16" in trained.stdout
+  assert [step for step, _ in read_progress(logdir)] == [5, 10]
+  evaluation = run_script(common + ["--mode=eval", "--dtype=float32"], env)
+  assert "model.ckpt-10" in evaluation.stdout and "Not restoring" not in evaluation.stdout
+  assert any("Validation WER" in line for line in evaluation.stdout.splitlines())
+
+
+def test_mixed_float16_training_resumes_with_its_loss_scale(env, tmp_path):
+  logdir = str(tmp_path / "fp16")
+  common = ["run.py", "--config_file=" + CONFIG, "--logdir=" + logdir, "--dtype=mixed", "--mode=train"]
+  run_script(common + ["--max_steps=5"], env)
+  resumed = run_script(common + ["--max_steps=10", "--continue_learning"], env)
+  assert "Restored checkpoint from" in resumed.stdout
+  assert [step for step, _ in read_progress(logdir)] == [5, 10]
+  import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
+  stored = dict(tf.train.list_variables(os.path.join(logdir, "model.ckpt-10")))
+  assert "Loss_Optimization/Variable_2" in stored
+  assert "Loss_Optimization/FP32-master-copy/ForwardPass/w2l_encoder/conv11/kernel" in stored

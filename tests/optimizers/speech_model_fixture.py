@@ -70,6 +70,8 @@ BASE_PARAMS = {
     "batch_size_per_gpu": 4,
     "max_steps": 10,
     "random_seed": 0,
+    "logdir": "",
+    "print_loss_steps": None,
     "optimizer": NovoGrad,
     "optimizer_params": {"beta1": 0.95, "beta2": 0.98, "epsilon": 1e-8, "weight_decay": 0.001},
     "lr_policy": fixed_lr,

@@ -194,3 +194,15 @@ def test_speech2text_rejects_wrong_type():
     with pytest.raises(ValueError) as err:
       Speech2Text(params, mode="train")
   assert "batch_size_per_gpu" in str(err.value)
+
+
+@pytest.mark.parametrize("text,expected", [("bfloat16", tf.bfloat16), ("mixed", "mixed"), ("float32", tf.float32)])
+def test_dtype_leaves_are_overridable(text, expected):
+  params = apply_cli_overrides({"dtype": tf.float32}, ["--dtype=" + text])
+  assert params["dtype"] == expected and type(params["dtype"]) is type(expected)
+
+
+def test_bad_dtype_override_is_refused(capsys):
+  with pytest.raises(SystemExit):
+    apply_cli_overrides({"dtype": tf.float32}, ["--dtype=float99"])
+  assert "expected mixed or a dtype name" in capsys.readouterr().err
