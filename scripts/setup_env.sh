@@ -2,19 +2,24 @@
 # Installs everything the toolkit needs and prints the path of the Python environment.
 #
 # System packages (apt): espeak-ng and sox build the offline corpus from the English sentences of
-# Debian's fortunes collection; libsndfile reads FLAC/WAV.
-# Python: a virtual environment OUTSIDE the clone, keyed by the hash of requirements.txt, so a fresh
-# clone, CI and repeated runs reuse it while the requirements are unchanged.
+# Debian's fortunes collection; libsndfile reads FLAC/WAV; cmake, g++, make and the Python headers build
+# Horovod.
+# Python: a virtual environment OUTSIDE the clone, keyed by the hash of requirements.txt,
+# requirements-horovod.txt, the extra requirement files, the Horovod build flags and the Python version, so a
+# fresh clone, CI and repeated runs reuse it while those are unchanged.
+# Horovod (requirements-horovod.txt) is always built, from source against the pinned TensorFlow, right after
+# requirements.txt. Its HOROVOD_* build flags default to a CPU build with Gloo and may be overridden from the
+# environment (docs/distributed.md: HOROVOD_GPU_OPERATIONS=NCCL for GPU clusters); the build log is kept in
+# the environment as horovod-build.log.
 #   JASPER_ENV_ROOT   where environments live (default: ~/.cache/jasper-toolkit)
 #   JASPER_SKIP_APT=1 skip the apt step (packages already present, or no root)
 #   JASPER_EXTRA_REQUIREMENTS  further requirement files (space-separated) installed after requirements.txt,
-#                     part of the environment's key; packages built from source against the pinned
-#                     TensorFlow (Horovod: HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 in the environment)
-#                     go there so they are built once per key.
+#                     part of the environment's key, installed with --no-build-isolation so packages
+#                     built from source see the pinned TensorFlow.
 # Usage: source "$(scripts/setup_env.sh)/bin/activate"   (all progress goes to stderr)
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-apt_packages=(espeak-ng sox libsox-fmt-all libsndfile1 flac fortunes)
+apt_packages=(espeak-ng sox libsox-fmt-all libsndfile1 flac fortunes cmake g++ make python3-dev)
 
 missing_apt=()
 for pkg in "${apt_packages[@]}"; do
@@ -34,7 +39,18 @@ for extra in ${JASPER_EXTRA_REQUIREMENTS:-}; do
   [ -f "$extra" ] || { echo "[setup] JASPER_EXTRA_REQUIREMENTS: no such file: $extra" >&2; exit 1; }
   extra_files+=("$extra")
 done
-req_hash="$( (cat "$repo_root/requirements.txt" "${extra_files[@]}"; "$python_bin" --version 2>&1) | sha256sum | cut -c1-16)"
+# A CPU-only Gloo build by default; each flag can be overridden (an NCCL build is a different environment).
+export HOROVOD_WITH_TENSORFLOW="${HOROVOD_WITH_TENSORFLOW:-1}"
+export HOROVOD_WITH_GLOO="${HOROVOD_WITH_GLOO:-1}"
+export HOROVOD_WITHOUT_MPI="${HOROVOD_WITHOUT_MPI:-1}"
+export HOROVOD_WITHOUT_PYTORCH="${HOROVOD_WITHOUT_PYTORCH:-1}"
+export HOROVOD_WITHOUT_MXNET="${HOROVOD_WITHOUT_MXNET:-1}"
+# Horovod's setup.py compiles with -j8 unless MAKEFLAGS is set; more jobs than cores only costs memory.
+export MAKEFLAGS="${MAKEFLAGS:--j$(nproc)}"
+# Only build-time variables enter the key: runtime ones (HOROVOD_TIMELINE, ...) must not fork environments.
+horovod_flags="$(env | grep -E '^HOROVOD_(WITH|GPU|NCCL|CUDA|ROCM|BUILD|DEBUG|CMAKE|NVTX|ALLOW_MIXED_GPU_IMPL)' | sort)"
+req_hash="$( (cat "$repo_root/requirements.txt" "$repo_root/requirements-horovod.txt" "${extra_files[@]}"
+              echo "$horovod_flags"; "$python_bin" --version 2>&1) | sha256sum | cut -c1-16)"
 env_root="${JASPER_ENV_ROOT:-$HOME/.cache/jasper-toolkit}"
 venv="$env_root/venv-$req_hash"
 if [ ! -f "$venv/.complete" ]; then
@@ -44,6 +60,15 @@ if [ ! -f "$venv/.complete" ]; then
   "$python_bin" -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip >&2
   "$venv/bin/python" -m pip install -q -r "$repo_root/requirements.txt" >&2
+  echo "[setup] building Horovod ($(echo $horovod_flags)); log: $venv/horovod-build.log" >&2
+  # --no-cache-dir: pip's wheel cache ignores the HOROVOD_* flags and would hand an NCCL environment the
+  # CPU build (or the reverse).
+  if ! "$venv/bin/python" -m pip install -v --no-cache-dir --no-build-isolation \
+      -r "$repo_root/requirements-horovod.txt" >"$venv/horovod-build.log" 2>&1; then
+    tail -n 60 "$venv/horovod-build.log" >&2
+    echo "[setup] Horovod build failed; full log: $venv/horovod-build.log" >&2
+    exit 1
+  fi
   for extra in "${extra_files[@]}"; do
     "$venv/bin/python" -m pip install -q --no-build-isolation -r "$extra" >&2
   done

@@ -1,11 +1,12 @@
 """A small Speech2Text (Jasper-style) model on fixed in-memory batches, for optimizer tests that need the
 real graph (mixed precision, variable names) without audio."""
 import copy
+import os
 
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.data.data_layer import DataLayer
+from open_seq2seq.data.speech2text.synthetic import SyntheticSpeech2TextDataLayer
 from open_seq2seq.decoders import FullyConnectedCTCDecoder
 from open_seq2seq.encoders import TDNNEncoder
 from open_seq2seq.losses import CTCLoss
@@ -15,7 +16,9 @@ from open_seq2seq.optimizers.novograd import NovoGrad
 from open_seq2seq.parts.initializers import xavier_initializer
 
 NUM_FEATURES = 16
-VOCAB = " abcdefghijklmnopqrstuvwxyz'"
+VOCAB_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "open_seq2seq", "test_utils", "toy_speech_data",
+                          "vocab.txt")
+VOCAB_SIZE = 28
 
 
 def fixed_batch(batch_size=4, frames=48, label_length=6, seed=0):
@@ -23,25 +26,21 @@ def fixed_batch(batch_size=4, frames=48, label_length=6, seed=0):
   features = rng.standard_normal((batch_size, frames, NUM_FEATURES)).astype(np.float32)
   lengths = np.full([batch_size], frames, np.int32)
   lengths[-1] = frames - 8
-  labels = rng.integers(0, len(VOCAB), (batch_size, label_length)).astype(np.int32)
+  labels = rng.integers(0, VOCAB_SIZE, (batch_size, label_length)).astype(np.int32)
   return features, lengths, labels, np.full([batch_size], label_length, np.int32)
 
 
-class FixedBatchDataLayer(DataLayer):
+class FixedBatchDataLayer(SyntheticSpeech2TextDataLayer):
   """Serves the same batch (``params['batch']``: features, lengths, labels, label lengths) every step;
   ``features_scale_ph`` multiplies the features so a test can inject non-finite values."""
 
   @staticmethod
   def get_optional_params():
-    return dict(DataLayer.get_optional_params(), batch=tuple, random_seed=int)
+    return dict(SyntheticSpeech2TextDataLayer.get_optional_params(), batch=tuple)
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
+    params = dict(params, num_audio_features=NUM_FEATURES, vocab_file=VOCAB_FILE)
     super().__init__(params, model, num_workers, worker_id)
-    self.params["char2idx"] = {c: i for i, c in enumerate(VOCAB)}
-    self.params["idx2char"] = dict(enumerate(VOCAB))
-    self.params["tgt_vocab_size"] = len(VOCAB) + 1
-    self._input_tensors = None
-    self._iterator = None
     self.features_scale_ph = None
 
   def build_graph(self):
@@ -51,14 +50,6 @@ class FixedBatchDataLayer(DataLayer):
     self.features_scale_ph = tf.placeholder_with_default(1.0, [], name="features_scale")
     x = tf.cast(features * self.features_scale_ph, self.params.get("dtype") or tf.float32)
     self._input_tensors = {"source_tensors": [x, lengths], "target_tensors": [labels, label_lengths]}
-
-  @property
-  def iterator(self):
-    return self._iterator
-
-  @property
-  def input_tensors(self):
-    return self._input_tensors
 
   def get_size_in_samples(self):
     return len(self.params["batch"][0])

@@ -1,0 +1,73 @@
+"""Random fixed-shape speech batches: times a model (benchmarks, smoke tests) without audio or a corpus."""
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.data.data_layer import DataLayer
+from open_seq2seq.data.vocab import load_vocab
+
+
+class SyntheticSpeech2TextDataLayer(DataLayer):
+  """Serves ``num_batches`` distinct batches of standard-normal features ``[batch_size, num_frames, F]`` (every
+  utterance ``num_frames`` long) with random transcripts of ``label_length`` characters, round-robin and
+  forever. Shapes are static, so the step it feeds is the model's cost at exactly that size.
+  """
+
+  @staticmethod
+  def get_required_params():
+    return dict(DataLayer.get_required_params(), **{
+        "num_audio_features": int,
+        "vocab_file": str,
+    })
+
+  @staticmethod
+  def get_optional_params():
+    return dict(DataLayer.get_optional_params(), **{
+        "num_frames": int,
+        "label_length": int,
+        "num_batches": int,
+        "random_seed": int,
+    })
+
+  def __init__(self, params, model, num_workers=None, worker_id=None):
+    super().__init__(params, model, num_workers, worker_id)
+    p = self._params
+    p.setdefault("batch_size", 8)
+    p.setdefault("num_frames", 1600)
+    p.setdefault("label_length", 100)
+    p.setdefault("num_batches", 2)
+    p.setdefault("random_seed", 0)
+    for name in ("batch_size", "num_frames", "label_length", "num_batches"):
+      if p[name] < 1:
+        raise ValueError("SyntheticSpeech2TextDataLayer: {} must be >= 1, got {}".format(name, p[name]))
+    p["char2idx"] = load_vocab(p["vocab_file"])
+    p["idx2char"] = {i: c for c, i in p["char2idx"].items()}
+    p["tgt_vocab_size"] = len(p["char2idx"]) + 1
+    self._iterator = None
+    self._input_tensors = None
+
+  def build_graph(self):
+    p = self._params
+    rng = np.random.default_rng(p["random_seed"])
+    count, batch = p["num_batches"], p["batch_size"]
+    features = rng.standard_normal((count, batch, p["num_frames"], p["num_audio_features"])).astype(np.float32)
+    labels = rng.integers(0, len(p["char2idx"]), (count, batch, p["label_length"])).astype(np.int32)
+    dataset = tf.data.Dataset.from_tensor_slices((features, labels)).repeat()
+    self._iterator = tf.data.make_initializable_iterator(dataset)
+    x, y = self._iterator.get_next()
+    x.set_shape([batch, p["num_frames"], p["num_audio_features"]])
+    y.set_shape([batch, p["label_length"]])
+    self._input_tensors = {
+        "source_tensors": [tf.cast(x, p.get("dtype") or tf.float32), tf.fill([batch], p["num_frames"])],
+        "target_tensors": [y, tf.fill([batch], p["label_length"])],
+    }
+
+  @property
+  def iterator(self):
+    return self._iterator
+
+  @property
+  def input_tensors(self):
+    return self._input_tensors
+
+  def get_size_in_samples(self):
+    return self._params["num_batches"] * self._params["batch_size"]

@@ -1,0 +1,1 @@
+"""Stands in for the module whose import registers the NPU ops."""
