@@ -9,13 +9,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow.compat.v1 as tf  # pylint: disable=wrong-import-position
 
+from open_seq2seq.distributed.workers import init_workers  # pylint: disable=wrong-import-position
 from open_seq2seq.training.evaluate import evaluate, infer  # pylint: disable=wrong-import-position
 from open_seq2seq.training.train import train  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.config import (apply_cli_overrides, load_config_module,  # pylint: disable=wrong-import-position
                                        mode_config)
 from open_seq2seq.utils.checkpoint import latest_checkpoint  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.logdir import check_logdir, checkpoint_dir, create_logdir  # pylint: disable=wrong-import-position
-from open_seq2seq.utils.logging import deco_print  # pylint: disable=wrong-import-position
+from open_seq2seq.utils.logging import deco_print, set_console_output  # pylint: disable=wrong-import-position
 
 MODES = ["train", "eval", "train_eval", "infer", "interactive_infer"]
 
@@ -45,16 +46,16 @@ def apply_benchmark(train_params, args):
   train_params["bench_start"] = args.bench_start or train_params.get("bench_start", 10)
 
 
-def create_models(config_module, mode, args):
+def create_models(config_module, mode, args, workers=None):
   base_model = config_module["base_model"]
   if mode == "train_eval":
     train_params = mode_config(config_module, "train")
     eval_params = mode_config(config_module, "eval")
     deco_print("Training config:")
     deco_print(pprint.pformat(train_params), offset=2)
-    train_model = base_model(params=train_params, mode="train")
+    train_model = base_model(params=train_params, mode="train", hvd=workers)
     train_model.compile()
-    eval_model = base_model(params=eval_params, mode="eval")
+    eval_model = base_model(params=eval_params, mode="eval", hvd=workers)
     eval_model.compile(force_var_reuse=True)
     return train_model, eval_model
   params = mode_config(config_module, mode)
@@ -62,7 +63,7 @@ def create_models(config_module, mode, args):
     apply_benchmark(params, args)
   deco_print({"train": "Training config:", "eval": "Evaluation config:", "infer": "Inference config:"}[mode])
   deco_print(pprint.pformat(params), offset=2)
-  model = base_model(params=params, mode=mode)
+  model = base_model(params=params, mode=mode, hvd=workers)
   model.compile()
   return model, None
 
@@ -83,6 +84,11 @@ def main(argv=None):
   base_params = config_module["base_params"]
   base_params["use_xla_jit"] = args.use_xla_jit or base_params.get("use_xla_jit", False)
   apply_cli_overrides(base_params, overrides, args.config_file)
+  workers = init_workers() if base_params.get("use_horovod") else None
+  master = workers is None or workers.rank() == 0
+  set_console_output(master)
+  if workers is not None:
+    deco_print("Data-parallel run: {} workers".format(workers.size()))
   logdir = base_params.get("logdir", "")
   if not logdir and not args.benchmark:
     raise ValueError("Config {} sets no 'logdir'".format(args.config_file))
@@ -92,7 +98,8 @@ def main(argv=None):
     raise IOError("load_model={}: no checkpoint in that directory (expected the logdir of a trained base "
                   "model)".format(load_model))
   checkpoint = None
-  if not args.benchmark:
+  # Rank 0 alone checks a training logdir: the others could see the files it has just started to write.
+  if not args.benchmark and (master or args.mode in ("eval", "infer")):
     restore_best = mode_config(config_module, "eval" if args.mode != "train" else "train").get(
         "restore_best_checkpoint", False)
     try:
@@ -103,7 +110,8 @@ def main(argv=None):
       deco_print("Warning: {}".format(error))
       deco_print("Resuming operation since no_dir_check argument was provided")
   if args.enable_logs and not args.benchmark:
-    create_logdir(logdir, args.config_file, [sys.argv[0]] + argv, os.path.dirname(os.path.abspath(__file__)))
+    if master:
+      create_logdir(logdir, args.config_file, [sys.argv[0]] + argv, os.path.dirname(os.path.abspath(__file__)))
     base_params["logdir"] = checkpoint_dir(logdir, True)
 
   if args.mode in ("train", "train_eval"):
@@ -117,7 +125,7 @@ def main(argv=None):
     deco_print("Loading model from {}".format(checkpoint))
 
   with tf.Graph().as_default():
-    model, eval_model = create_models(config_module, args.mode, args)
+    model, eval_model = create_models(config_module, args.mode, args, workers)
     if args.mode in ("train", "train_eval"):
       train(model, eval_model, debug_port=args.debug_port,
             custom_hooks=mode_config(config_module, "train").get("hooks", []))

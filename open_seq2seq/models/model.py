@@ -85,12 +85,13 @@ class Model:
     self._mode = mode
     self._hvd = hvd
     p = self._params
-    if p["use_horovod"] or hvd is not None:
-      raise ValueError("use_horovod=True needs the distributed backend, which this build does not include; "
-                       "run with --use_horovod=False --num_gpus=1")
+    if p["use_horovod"] and hvd is None:
+      raise ValueError("use_horovod=True: start one process per device (horovodrun, or scripts/run_8p.sh), "
+                       "whose workers run.py passes to the model")
     num_gpus = p.get("num_gpus", len(p.get("gpu_ids", [])) or 1)
-    if num_gpus != 1:
-      raise ValueError("num_gpus={}: only one replica per process is supported; set --num_gpus=1".format(num_gpus))
+    if hvd is None and num_gpus != 1:
+      raise ValueError("num_gpus={}: one replica per process; use use_horovod=True with one process per device, "
+                       "or set --num_gpus=1".format(num_gpus))
     if p.get("iter_size", 1) < 1:
       raise ValueError("iter_size must be >= 1, got {}".format(p["iter_size"]))
     p.setdefault("iter_size", 1)
@@ -101,6 +102,9 @@ class Model:
       except ValueError:
         pass
     p.setdefault("random_seed", int(time.time()))
+    if hvd is not None:
+      # Each worker draws its own dropout masks, augmentation and shuffle order.
+      p["random_seed"] += hvd.rank()
     p.setdefault("num_checkpoints", 5)
     p.setdefault("bench_start", 10)
     p.setdefault("eval_batch_size_per_gpu", p["batch_size_per_gpu"])
@@ -119,7 +123,9 @@ class Model:
     dl_params["mode"] = mode
     dl_params.setdefault("random_seed", p["random_seed"])
     dl_params["dtype"] = self.get_tf_dtype()
-    self._data_layer = p["data_layer"](params=dl_params, model=self)
+    shard = hvd is not None and hvd.can_gather
+    self._data_layer = p["data_layer"](params=dl_params, model=self, num_workers=hvd.size() if shard else None,
+                                       worker_id=hvd.rank() if shard else None)
 
     self._steps_in_epoch = None
     if mode == "train":
@@ -223,7 +229,9 @@ class Model:
         learning_rate_decay_fn=learning_rate_fn, var_list=var_list, dtype=p["dtype"],
         clip_gradients=p.get("max_grad_norm"), summaries=p.get("summaries"), larc_params=p.get("larc_params"),
         loss_scaling=p.get("loss_scaling", 1.0), loss_scaling_params=p.get("loss_scaling_params"),
-        iter_size=p["iter_size"], skip_update_ph=self.skip_update_ph)
+        iter_size=p["iter_size"], skip_update_ph=self.skip_update_ph,
+        reduce_gradients=self._hvd.reduce_gradients if self._hvd is not None else None,
+        wrap_optimizer=self._hvd.wrap_optimizer if self._hvd is not None else None)
     tf.summary.scalar("train_loss", self.loss)
     if self._steps_in_epoch:
       tf.summary.scalar("epoch", tf.floor(tf.cast(tf.train.get_global_step(), tf.float32) / self._steps_in_epoch))

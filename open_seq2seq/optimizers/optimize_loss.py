@@ -102,14 +102,16 @@ def _accumulate(grads_and_vars, iter_size):
 
 def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var_list=None, dtype=tf.float32,
                   clip_gradients=None, summaries=None, larc_params=None, loss_scaling=1.0,
-                  loss_scaling_params=None, iter_size=1, skip_update_ph=None, reduce_gradients=None):
+                  loss_scaling_params=None, iter_size=1, skip_update_ph=None, reduce_gradients=None,
+                  wrap_optimizer=None):
   """Builds the train op; fetching it runs one step and returns the pre-update loss.
 
   dtype "mixed" (float16) or "bfloat16": gradients of reduced-precision variables update float32 master
   copies (``loss_scaling``: a float, "Backoff" or "LogMax"; only float16 needs it). ``iter_size`` > 1: each
   run adds its gradients / iter_size to accumulators and the update happens only on runs where
   ``skip_update_ph`` is False, from the accumulated gradients, which are then cleared. ``reduce_gradients``
-  (e.g. an all-reduce across workers) maps the list of gradients before post-processing.
+  (e.g. an all-reduce across workers) maps the list of gradients before post-processing; ``wrap_optimizer``
+  wraps the (mixed-precision) optimizer, e.g. with one that all-reduces inside compute_gradients.
   """
   summaries = summaries if summaries is not None else DEFAULT_SUMMARIES
   for name in summaries:
@@ -139,6 +141,8 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
         if "loss_scale" in summaries:
           tf.summary.scalar("loss_scale", loss_scaling.loss_scale)
       opt = MixedPrecisionOptimizerWrapper(opt, loss_scale=loss_scaling)
+    if wrap_optimizer is not None:
+      opt = wrap_optimizer(opt)
     grads_and_vars = opt.compute_gradients(loss, var_list=var_list, colocate_gradients_with_ops=True)
     grads_and_vars = [(g, v) for g, v in grads_and_vars if g is not None]
     if iter_size > 1:

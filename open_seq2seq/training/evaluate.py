@@ -9,7 +9,7 @@ from open_seq2seq.utils.logging import deco_print
 
 def _restored_session(model, checkpoint):
   restore = build_restore_fn(checkpoint)
-  sess = tf.Session(config=session_config(model.params))
+  sess = tf.Session(config=session_config(model.params, model.mode, model.hvd))
   sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
   restore(sess)
   return sess
@@ -30,4 +30,5 @@ def infer(model, checkpoint, output_file):
   """Writes ``wav_filename,predicted_transcript`` for every utterance of the infer data layer."""
   with _restored_session(model, checkpoint) as sess:
     results, _ = iterate_data(model, sess, compute_loss=False, verbose=True)
-  model.finalize_inference(results, output_file)
+  if model.hvd is None or model.hvd.rank() == 0:
+    model.finalize_inference(results, output_file)

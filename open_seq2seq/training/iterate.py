@@ -10,7 +10,8 @@ from open_seq2seq.utils.logging import deco_print
 def iterate_data(model, sess, compute_loss, verbose):
   """Runs the model over its whole data layer; returns ``(results per batch, mean loss or None)``.
 
-  Results are ``model.evaluate(...)`` in eval mode and ``model.infer(...)`` in infer mode.
+  Results are ``model.evaluate(...)`` in eval mode and ``model.infer(...)`` in infer mode. Under Horovod each
+  worker runs its shard and every worker gets the results of all shards (rank order) and the global loss.
   """
   data_layer = model.get_data_layer()
   sess.run(data_layer.iterator.initializer)
@@ -46,5 +47,11 @@ def iterate_data(model, sess, compute_loss, verbose):
     deco_print("Avg time per step: {:.3f}s".format(timed_seconds / (step - bench_start)))
     deco_print("Avg objects per second: {:.3f}".format(timed_objects / timed_seconds))
   data_layer.report_skipped()
+  workers = model.hvd
+  if workers is not None and workers.can_gather:
+    gathered = workers.gather((results, total_loss, total_samples))
+    results = [batch for worker_results, _, _ in gathered for batch in worker_results]
+    total_loss = sum(worker_loss for _, worker_loss, _ in gathered)
+    total_samples = sum(worker_samples for _, _, worker_samples in gathered)
   mean_loss = total_loss / total_samples if compute_loss and total_samples else None
   return results, mean_loss

@@ -4,33 +4,51 @@ import time
 
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.distributed.backend import select_backend
+from open_seq2seq.distributed.npu import npu_session_config
 from open_seq2seq.training.hooks import PrintSamplesHook, ProgressHook, RunEvaluationHook
 from open_seq2seq.utils.checkpoint import build_restore_fn, latest_checkpoint
 from open_seq2seq.utils.logging import deco_print
 
 
-def session_config(params):
+def session_config(params, mode="train", workers=None):
+  """The reference's session settings: soft placement and on-demand GPU memory, one GPU per worker, XLA
+  when ``use_xla_jit``; on Ascend the NPU configuration instead (spec 8.1)."""
+  backend = select_backend()
+  local_rank = workers.local_rank() if workers is not None else None
+  if backend == "npu":
+    return npu_session_config(mode, local_rank=local_rank, use_xla_jit=params.get("use_xla_jit", False))
   config = tf.ConfigProto(allow_soft_placement=True)
   config.gpu_options.allow_growth = True
+  if backend == "gpu" and local_rank is not None:
+    config.gpu_options.visible_device_list = str(local_rank)
   if params.get("use_xla_jit"):
     config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
   return config
 
 
 def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
-  """Trains until ``train_model.last_step``; resumes automatically from the latest checkpoint of logdir."""
+  """Trains until ``train_model.last_step``; resumes automatically from the latest checkpoint of logdir.
+
+  Under Horovod every worker trains; rank 0 alone restores, writes checkpoints, summaries and progress, and
+  the others receive its variables once the session exists.
+  """
   params = train_model.params
-  logdir = params["logdir"] or None
+  workers = train_model.hvd
+  master = workers is None or workers.rank() == 0
+  logdir = (params["logdir"] or None) if master else None
   hooks = [tf.train.StopAtStepHook(last_step=train_model.last_step)]
   hooks.extend(hook_cls(train_model=train_model, eval_model=eval_model) for hook_cls in custom_hooks)
+  if workers is not None:
+    hooks.append(workers.broadcast_hook())
   evaluation_hook = None
   saver = tf.train.Saver(max_to_keep=params["num_checkpoints"], save_relative_paths=True)
   if logdir and params["save_checkpoint_steps"]:
     hooks.append(tf.train.CheckpointSaverHook(logdir, saver=saver, save_steps=params["save_checkpoint_steps"]))
-  if params["print_loss_steps"]:
+  if master and params["print_loss_steps"]:
     progress_csv = os.path.join(logdir, "train_progress.csv") if logdir else None
     hooks.append(ProgressHook(train_model, params["print_loss_steps"], progress_csv))
-  if params["print_samples_steps"]:
+  if master and params["print_samples_steps"]:
     hooks.append(PrintSamplesHook(train_model, params["print_samples_steps"]))
   if eval_model is not None:
     if not params.get("eval_steps"):
@@ -44,7 +62,7 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
 
   init_data = [train_model.get_data_layer().iterator.initializer]
   init_fn = None
-  base_checkpoint = latest_checkpoint(params.get("load_model"))
+  base_checkpoint = latest_checkpoint(params.get("load_model")) if master else None
   if base_checkpoint and not latest_checkpoint(logdir):
     deco_print("Initialising from the base model {}".format(base_checkpoint))
     restore = build_restore_fn(base_checkpoint, [v for v in tf.global_variables() if "global_step" not in v.op.name])
@@ -65,9 +83,10 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
   bench_start = params["bench_start"]
   total_time, total_objects, timed_steps, step = 0.0, 0, 0, 0
   with tf.train.MonitoredTrainingSession(
-      scaffold=scaffold, checkpoint_dir=logdir, save_summaries_steps=params["save_summaries_steps"],
-      save_checkpoint_secs=None, save_checkpoint_steps=None, config=session_config(params),
-      log_step_count_steps=params["save_summaries_steps"], stop_grace_period_secs=300, hooks=hooks) as sess:
+      scaffold=scaffold, checkpoint_dir=logdir, save_summaries_steps=params["save_summaries_steps"] if logdir else None,
+      save_checkpoint_secs=None, save_checkpoint_steps=None, config=session_config(params, "train", workers),
+      log_step_count_steps=params["save_summaries_steps"] if logdir else None, stop_grace_period_secs=300,
+      hooks=hooks) as sess:
     while not sess.should_stop():
       start = time.time()
       try:

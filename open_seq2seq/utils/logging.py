@@ -2,8 +2,18 @@
 import sys
 
 
+_console = {"enabled": True}
+
+
+def set_console_output(enabled):
+  """Turns deco_print on or off for this process (workers other than rank 0 run quietly)."""
+  _console["enabled"] = enabled
+
+
 def deco_print(line, offset=0, start="*** ", end="\n", stream=None):
   """Prints ``line`` with the OpenSeq2Seq prefix, indented by ``offset`` spaces after it."""
+  if not _console["enabled"]:
+    return
   stream = stream or sys.stdout
   stream.write(start + " " * offset + str(line) + end)
   stream.flush()

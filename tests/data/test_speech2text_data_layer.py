@@ -268,8 +268,18 @@ def test_corrupt_audio_stops_the_stream_with_its_name_by_default(tmp_path):
 
 def test_eval_rows_are_sharded_by_worker(tmp_path):
   manifest = write_corpus(str(tmp_path), ["a", "b", "c", "d", "e"])
-  shards = [layer(manifest, num_workers=2, worker_id=worker).wav_filenames for worker in (0, 1)]
   # Worker k of W takes rows [k * (N // W), (k + 1) * (N // W)); the last worker also takes the remainder.
-  assert shards == [["audio/utt0.wav", "audio/utt1.wav"], ["audio/utt2.wav", "audio/utt3.wav", "audio/utt4.wav"]]
+  assert [layer(manifest, num_workers=2, worker_id=worker).get_size_in_samples() for worker in (0, 1)] == [2, 3]
+  ids_per_worker = []
+  for worker in (0, 1):
+    with tf.Graph().as_default():
+      infer_layer = layer(manifest, mode="infer", num_workers=2, worker_id=worker, batch_size=8)
+      infer_layer.build_graph()
+      with tf.Session() as sess:
+        sess.run(infer_layer.iterator.initializer)
+        ids_per_worker.append(sorted(sess.run(infer_layer.input_tensors["source_ids"][0]).tolist()))
+    # source_ids index the whole manifest, so gathered predictions can be written in manifest order.
+    assert infer_layer.wav_filenames == ["audio/utt{}.wav".format(i) for i in range(5)]
+  assert ids_per_worker == [[0, 1], [2, 3, 4]]
   train = layer(manifest, mode="train", shuffle=True, num_workers=2, worker_id=1)
   assert train.get_size_in_samples() == 5

@@ -2,54 +2,10 @@
 evaluate and infer, as a user would from the command line."""
 import csv
 import os
-import subprocess
-import sys
 
-import pytest
+import tensorflow.compat.v1 as tf
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CONFIG = os.path.join(REPO, "configs", "speech2text", "jasper_tiny_nvgrad.py")
-
-
-def run_script(args, env=None, check=True):
-  result = subprocess.run([sys.executable] + args, cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
-  if check and result.returncode != 0:
-    raise AssertionError("{} failed ({}):\n{}\n{}".format(args, result.returncode, result.stdout[-3000:],
-                                                          result.stderr[-3000:]))
-  return result
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-  root = str(tmp_path_factory.mktemp("corpus"))
-  run_script(["scripts/build_mini_corpus.py", "--output_dir", root, "--num_train_utterances", "48",
-              "--num_dev_utterances", "8", "--num_test_utterances", "6", "--num_train_speakers", "4",
-              "--num_dev_speakers", "1", "--num_test_speakers", "1", "--max_words", "6"])
-  run_script(["scripts/import_librivox.py", "--data_dir", root])
-  return root
-
-
-@pytest.fixture(scope="module")
-def env(corpus):
-  environment = dict(os.environ, JASPER_MINI_CORPUS=corpus, PYTHONPATH=REPO)
-  return environment
-
-
-def read_progress(logdir):
-  with open(os.path.join(logdir, "train_progress.csv"), newline="") as handle:
-    rows = list(csv.DictReader(handle))
-  return [(int(r["global_step"]), float(r["loss"])) for r in rows]
-
-
-def summary_tags(logdir):
-  import glob  # pylint: disable=import-outside-toplevel
-  import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
-  tags = set()
-  for events_file in glob.glob(os.path.join(logdir, "events.out.tfevents.*")):
-    for event in tf.train.summary_iterator(events_file):
-      tags.update(value.tag for value in event.summary.value)
-  return tags
+from tests.e2e.e2e_helpers import CONFIG, read_progress, run_script, summary_tags
 
 
 def test_train_resume_eval_infer(corpus, env, tmp_path):
@@ -153,7 +109,6 @@ def test_mixed_float16_training_resumes_with_its_loss_scale(env, tmp_path):
   resumed = run_script(common + ["--max_steps=10", "--continue_learning"], env)
   assert "Restored checkpoint from" in resumed.stdout
   assert [step for step, _ in read_progress(logdir)] == [5, 10]
-  import tensorflow.compat.v1 as tf  # pylint: disable=import-outside-toplevel
   stored = dict(tf.train.list_variables(os.path.join(logdir, "model.ckpt-10")))
   assert "Loss_Optimization/Variable_2" in stored
   assert "Loss_Optimization/FP32-master-copy/ForwardPass/w2l_encoder/conv11/kernel" in stored

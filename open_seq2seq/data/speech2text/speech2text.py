@@ -111,6 +111,8 @@ class Speech2TextDataLayer(DataLayer):
     self._skipped_lock = threading.Lock()
     rows = read_manifests(p["dataset_files"], p.get("dataset_root"), need_transcripts=not self._infer,
                           bad_rows=self.skipped if self._skip_bad_data else None)
+    self._all_wav_filenames = [row.wav_filename for row in rows]
+    manifest_position = {(row.csv_file, row.row_number): position for position, row in enumerate(rows)}
     if p["mode"] != "train":
       rows = self._shard(rows, p["num_workers"], p["worker_id"])
     rows = self._without_missing_audio(rows)
@@ -126,6 +128,7 @@ class Speech2TextDataLayer(DataLayer):
     if p.get("max_feature_length", -1) > 0 or p.get("max_label_length", -1) > 0:
       rows, self._labels = self._apply_static_limits(rows, self._labels)
     self._rows = rows
+    self._manifest_positions = [manifest_position[row.csv_file, row.row_number] for row in rows]
     self._cache = None
     if p.get("cache_features", False):
       cache_dir = p.get("cache_dir") or os.path.join(os.path.dirname(os.path.abspath(p["dataset_files"][0])),
@@ -210,8 +213,9 @@ class Speech2TextDataLayer(DataLayer):
 
   @property
   def wav_filenames(self):
-    """``wav_filename`` of this worker's rows as written in the manifest, indexed like ``source_ids``."""
-    return [row.wav_filename for row in self._rows]
+    """``wav_filename`` of every manifest row (all workers' shards), as written in the manifest, indexed
+    by ``source_ids``."""
+    return self._all_wav_filenames
 
   def get_size_in_samples(self):
     return len(self._rows)
@@ -267,7 +271,7 @@ class Speech2TextDataLayer(DataLayer):
       features, duration = np.zeros((0, self._params["num_audio_features"]), np.float32), 0.0
     length = np.int32(features.shape[0])
     if self._infer:
-      return features, length, np.int32(index), np.float32(duration)
+      return features, length, np.int32(self._manifest_positions[int(index)]), np.float32(duration)
     labels = self._labels[int(index)]
     return features, length, labels, np.int32(len(labels)), np.float32(duration)
 

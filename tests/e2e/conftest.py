@@ -1,0 +1,21 @@
+"""Fixtures of the end-to-end tests: a small synthesized corpus, imported with the user's importer."""
+import os
+
+import pytest
+
+from tests.e2e.e2e_helpers import REPO, run_script
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+  root = str(tmp_path_factory.mktemp("corpus"))
+  run_script(["scripts/build_mini_corpus.py", "--output_dir", root, "--num_train_utterances", "48",
+              "--num_dev_utterances", "8", "--num_test_utterances", "6", "--num_train_speakers", "4",
+              "--num_dev_speakers", "1", "--num_test_speakers", "1", "--max_words", "6"])
+  run_script(["scripts/import_librivox.py", "--data_dir", root])
+  return root
+
+
+@pytest.fixture(scope="session")
+def env(corpus):
+  return dict(os.environ, JASPER_MINI_CORPUS=corpus, PYTHONPATH=REPO)
