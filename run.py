@@ -11,10 +11,12 @@ import tensorflow.compat.v1 as tf  # pylint: disable=wrong-import-position
 
 from open_seq2seq.distributed.workers import init_workers  # pylint: disable=wrong-import-position
 from open_seq2seq.training.evaluate import evaluate, infer  # pylint: disable=wrong-import-position
+from open_seq2seq.training.hooks import NonFiniteLossError  # pylint: disable=wrong-import-position
+from open_seq2seq.training.stop_signals import TrainingInterrupted  # pylint: disable=wrong-import-position
 from open_seq2seq.training.train import train  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.config import (apply_cli_overrides, load_config_module,  # pylint: disable=wrong-import-position
                                        mode_config)
-from open_seq2seq.utils.checkpoint import latest_checkpoint  # pylint: disable=wrong-import-position
+from open_seq2seq.utils.checkpoint import latest_checkpoint, repair_checkpoint_state  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.logdir import check_logdir, checkpoint_dir, create_logdir  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.logging import deco_print, set_console_output  # pylint: disable=wrong-import-position
 
@@ -98,6 +100,9 @@ def main(argv=None):
     raise IOError("load_model={}: no checkpoint in that directory (expected the logdir of a trained base "
                   "model)".format(load_model))
   checkpoint = None
+  if master and args.continue_learning and args.mode in ("train", "train_eval"):
+    # A run killed while saving must resume from its newest checkpoint that restores completely.
+    repair_checkpoint_state(checkpoint_dir(logdir, args.enable_logs))
   # Rank 0 alone checks a training logdir: the others could see the files it has just started to write.
   if not args.benchmark and (master or args.mode in ("eval", "infer")):
     restore_best = mode_config(config_module, "eval" if args.mode != "train" else "train").get(
@@ -139,6 +144,9 @@ def main(argv=None):
 if __name__ == "__main__":
   try:
     main()
-  except (ValueError, IOError) as error:
+  except TrainingInterrupted as interruption:
+    sys.stderr.write("*** {}\n".format(interruption))
+    sys.exit(interruption.exit_code)
+  except (ValueError, IOError, NonFiniteLossError) as error:
     sys.stderr.write("*** Error: {}\n".format(error))
     sys.exit(1)

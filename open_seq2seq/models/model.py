@@ -77,6 +77,7 @@ class Model:
         "summaries": list,
         "use_xla_jit": bool,
         "processed_data_folder": str,
+        "max_consecutive_nonfinite_steps": int,
     }
 
   def __init__(self, params, mode="train", hvd=None):
@@ -106,6 +107,7 @@ class Model:
       # Each worker draws its own dropout masks, augmentation and shuffle order.
       p["random_seed"] += hvd.rank()
     p.setdefault("num_checkpoints", 5)
+    p.setdefault("max_consecutive_nonfinite_steps", 10)
     p.setdefault("bench_start", 10)
     p.setdefault("eval_batch_size_per_gpu", p["batch_size_per_gpu"])
     p.setdefault("logdir", "")

@@ -17,6 +17,9 @@ OPTIMIZER_CLS_NAMES = {
 SUMMARY_NAMES = ["learning_rate", "gradients", "gradient_norm", "global_gradient_norm", "variables",
                  "variable_norm", "larc_summaries", "loss_scale"]
 DEFAULT_SUMMARIES = ["learning_rate", "global_gradient_norm", "loss_scale"]
+# Graph collection holding the boolean "this step's gradients were not all finite" (the step is skipped);
+# absent under automatic loss scaling, where such steps are part of normal operation.
+NONFINITE_GRADIENTS = "nonfinite_gradients"
 MIXED_DTYPES = ("mixed", "bfloat16")
 
 
@@ -100,6 +103,20 @@ def _accumulate(grads_and_vars, iter_size):
   return accumulated, accumulators
 
 
+def _skipping_non_finite(opt, grads_and_vars, global_step, automatic_scaling):
+  """The function building the update: a step whose gradients hold a NaN or an Inf leaves the weights, the
+  optimizer state and global_step unchanged, so a diverging step never reaches a checkpoint. (The automatic
+  loss scaler's wrapper already skips such steps and adjusts its scale.)"""
+  if automatic_scaling:
+    return lambda: opt.apply_gradients(grads_and_vars, global_step=global_step)
+  with tf.name_scope("check_finite_gradients"):
+    finite = tf.reduce_all([tf.reduce_all(tf.is_finite(g.values if isinstance(g, tf.IndexedSlices) else g))
+                            for g, _ in grads_and_vars])
+  tf.add_to_collection(NONFINITE_GRADIENTS, tf.logical_not(finite))
+  return lambda: tf.cond(finite, lambda: opt.apply_gradients(grads_and_vars, global_step=global_step), tf.no_op,
+                         name="skip_non_finite_step")
+
+
 def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var_list=None, dtype=tf.float32,
                   clip_gradients=None, summaries=None, larc_params=None, loss_scaling=1.0,
                   loss_scaling_params=None, iter_size=1, skip_update_ph=None, reduce_gradients=None,
@@ -151,10 +168,12 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
       reduced = reduce_gradients([g for g, _ in grads_and_vars])
       grads_and_vars = list(zip(reduced, [v for _, v in grads_and_vars]))
     grads_and_vars = post_process_gradients(grads_and_vars, summaries, learning_rate, clip_gradients, larc_params)
+    apply = _skipping_non_finite(opt, grads_and_vars, global_step, automatic_scaling=isinstance(
+        loss_scaling, AutomaticLossScaler))
     if iter_size > 1:
 
       def update_and_clear():
-        update = opt.apply_gradients(grads_and_vars, global_step=global_step)
+        update = apply()
         with tf.control_dependencies([update]):
           return tf.group(*[accumulator.assign(tf.zeros_like(accumulator)) for accumulator in accumulators])
 
@@ -162,7 +181,7 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
       with tf.control_dependencies([accumulation]):
         update_op = tf.cond(skip_update_ph, tf.no_op, update_and_clear, name="accumulate_or_update")
     else:
-      update_op = opt.apply_gradients(grads_and_vars, global_step=global_step)
+      update_op = apply()
     with tf.control_dependencies([update_op]):
       train_op = tf.identity(loss)
   return train_op, learning_rate

@@ -1,10 +1,12 @@
-"""Session hooks of the training loop: progress line, printed samples, periodic evaluation."""
+"""Session hooks of the training loop: progress line, printed samples, periodic evaluation, divergence stop."""
 import csv
 import os
 import time
 
+import numpy as np
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.optimizers.optimize_loss import NONFINITE_GRADIENTS
 from open_seq2seq.training.iterate import iterate_data
 from open_seq2seq.utils.logging import deco_print, format_duration
 
@@ -140,3 +142,43 @@ class RunEvaluationHook(tf.train.SessionRunHook):
       self._best_wer = wer
       path = os.path.join(self._logdir, "best_models", "val_wer={:.4f}-step-{}".format(wer, step))
       self._saver.save(sess, path, global_step=step)
+
+
+class NonFiniteLossError(RuntimeError):
+  """Training diverged: the loss stayed NaN/Inf for the configured number of consecutive steps."""
+
+
+class NonFiniteLossHook(tf.train.SessionRunHook):
+  """Stops training with ``NonFiniteLossError`` naming the step once ``max_consecutive`` consecutive steps
+  had a NaN/Inf training loss or (float32 and fixed loss scales) non-finite gradients. optimize_loss never
+  applies non-finite gradients, so the checkpoints written meanwhile hold the last good weights; no final
+  checkpoint is written on this error."""
+
+  def __init__(self, model, max_consecutive):
+    self._model = model
+    self._max_consecutive = max_consecutive
+    self._consecutive = 0
+
+  def begin(self):
+    self._global_step = tf.train.get_global_step()
+    flags = tf.get_collection(NONFINITE_GRADIENTS)
+    self._nonfinite_gradients = flags[0] if flags else tf.constant(False)
+
+  def before_run(self, run_context):
+    return tf.train.SessionRunArgs([self._global_step, self._model.loss, self._nonfinite_gradients])
+
+  def after_run(self, run_context, run_values):
+    step_before, loss_value, nonfinite_gradients = run_values.results
+    if np.isfinite(loss_value) and not nonfinite_gradients:
+      self._consecutive = 0
+      return
+    self._consecutive += 1
+    what = "training loss {}".format(loss_value) if not np.isfinite(loss_value) else "gradients"
+    deco_print("Warning: non-finite {} at global step {} ({} of {} allowed in a row){}".format(
+        what, step_before + 1, self._consecutive, self._max_consecutive,
+        "; the weights were not updated" if nonfinite_gradients else ""))
+    if self._consecutive >= self._max_consecutive:
+      raise NonFiniteLossError(
+          "Training diverged: non-finite loss or gradients for {} consecutive steps, the last at global step {}; "
+          "stopping. Lower the learning rate or check the data; the checkpoints hold the weights from before "
+          "the first of these steps".format(self._consecutive, step_before + 1))

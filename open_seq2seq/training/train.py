@@ -6,8 +6,9 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.distributed.backend import select_backend
 from open_seq2seq.distributed.npu import npu_session_config
-from open_seq2seq.training.hooks import PrintSamplesHook, ProgressHook, RunEvaluationHook
-from open_seq2seq.utils.checkpoint import build_restore_fn, latest_checkpoint
+from open_seq2seq.training.hooks import NonFiniteLossHook, PrintSamplesHook, ProgressHook, RunEvaluationHook
+from open_seq2seq.training.stop_signals import StopOnSignal, TrainingInterrupted
+from open_seq2seq.utils.checkpoint import build_restore_fn, latest_checkpoint, remove_interrupted_checkpoint_files
 from open_seq2seq.utils.logging import deco_print
 
 
@@ -27,6 +28,26 @@ def session_config(params, mode="train", workers=None):
   return config
 
 
+WRITE_FAILURES = ("File too large", "No space left", "Permission denied", "Read-only file system",
+                  "Disk quota exceeded")
+
+
+class LogdirWriteError(IOError):
+  """Training could not write into its logdir (disk full, file-size limit, permissions)."""
+
+
+def _write_failure(error, logdir):
+  """A LogdirWriteError for ``error`` if it is a failed write, naming the newest checkpoint still intact."""
+  text = str(error)
+  if not logdir or not any(reason in text for reason in WRITE_FAILURES):
+    return None
+  remove_interrupted_checkpoint_files(logdir)
+  intact = latest_checkpoint(logdir)
+  reason = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+  return LogdirWriteError("Cannot write to logdir {} ({}). Earlier checkpoints are intact; newest: {}".format(
+      logdir, reason, intact or "none yet"))
+
+
 def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
   """Trains until ``train_model.last_step``; resumes automatically from the latest checkpoint of logdir.
 
@@ -41,6 +62,7 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
   hooks.extend(hook_cls(train_model=train_model, eval_model=eval_model) for hook_cls in custom_hooks)
   if workers is not None:
     hooks.append(workers.broadcast_hook())
+  hooks.append(NonFiniteLossHook(train_model, params["max_consecutive_nonfinite_steps"]))
   evaluation_hook = None
   saver = tf.train.Saver(max_to_keep=params["num_checkpoints"], save_relative_paths=True)
   if logdir and params["save_checkpoint_steps"]:
@@ -74,37 +96,17 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
   scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn,
                                local_init_op=tf.group(tf.local_variables_initializer(), *init_data))
   fetches = [train_model.train_op, train_model.num_objects_per_step]
-  iter_size = params["iter_size"]
-
-  def accumulation_only(run_index):
-    """With iter_size > 1, every run but the last of each group of iter_size only accumulates gradients."""
-    return iter_size > 1 and run_index % iter_size != iter_size - 1
-
-  bench_start = params["bench_start"]
-  total_time, total_objects, timed_steps, step = 0.0, 0, 0, 0
-  with tf.train.MonitoredTrainingSession(
-      scaffold=scaffold, checkpoint_dir=logdir, save_summaries_steps=params["save_summaries_steps"] if logdir else None,
-      save_checkpoint_secs=None, save_checkpoint_steps=None, config=session_config(params, "train", workers),
-      log_step_count_steps=params["save_summaries_steps"] if logdir else None, stop_grace_period_secs=300,
-      hooks=hooks) as sess:
-    while not sess.should_stop():
-      start = time.time()
-      try:
-        if accumulation_only(step):
-          # Hooks see update runs only: global_step, checkpoints and summaries move with the updates.
-          _, objects = sess.run_step_fn(
-              lambda step_context: step_context.session.run(fetches, {train_model.skip_update_ph: True}))
-        else:
-          _, objects = sess.run(fetches)
-      except tf.errors.OutOfRangeError:
-        break
-      if step >= bench_start:
-        total_time += time.time() - start
-        total_objects += objects
-        timed_steps += 1
-        if params.get("print_bench_info_steps") and timed_steps % params["print_bench_info_steps"] == 0:
-          deco_print("Avg objects per second: {:.3f}".format(total_objects / total_time))
-      step += 1
+  try:
+    timed_steps, total_time, total_objects, stop_signal = _run_training_loop(
+        train_model, scaffold, logdir, workers, hooks, fetches)
+  except (tf.errors.OpError, OSError) as error:
+    failure = _write_failure(error, logdir)
+    if failure is None:
+      raise
+    raise failure from error
+  if stop_signal is not None:
+    saved = latest_checkpoint(logdir) if logdir and params["save_checkpoint_steps"] else None
+    raise TrainingInterrupted(stop_signal, saved)
   deco_print("Finished training")
   train_model.get_data_layer().report_skipped()
   if timed_steps > 0:
@@ -113,3 +115,45 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
   else:
     deco_print("Not enough steps for benchmarking")
   return evaluation_hook.history if evaluation_hook else None
+
+
+def _run_training_loop(train_model, scaffold, logdir, workers, hooks, fetches):
+  """Runs training steps until the last step, the end of the data or a stop signal; returns the timing
+  totals and the signal (None when training ended normally)."""
+  params = train_model.params
+  iter_size = params["iter_size"]
+
+  def accumulation_only(run_index):
+    """With iter_size > 1, every run but the last of each group of iter_size only accumulates gradients."""
+    return iter_size > 1 and run_index % iter_size != iter_size - 1
+
+  bench_start = params["bench_start"]
+  total_time, total_objects, timed_steps, step = 0.0, 0, 0, 0
+  with StopOnSignal() as stop, tf.train.MonitoredTrainingSession(
+      scaffold=scaffold, checkpoint_dir=logdir, save_summaries_steps=params["save_summaries_steps"] if logdir else None,
+      save_checkpoint_secs=None, save_checkpoint_steps=None, config=session_config(params, "train", workers),
+      log_step_count_steps=params["save_summaries_steps"] if logdir else None, stop_grace_period_secs=300,
+      hooks=hooks) as sess:
+    while not sess.should_stop() and stop.received is None:
+      start = time.time()
+      try:
+        if accumulation_only(step):
+          # Hooks see update runs only: global_step, checkpoints and summaries move with the updates.
+          _, objects = sess.run_step_fn(
+              lambda step_context: step_context.session.run(fetches, {train_model.skip_update_ph: True}))
+        else:
+          _, objects = sess.run(fetches)
+      except tf.errors.OutOfRangeError as error:
+        # The end of a finite training set ends training; anything else out of range (a write that hit
+        # the file-size limit reports that way too) is an error.
+        if "End of sequence" not in str(error):
+          raise
+        break
+      if step >= bench_start:
+        total_time += time.time() - start
+        total_objects += objects
+        timed_steps += 1
+        if params.get("print_bench_info_steps") and timed_steps % params["print_bench_info_steps"] == 0:
+          deco_print("Avg objects per second: {:.3f}".format(total_objects / total_time))
+      step += 1
+  return timed_steps, total_time, total_objects, stop.received

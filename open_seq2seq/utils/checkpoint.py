@@ -1,4 +1,8 @@
 """Restoring forward-pass variables from a checkpoint by name and shape (eval, infer, export)."""
+import glob
+import os
+import shutil
+
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.utils.logging import deco_print
@@ -57,3 +61,62 @@ def build_restore_fn(checkpoint, variables=None):
       sess.run(assign_ops)
 
   return restore
+
+
+def checkpoint_is_complete(prefix):
+  """Whether checkpoint ``prefix`` restores: its index and every data shard are present and every tensor
+  reads back."""
+  if not tf.io.gfile.exists(prefix + ".index"):
+    return False
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except (tf.errors.OpError, ValueError, OSError):
+    return False
+  return True
+
+
+def _listed_checkpoints(directory):
+  """Checkpoints the ``checkpoint`` state file lists, newest first, as paths."""
+  state = tf.train.get_checkpoint_state(directory)
+  if state is None:
+    return []
+  listed = list(state.all_model_checkpoint_paths)
+  if state.model_checkpoint_path and state.model_checkpoint_path not in listed:
+    listed.append(state.model_checkpoint_path)
+  return [path if os.path.isabs(path) else os.path.join(directory, path) for path in reversed(listed)]
+
+
+def remove_interrupted_checkpoint_files(directory):
+  """Deletes the temporary files of checkpoint writes that were killed (never referenced by the state)."""
+  removed = []
+  for pattern in ("*.tempstate*", "*_temp*"):
+    for path in glob.glob(os.path.join(directory, pattern)):
+      if os.path.isdir(path):
+        shutil.rmtree(path)
+      else:
+        os.remove(path)
+      removed.append(path)
+  return removed
+
+
+def repair_checkpoint_state(directory):
+  """Points ``directory``'s checkpoint state at its newest checkpoint that restores completely, dropping
+  listed checkpoints that do not, and removes leftovers of interrupted writes. Returns that checkpoint (None
+  when there is none)."""
+  if not directory or not os.path.isdir(directory):
+    return None
+  for path in remove_interrupted_checkpoint_files(directory):
+    deco_print("Removed the leftover of an interrupted checkpoint write: {}".format(path))
+  listed = _listed_checkpoints(directory)
+  complete = [path for path in listed if checkpoint_is_complete(path)]
+  if complete != listed:
+    for path in listed:
+      if path not in complete:
+        deco_print("Warning: checkpoint {} is incomplete or unreadable; it will not be used".format(path))
+    if complete:
+      tf.train.update_checkpoint_state(directory, complete[0], all_model_checkpoint_paths=list(reversed(complete)))
+    else:
+      os.remove(os.path.join(directory, "checkpoint"))
+  return complete[0] if complete else None
