@@ -77,7 +77,7 @@ def checkpoint_is_complete(prefix):
   return True
 
 
-def _listed_checkpoints(directory):
+def listed_checkpoints(directory):
   """Checkpoints the ``checkpoint`` state file lists, newest first, as paths."""
   state = tf.train.get_checkpoint_state(directory)
   if state is None:
@@ -109,7 +109,7 @@ def repair_checkpoint_state(directory):
     return None
   for path in remove_interrupted_checkpoint_files(directory):
     deco_print("Removed the leftover of an interrupted checkpoint write: {}".format(path))
-  listed = _listed_checkpoints(directory)
+  listed = listed_checkpoints(directory)
   complete = [path for path in listed if checkpoint_is_complete(path)]
   if complete != listed:
     for path in listed:
