@@ -7,8 +7,8 @@ def load_vocab(vocab_file, read_chars=True):
   try:
     with open(vocab_file, encoding="utf-8") as handle:
       lines = handle.readlines()
-  except OSError as error:
-    raise ValueError("Cannot read vocab_file {}: {}".format(vocab_file, error)) from error
+  except (OSError, UnicodeDecodeError) as error:
+    raise ValueError("Cannot read vocab_file {} as UTF-8 text: {}".format(vocab_file, error)) from error
   vocab = {}
   for line_number, line in enumerate(lines, start=1):
     if line in ("", "\n"):
