@@ -3,7 +3,7 @@
 land during a save), resume with --continue_learning each time, and check that no checkpoint the state file
 lists is ever corrupt and that global_step carries on. Finally trains to the last step.
 
-    JASPER_MINI_CORPUS=data/mini_librispeech python bench/fault_injection.py [--kills 10] [--max_steps 120]
+    JASPER_MINI_CORPUS=data/mini_librispeech python bench/fault_injection.py [--kills 10] [--max_steps 400]
 
 Prints: kills, successful resumes, corrupt checkpoints found (must be 0), final step reached.
 """
@@ -62,7 +62,7 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--config_file", default="configs/speech2text/jasper_tiny_nvgrad.py")
   parser.add_argument("--kills", type=int, default=10)
-  parser.add_argument("--max_steps", type=int, default=120)
+  parser.add_argument("--max_steps", type=int, default=400)
   parser.add_argument("--save_checkpoint_steps", type=int, default=2)
   parser.add_argument("--max_delay_s", type=float, default=4.0, help="kill within this long after the first step")
   parser.add_argument("--seed", type=int, default=0)

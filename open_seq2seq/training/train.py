@@ -135,10 +135,10 @@ def _run_training_loop(train_model, scaffold, logdir, workers, hooks, fetches):
       log_step_count_steps=params["save_summaries_steps"] if logdir else None, stop_grace_period_secs=300,
       hooks=hooks) as sess:
     restored_step = sess.run_step_fn(lambda step_context: step_context.session.run(tf.train.get_global_step()))
-    if restored_step >= train_model.last_step:
+    finished = restored_step >= train_model.last_step
+    if finished:
       deco_print("Training already reached its last step ({}); nothing to do".format(train_model.last_step))
-      sess.request_stop()
-    while not sess.should_stop() and stop.received is None:
+    while not finished and not sess.should_stop() and stop.received is None:
       start = time.time()
       try:
         if accumulation_only(step):

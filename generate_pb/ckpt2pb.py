@@ -1,0 +1,106 @@
+#!/usr/bin/env python
+"""Checkpoint -> frozen inference graph (.pb) with stable input and output names (docs/export.md).
+
+    python generate_pb/ckpt2pb.py --config_file=CONFIG --checkpoint=LOGDIR_OR_CKPT --output_file=OUT.pb
+                                  [--dtype=float32|float16] [--batch_size=B] [--num_frames=T] [--key=value ...]
+
+Inputs of the graph:  features [B, T, F] (--dtype), features_length [B] int32 (valid frames per row).
+Outputs:              ForwardPass/fully_connected_ctc_decoder/logits [B, T', V+1] (batch-major, --dtype),
+                      ForwardPass/fully_connected_ctc_decoder/fully_connected/BiasAdd [B*T', V+1],
+                      logits_length [B] int32 (valid frames of each row of the logits).
+B and T are free unless --batch_size / --num_frames fix them (Ascend's offline converter needs both fixed;
+the reference used --batch_size=1 --num_frames=2336). Further --key=value arguments override config values,
+as with run.py.
+"""
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import tensorflow.compat.v1 as tf  # noqa: E402  pylint: disable=wrong-import-position
+
+from generate_pb.freeze import frozen_graph_def, write_graph_def  # noqa: E402  pylint: disable=wrong-import-position
+from generate_pb.inference_graph import (EXPORT_DTYPES, INPUT_NAMES, OUTPUT_NAMES,  # noqa: E402  pylint: disable=wrong-import-position
+                                         build_inference_graph)
+from open_seq2seq.utils.checkpoint import build_restore_fn, latest_checkpoint  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.config import apply_cli_overrides, load_config_module  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.logging import deco_print  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def positive_int(text):
+  value = int(text)
+  if value < 1:
+    raise argparse.ArgumentTypeError("expected a positive integer, got {}".format(text))
+  return value
+
+
+def build_parser():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
+  parser.add_argument("--config_file", required=True, help="the model's config (as given to run.py)")
+  parser.add_argument("--checkpoint", required=True,
+                      help="checkpoint prefix (logdir/model.ckpt-N) or a directory (its latest checkpoint)")
+  parser.add_argument("--output_file", required=True, help="frozen GraphDef to write, e.g. jasper_infer_float32.pb")
+  parser.add_argument("--dtype", default="float32", choices=sorted(EXPORT_DTYPES),
+                      help="dtype of the features input, the weights and the logits")
+  parser.add_argument("--batch_size", type=positive_int, help="static batch size (default: any)")
+  parser.add_argument("--num_frames", type=positive_int, help="static number of feature frames (default: any)")
+  return parser
+
+
+def resolve_checkpoint(path):
+  """The checkpoint prefix ``path`` names: itself, or the newest one of a directory."""
+  if os.path.isdir(path):
+    checkpoint = latest_checkpoint(path)
+    if checkpoint is None:
+      raise IOError("--checkpoint={}: no checkpoint in that directory (expected a training logdir)".format(path))
+    return checkpoint
+  if not tf.io.gfile.exists(path + ".index"):
+    raise IOError("--checkpoint={}: neither a directory nor a checkpoint prefix ({}.index is missing)".format(
+        path, path))
+  return path
+
+
+def export(config_module, checkpoint, output_file, dtype, batch_size, num_frames):
+  """Builds the inference graph, restores ``checkpoint`` into it, freezes and writes it; returns the tensors."""
+  with tf.Graph().as_default():
+    tensors = build_inference_graph(config_module, dtype, batch_size, num_frames)
+    restore = build_restore_fn(checkpoint)
+    missing = tf.report_uninitialized_variables()
+    with tf.Session() as sess:
+      restore(sess)
+      missing = [name.decode() for name in sess.run(missing)]
+      if missing:
+        raise ValueError("Checkpoint {} lacks {} variable(s) of the inference graph, e.g. {} (was it trained "
+                         "with this config?)".format(checkpoint, len(missing), ", ".join(missing[:3])))
+      graph_def = frozen_graph_def(sess, OUTPUT_NAMES)
+  write_graph_def(graph_def, output_file)
+  return tensors
+
+
+def main(argv=None):
+  argv = sys.argv[1:] if argv is None else argv
+  args, overrides = build_parser().parse_known_args(argv)
+  tf.disable_eager_execution()
+  tf.logging.set_verbosity(tf.logging.ERROR)
+  config_module = load_config_module(args.config_file)
+  apply_cli_overrides(config_module["base_params"], overrides, args.config_file)
+  checkpoint = resolve_checkpoint(args.checkpoint)
+  deco_print("Exporting {} from {}".format(args.config_file, checkpoint))
+  tensors = export(config_module, checkpoint, args.output_file, args.dtype, args.batch_size, args.num_frames)
+  for kind, names in (("input", INPUT_NAMES), ("output", OUTPUT_NAMES)):
+    for name in names:
+      deco_print("{} {}:0 {} {}".format(kind, name, tensors[name].shape.as_list(), tensors[name].dtype.name),
+                 offset=2)
+  deco_print("Wrote {} ({:.1f} MB)".format(args.output_file, os.path.getsize(args.output_file) / 1e6))
+  return 0
+
+
+if __name__ == "__main__":
+  try:
+    sys.exit(main())
+  except (ValueError, IOError) as error:
+    sys.stderr.write("*** Error: {}\n".format(error))
+    sys.exit(1)

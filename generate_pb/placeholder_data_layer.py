@@ -1,0 +1,78 @@
+"""A data layer made of two placeholders: the input side of exported inference graphs."""
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.data.data_layer import DataLayer
+from open_seq2seq.data.vocab import load_vocab
+
+FEATURES = "features"
+FEATURES_LENGTH = "features_length"
+
+
+class PlaceholderSpeechDataLayer(DataLayer):
+  """Feeds a speech model from placeholders ``features`` ``[B, T, F]`` (the model's dtype) and
+  ``features_length`` ``[B]`` int32 (valid frames of each row; frames past it must be zeros, as the
+  training pipeline pads them). B is ``batch_size`` when ``static_batch`` is set, else free; T is
+  ``num_frames`` when given, else free.
+
+  The time axis is zero-padded to a multiple of ``pad_to`` inside the graph, as Speech2TextDataLayer pads
+  its batches: the stride-2 first convolution (SAME padding) shifts its output frames by one when the
+  input length changes parity, so the valid logits match training and run.py only with the same padding.
+  """
+
+  @staticmethod
+  def get_required_params():
+    return dict(DataLayer.get_required_params(), **{
+        "num_audio_features": int,
+        "vocab_file": str,
+    })
+
+  @staticmethod
+  def get_optional_params():
+    return dict(DataLayer.get_optional_params(), **{
+        "pad_to": int,
+        "num_frames": int,
+        "static_batch": bool,
+        # Every model hands its data layer a seed; placeholders draw nothing.
+        "random_seed": int,
+    })
+
+  def __init__(self, params, model, num_workers=None, worker_id=None):
+    super().__init__(params, model, num_workers, worker_id)
+    p = self._params
+    p.setdefault("pad_to", 0)
+    p.setdefault("num_frames", None)
+    p.setdefault("static_batch", False)
+    if p["num_frames"] is not None and p["num_frames"] < 1:
+      raise ValueError("PlaceholderSpeechDataLayer: num_frames must be >= 1 (or None for any length), got "
+                       "{}".format(p["num_frames"]))
+    if p["static_batch"] and p.get("batch_size", 0) < 1:
+      raise ValueError("PlaceholderSpeechDataLayer: static_batch needs batch_size >= 1, got {}".format(
+          p.get("batch_size")))
+    p["char2idx"] = load_vocab(p["vocab_file"])
+    p["idx2char"] = {i: c for c, i in p["char2idx"].items()}
+    p["tgt_vocab_size"] = len(p["char2idx"]) + 1
+    self._input_tensors = None
+
+  def build_graph(self):
+    p = self._params
+    batch = p["batch_size"] if p["static_batch"] else None
+    dtype = p.get("dtype") or tf.float32
+    x = tf.placeholder(dtype, [batch, p["num_frames"], p["num_audio_features"]], name=FEATURES)
+    x_len = tf.placeholder(tf.int32, [batch], name=FEATURES_LENGTH)
+    pad_to = p["pad_to"]
+    if pad_to > 0 and p["num_frames"] is not None:
+      # A constant amount keeps the time axis static for converters that need fixed shapes.
+      num_pad = -p["num_frames"] % pad_to
+      if num_pad:
+        x = tf.pad(x, [[0, 0], [0, num_pad], [0, 0]])
+    elif pad_to > 0:
+      x = tf.pad(x, [[0, 0], [0, (pad_to - tf.shape(x)[1] % pad_to) % pad_to], [0, 0]])
+    self._input_tensors = {"source_tensors": [x, x_len]}
+
+  @property
+  def iterator(self):
+    return None
+
+  @property
+  def input_tensors(self):
+    return self._input_tensors

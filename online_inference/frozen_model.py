@@ -1,0 +1,108 @@
+"""A frozen Jasper graph (generate_pb/ckpt2pb.py) loaded into a session and run on batches of utterances."""
+import os
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+from google.protobuf.message import DecodeError
+
+from generate_pb.inference_graph import FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH
+from open_seq2seq.distributed.backend import select_backend
+from open_seq2seq.distributed.npu import npu_session_config
+
+REQUIRED_TENSORS = (FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH)
+
+
+def inference_session_config(precision_mode="force_fp16"):
+  """The NPU inference configuration on Ascend (``precision_mode`` applies there only), else plain CPU/GPU."""
+  if select_backend() == "npu":
+    return npu_session_config("infer", precision_mode=precision_mode)
+  config = tf.ConfigProto(allow_soft_placement=True)
+  config.gpu_options.allow_growth = True
+  return config
+
+
+def read_frozen_graph(path):
+  """The GraphDef of ``path``, checked to hold the tensors of an exported Jasper graph."""
+  if not os.path.isfile(path):
+    raise IOError("Model file not found: {}".format(path))
+  graph_def = tf.GraphDef()
+  with open(path, "rb") as handle:
+    try:
+      graph_def.ParseFromString(handle.read())
+    except DecodeError as error:
+      raise ValueError("{}: not a binary GraphDef ({}); expected a .pb written by generate_pb/ckpt2pb.py".format(
+          path, error)) from error
+  nodes = {node.name: node for node in graph_def.node}
+  missing = [name for name in REQUIRED_TENSORS if name not in nodes]
+  if missing:
+    placeholders = sorted(name for name, node in nodes.items() if node.op == "Placeholder")
+    raise ValueError("{}: no tensor(s) {}; an exported Jasper graph has inputs {}, {} and outputs {}, {} "
+                     "(generate_pb/ckpt2pb.py); this graph's placeholders are {}".format(
+                         path, ", ".join(missing), FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH, placeholders))
+  return graph_def
+
+
+def valid_logits(logits, logits_length, count):
+  """The first ``count`` rows of batch-major logits, each cut to its valid frames, as float32."""
+  return [logits[row, :logits_length[row]].astype(np.float32) for row in range(count)]
+
+
+class FrozenJasper:
+  """Runs an exported graph. ``batch_size`` / ``num_frames`` are its static sizes, None where free."""
+
+  def __init__(self, path, session_config=None):
+    self.path = path
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      tf.import_graph_def(read_frozen_graph(path), name="")
+    tensor = self.graph.get_tensor_by_name
+    self._features, self._lengths = tensor(FEATURES + ":0"), tensor(FEATURES_LENGTH + ":0")
+    self._logits, self._logits_length = tensor(LOGITS + ":0"), tensor(LOGITS_LENGTH + ":0")
+    shape = self._features.shape
+    if shape.rank != 3 or shape[2] is None:
+      raise ValueError("{}: input {} has shape {}, expected [batch, time, features] with a known number of "
+                       "features".format(path, FEATURES, shape))
+    self.batch_size, self.num_frames, self.num_features = shape.as_list()
+    self.input_dtype = self._features.dtype.as_numpy_dtype
+    self.session = tf.Session(graph=self.graph, config=session_config)
+
+  def check_batch_size(self, batch_size):
+    if self.batch_size is not None and batch_size > self.batch_size:
+      raise ValueError("Batch size {} exceeds the static batch size {} of {} (export it with a larger "
+                       "--batch_size, or without one for any size)".format(batch_size, self.batch_size, self.path))
+
+  def padded_batch(self, features, rows=None):
+    """``(features [rows, frames, F], lengths [rows] int32)`` of a list of ``[frames_i, F]`` arrays.
+
+    ``rows`` defaults to one per utterance and is always the static batch size of a static graph; frames
+    is the static number of frames or the longest utterance. Rows past the utterances and frames past
+    each utterance are zeros.
+    """
+    self.check_batch_size(max(len(features), rows or 0))
+    rows = self.batch_size or rows or len(features)
+    longest = max(len(f) for f in features)
+    frames = self.num_frames or longest
+    if longest > frames:
+      raise ValueError("An utterance of {} frames exceeds the static {} frames of {} (export it with a larger "
+                       "--num_frames, or without one for any length)".format(longest, frames, self.path))
+    batch = np.zeros([rows, frames, self.num_features], self.input_dtype)
+    lengths = np.zeros([rows], np.int32)
+    for row, utterance in enumerate(features):
+      if utterance.ndim != 2 or utterance.shape[1] != self.num_features:
+        raise ValueError("Features of shape {} for {}, which expects [frames, {}]".format(
+            list(utterance.shape), self.path, self.num_features))
+      batch[row, :len(utterance)] = utterance
+      lengths[row] = len(utterance)
+    return batch, lengths
+
+  def run(self, features, rows=None):
+    """Float32 logits ``[valid output frames_i, V+1]`` of each utterance of ``features`` (list of
+    ``[frames_i, F]`` arrays), run as one batch of ``padded_batch(features, rows)``; padding is never returned.
+    """
+    batch, lengths = self.padded_batch(features, rows)
+    logits, logits_length = self.session.run([self._logits, self._logits_length],
+                                             {self._features: batch, self._lengths: lengths})
+    return valid_logits(logits, logits_length, len(features))
+
+  def close(self):
+    self.session.close()

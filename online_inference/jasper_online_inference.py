@@ -1,0 +1,152 @@
+#!/usr/bin/env python
+"""Online inference from a frozen Jasper graph (generate_pb/ckpt2pb.py): pre-processing, batched inference,
+greedy CTC post-processing and WER (docs/export.md).
+
+    python online_inference/jasper_online_inference.py --model_path=jasper_infer_float32.pb
+        --data_dir=DIR_WITH_MANIFEST --output_dir=OUT [--pre_process=True] [--post_process=True] [--batchSize=8]
+        [--manifest=librivox-dev-clean.csv] [--config_file=CONFIG]
+
+1. --pre_process: every row of <data_dir>/<manifest> -> <output_dir>/jasper/features/<name>.bin (float32
+   [frames, F], the config's eval/infer features) and features_length/<name>.bin (int32 [1]), plus
+   utterances.csv (the index, manifest order).
+2. Inference: batches of --batchSize utterances in index order, the last one padded with empty rows; the
+   logits of each utterance's valid frames go to <output_dir>/logits/<name>.bin (float32 [frames', V+1]).
+   Prints the model load time, average ms per utterance, utterances/s and the real-time factor (inference
+   time / audio duration); the timed runs follow one untimed warm-up run of the first batch.
+3. --post_process: greedy CTC transcripts -> <output_dir>/predictions.csv (wav_filename,predicted_transcript)
+   and the corpus WER against the manifest's transcripts -> printed and <output_dir>/accuracy.txt.
+The graph must have the inputs features [B, T, F] and features_length [B] (int32) and the outputs
+ForwardPass/fully_connected_ctc_decoder/logits [B, T', V+1] and logits_length [B] (int32), as ckpt2pb.py writes
+them; a static B must be >= --batchSize and a static T >= the longest utterance. On Ascend (npu_bridge
+importable) the session gets the NPU inference configuration (--precision_mode), elsewhere plain CPU/GPU.
+"""
+import argparse
+import os
+import shutil
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import tensorflow.compat.v1 as tf  # noqa: E402  pylint: disable=wrong-import-position
+
+from online_inference.bin_files import LOGITS_DTYPE, write_bin  # noqa: E402  pylint: disable=wrong-import-position
+from online_inference.frozen_model import FrozenJasper, inference_session_config  # noqa: E402  pylint: disable=wrong-import-position
+from online_inference.postprocess import score, write_predictions  # noqa: E402  pylint: disable=wrong-import-position
+from online_inference.preprocess import preprocess, read_index, read_utterance  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.vocab import load_vocab  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.distributed.npu import PRECISION_MODES  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.config import load_config_module, mode_config  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.logging import deco_print  # noqa: E402  pylint: disable=wrong-import-position
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+DEFAULT_CONFIG = os.path.join(REPO, "configs", "speech2text", "jasper5x3_LibriSpeech_nvgrad_masks_1p.py")
+TRUE_WORDS, FALSE_WORDS = ("yes", "true", "t", "1"), ("no", "false", "f", "0")
+
+
+def str_to_bool(text):
+  """The reference's string booleans (yes/true/t/1), with anything unrecognised refused."""
+  if text.lower() in TRUE_WORDS:
+    return True
+  if text.lower() in FALSE_WORDS:
+    return False
+  raise argparse.ArgumentTypeError("expected one of {} or {}, got {!r}".format(TRUE_WORDS, FALSE_WORDS, text))
+
+
+def positive_int(text):
+  value = int(text)
+  if value < 1:
+    raise argparse.ArgumentTypeError("expected a positive integer, got {}".format(text))
+  return value
+
+
+def build_parser():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
+  parser.add_argument("--model_path", default="../model/jasper_infer_float32.pb", help="frozen graph (.pb)")
+  parser.add_argument("--data_dir", default="../datasets", help="folder holding the manifest")
+  parser.add_argument("--output_dir", default="../datasets/", help="where jasper/, logits/ and results go")
+  parser.add_argument("--pre_process", type=str_to_bool, default=False, help="featurize the manifest first")
+  parser.add_argument("--post_process", type=str_to_bool, default=True, help="decode and score the logits")
+  parser.add_argument("--batchSize", type=positive_int, default=1, help="utterances per inference batch")
+  parser.add_argument("--manifest", default="librivox-dev-clean.csv", help="manifest CSV inside --data_dir")
+  parser.add_argument("--config_file", default=DEFAULT_CONFIG,
+                      help="the model's config: feature settings and vocabulary (default: the 5x3 config)")
+  parser.add_argument("--precision_mode", default="force_fp16", choices=PRECISION_MODES,
+                      help="NPU precision mode (Ascend only)")
+  parser.add_argument("--num_workers", type=positive_int, default=os.cpu_count() or 1,
+                      help="parallel pre-processing jobs")
+  return parser
+
+
+def run_inference(model, source_dir, names, batch_size, logits_dir):
+  """Runs every utterance and writes its logits; returns the seconds spent in ``model.run``."""
+  model.check_batch_size(batch_size)
+  batches = [names[i:i + batch_size] for i in range(0, len(names), batch_size)]
+  # Graph optimisation and memory allocation happen on the first run, which is therefore not timed.
+  start = time.perf_counter()
+  model.run([read_utterance(source_dir, name, model.num_features) for name in batches[0]], rows=batch_size)
+  deco_print("Warm-up run (not timed): {:.3f} s".format(time.perf_counter() - start))
+  run_seconds = 0.0
+  for number, batch in enumerate(batches, start=1):
+    features = [read_utterance(source_dir, name, model.num_features) for name in batch]
+    start = time.perf_counter()
+    logits = model.run(features, rows=batch_size)
+    run_seconds += time.perf_counter() - start
+    for name, utterance_logits in zip(batch, logits):
+      write_bin(os.path.join(logits_dir, name + ".bin"), utterance_logits, LOGITS_DTYPE)
+    if number % max(1, len(batches) // 10) == 0 or number == len(batches):
+      deco_print("Processed {}/{} batches".format(number, len(batches)))
+  return run_seconds
+
+
+def main(argv=None):
+  args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+  tf.disable_eager_execution()
+  tf.logging.set_verbosity(tf.logging.ERROR)
+  config_module = load_config_module(args.config_file)
+  manifest = os.path.join(args.data_dir, args.manifest)
+  source_dir = os.path.join(args.output_dir, "jasper")
+  logits_dir = os.path.join(args.output_dir, "logits")
+  if args.pre_process:
+    start = time.perf_counter()
+    count = preprocess(config_module, manifest, source_dir, args.num_workers)
+    deco_print("Pre-processed {} utterances of {} into {} in {:.1f} s".format(count, manifest, source_dir,
+                                                                             time.perf_counter() - start))
+  names, wav_filenames, durations = read_index(source_dir)
+
+  start = time.perf_counter()
+  model = FrozenJasper(args.model_path, inference_session_config(args.precision_mode))
+  load_seconds = time.perf_counter() - start
+  deco_print("Load model cost time: {:.3f} s".format(load_seconds))
+  shutil.rmtree(logits_dir, ignore_errors=True)
+  os.makedirs(logits_dir)
+  try:
+    run_seconds = run_inference(model, source_dir, names, args.batchSize, logits_dir)
+  finally:
+    model.close()
+  audio_seconds = sum(durations)
+  deco_print("Inference of {} utterances ({:.1f} s of audio) at batch size {}: {:.1f} s, average {:.3f} ms per "
+             "utterance, {:.3f} utterances/s, real-time factor {:.4f}".format(
+                 len(names), audio_seconds, args.batchSize, run_seconds, 1000 * run_seconds / len(names),
+                 len(names) / run_seconds, run_seconds / audio_seconds))
+
+  if args.post_process:
+    vocab_file = mode_config(config_module, "infer")["data_layer_params"]["vocab_file"]
+    idx2char = {i: c for c, i in load_vocab(vocab_file).items()}
+    predictions, edits, words = score(logits_dir, names, wav_filenames, manifest, idx2char)
+    wer = edits / words if words else 0.0
+    write_predictions(os.path.join(args.output_dir, "predictions.csv"), wav_filenames, predictions)
+    with open(os.path.join(args.output_dir, "accuracy.txt"), "w", encoding="utf-8") as handle:
+      handle.write("total_word_count: {} total_word_lev: {} WER: {:.6f}\n".format(words, edits, wer))
+    deco_print("total_word_count: {} total_word_lev: {} WER: {:.6f}".format(words, edits, wer))
+  return 0
+
+
+if __name__ == "__main__":
+  try:
+    sys.exit(main())
+  except (ValueError, IOError) as error:
+    sys.stderr.write("*** Error: {}\n".format(error))
+    sys.exit(1)
