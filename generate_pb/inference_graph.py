@@ -8,8 +8,9 @@ T' = ceil(T_padded / stride) with T_padded = T rounded up to the data layer's ``
 """
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.data.speech2text.placeholder import FEATURES, FEATURES_LENGTH, PlaceholderSpeechDataLayer
+from open_seq2seq.data.speech2text.speech2text import DEFAULT_PAD_TO
 from open_seq2seq.utils.config import mode_config
-from .placeholder_data_layer import FEATURES, FEATURES_LENGTH, PlaceholderSpeechDataLayer
 
 LOGITS = "ForwardPass/fully_connected_ctc_decoder/logits"
 FLAT_LOGITS = "ForwardPass/fully_connected_ctc_decoder/fully_connected/BiasAdd"
@@ -17,8 +18,6 @@ LOGITS_LENGTH = "logits_length"
 INPUT_NAMES = (FEATURES, FEATURES_LENGTH)
 OUTPUT_NAMES = (LOGITS, FLAT_LOGITS, LOGITS_LENGTH)
 EXPORT_DTYPES = {"float32": tf.float32, "float16": tf.float16}
-# Speech2TextDataLayer's default when a config does not set pad_to.
-DEFAULT_PAD_TO = 8
 
 
 def inference_params(config_module, dtype, batch_size=None, num_frames=None):

@@ -15,6 +15,8 @@ from .features import INPUT_TYPES, speech_features
 from .psf_features import psf_frame_count, psf_speech_features
 from .manifest import read_manifests
 
+DEFAULT_PAD_TO = 8
+
 
 class Speech2TextDataLayer(DataLayer):
   """Train/eval elements are ``(features [T, F], T, label ids [L], L)``; infer elements carry the
@@ -77,7 +79,7 @@ class Speech2TextDataLayer(DataLayer):
     super().__init__(params, model, num_workers, worker_id)
     p = self._params
     p.setdefault("backend", "psf")
-    p.setdefault("pad_to", 8)
+    p.setdefault("pad_to", DEFAULT_PAD_TO)
     p.setdefault("max_duration", -1.0)
     p.setdefault("min_duration", -1.0)
     p.setdefault("window_size", 20e-3)
