@@ -89,6 +89,7 @@ base_params = {
     "decoder_params": {
         "initializer": xavier_initializer,
         "use_language_model": False,
+        "infer_logits_to_pickle": False,
     },
     "loss": CTCLoss,
     "loss_params": {},

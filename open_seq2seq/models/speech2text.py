@@ -1,5 +1,6 @@
 """Speech recognition model: WER evaluation, sample printing and transcript output."""
 import csv
+import pickle
 
 import numpy as np
 
@@ -63,21 +64,38 @@ class Speech2Text(EncoderDecoderModel):
     deco_print("Sample prediction: " + hypothesis, offset=4)
     return {"Sample WER": sample_wer}
 
+  @property
+  def logits_to_pickle(self):
+    return self._params.get("decoder_params", {}).get("infer_logits_to_pickle", False)
+
   def infer(self, input_values, output_values):
+    """Per-batch ``(transcripts or, with infer_logits_to_pickle, [T', V+1] logits per utterance, ids)``."""
     ids = input_values["source_ids"][0]
+    if self.logits_to_pickle:
+      return list(output_values[0]), ids
     return self.decode_batch(output_values, len(ids)), ids
 
   def finalize_inference(self, results_per_batch, output_file):
-    """Writes ``wav_filename,predicted_transcript`` in manifest order, atomically."""
-    predictions, ids = [], []
-    for batch_predictions, batch_ids in results_per_batch:
-      predictions.extend(batch_predictions)
+    """Writes ``wav_filename,predicted_transcript`` in manifest order, atomically; with
+    ``infer_logits_to_pickle`` a pickle of ``{"logits": {wav_filename: [T', V+1] array}, "step_size": seconds
+    per logit frame, "vocab": idx2char}`` instead."""
+    outputs, ids = [], []
+    for batch_outputs, batch_ids in results_per_batch:
+      outputs.extend(batch_outputs)
       ids.extend(int(i) for i in batch_ids)
     wav_filenames = self.get_data_layer().wav_filenames
     order = np.argsort(ids, kind="stable")
-    with atomic_output(output_file) as tmp_file, open(tmp_file, "w", newline="", encoding="utf-8") as handle:
-      writer = csv.writer(handle)
-      writer.writerow(["wav_filename", "predicted_transcript"])
-      for position in order:
-        writer.writerow([wav_filenames[ids[position]], predictions[position]])
+    if self.logits_to_pickle:
+      strides = [layer["stride"][0] for layer in self._params["encoder_params"]["convnet_layers"]]
+      step_size = self.get_data_layer().params["window_stride"] * int(np.prod(strides))
+      logits = {wav_filenames[ids[position]]: outputs[position] for position in order}
+      with atomic_output(output_file) as tmp_file, open(tmp_file, "wb") as handle:
+        pickle.dump({"logits": logits, "step_size": step_size, "vocab": self.idx2char}, handle,
+                    protocol=pickle.HIGHEST_PROTOCOL)
+    else:
+      with atomic_output(output_file) as tmp_file, open(tmp_file, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["wav_filename", "predicted_transcript"])
+        for position in order:
+          writer.writerow([wav_filenames[ids[position]], outputs[position]])
     deco_print("Finished inference")

@@ -112,3 +112,31 @@ def test_mixed_float16_training_resumes_with_its_loss_scale(env, tmp_path):
   stored = dict(tf.train.list_variables(os.path.join(logdir, "model.ckpt-10")))
   assert "Loss_Optimization/Variable_2" in stored
   assert "Loss_Optimization/FP32-master-copy/ForwardPass/w2l_encoder/conv11/kernel" in stored
+
+
+def test_infer_logits_to_pickle_matches_the_transcripts(corpus, env, tmp_path):
+  """--decoder_params/infer_logits_to_pickle=True writes per-utterance logits whose greedy CTC decoding over
+  the valid frames (done here in numpy) gives the transcripts of the normal infer CSV."""
+  import pickle  # pylint: disable=import-outside-toplevel
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  import soundfile as sf  # pylint: disable=import-outside-toplevel
+  logdir = str(tmp_path / "logdir")
+  common = ["run.py", "--config_file=" + CONFIG, "--logdir=" + logdir]
+  run_script(common + ["--mode=train", "--max_steps=30"], env)
+  transcripts, logits_file = str(tmp_path / "out.csv"), str(tmp_path / "logits.pickle")
+  run_script(common + ["--mode=infer", "--infer_output_file=" + transcripts], env)
+  run_script(common + ["--mode=infer", "--infer_output_file=" + logits_file,
+                       "--decoder_params/infer_logits_to_pickle=True"], env)
+  with open(logits_file, "rb") as handle:
+    stored = pickle.load(handle)
+  with open(transcripts, newline="") as handle:
+    expected = {row["wav_filename"]: row["predicted_transcript"] for row in csv.DictReader(handle)}
+  assert stored["step_size"] == 0.02 and len(stored["vocab"]) == 28
+  assert set(stored["logits"]) == set(expected)
+  blank = len(stored["vocab"])
+  for name, logits in stored["logits"].items():
+    frames = 1 + sf.info(os.path.join(corpus, name)).frames // 160  # 10 ms hop at 16 kHz
+    valid = np.argmax(logits[:(frames + 1) // 2], axis=1)  # the stride-2 first layer halves the frames
+    collapsed = [int(c) for i, c in enumerate(valid) if c != blank and (i == 0 or c != valid[i - 1])]
+    assert logits.shape[1] == 29
+    assert "".join(stored["vocab"][c] for c in collapsed) == expected[name], name
