@@ -1,9 +1,8 @@
-"""Fixtures of the export tests: the end-to-end tests' synthesized corpus and a tiny model trained on it."""
+"""Fixtures of the export tests: a tiny model trained on the shared synthesized corpus."""
 import os
 
 import pytest
 
-from tests.e2e.conftest import corpus, env  # noqa: F401  pylint: disable=unused-import
 from tests.e2e.e2e_helpers import CONFIG, run_script
 
 TRAIN_STEPS = 10

@@ -1,4 +1,5 @@
-"""Fixtures of the end-to-end tests: a small synthesized corpus, imported with the user's importer."""
+"""Session fixtures shared by the test folders: a small corpus synthesized with espeak-ng and imported with the
+user's importer (built once per test run), and the environment that points the configs at it."""
 import os
 
 import pytest
