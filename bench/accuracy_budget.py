@@ -9,12 +9,14 @@ is evaluated on the dev set (run.py --mode=eval, while nothing trains), and trai
 segment, read off run.py's progress lines, so graph construction, the warm-up step and evaluation are not
 counted; ``total_wall_s`` in the JSON counts everything. Set JASPER_MINI_CORPUS for another corpus folder.
 
-    python bench/accuracy_budget.py [--budgets 5,15,30] [--dtype float32] [--output_dir results/bench/accuracy]
+    python bench/accuracy_budget.py [--budgets 5,15,30] [--dtype float32] [--run_args=--max_steps=11000]
+                                    [--output_dir results/bench/accuracy]
 """
 import argparse
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -171,10 +173,12 @@ def main(argv=None):
   parser.add_argument("--budgets", default="5,15,30", help="minutes of training time, comma-separated")
   parser.add_argument("--config_file", default=MINI_CONFIG)
   parser.add_argument("--dtype", default=None, help="run.py --dtype override (float32, bfloat16, mixed)")
+  parser.add_argument("--run_args", default="", help="more run.py overrides for training and evaluation, "
+                                                     "e.g. --run_args=--max_steps=11000 to fit the schedule to the budget")
   parser.add_argument("--output_dir", default=os.path.join(REPO, "results", "bench",
                                                             time.strftime("accuracy_%Y%m%d_%H%M%S")))
   args = parser.parse_args(argv)
-  overrides = ["--dtype=" + args.dtype] if args.dtype else []
+  overrides = (["--dtype=" + args.dtype] if args.dtype else []) + shlex.split(args.run_args)
   result = run_budgets([float(b) for b in args.budgets.split(",")], args.output_dir, args.config_file, overrides)
   with open(os.path.join(args.output_dir, "accuracy.json"), "w") as handle:
     json.dump(result, handle, indent=1)

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -266,7 +267,8 @@ class Suite:
     from bench.accuracy_budget import run_budgets  # pylint: disable=import-outside-toplevel
     if not os.path.isfile(os.path.join(self.corpus, "librivox-dev-clean.csv")):
       raise MeasurementError("not available: no mini corpus at {}".format(self.corpus))
-    overrides = ["--dtype=" + self.args.accuracy_dtype] if self.args.accuracy_dtype else []
+    overrides = ((["--dtype=" + self.args.accuracy_dtype] if self.args.accuracy_dtype else [])
+                 + shlex.split(self.args.accuracy_run_args))
     return run_budgets([float(b) for b in self.args.accuracy_budgets.split(",")],
                        os.path.join(self.run_dir, "accuracy"), MINI, overrides,
                        log=lambda line: print("  " + line, flush=True))
@@ -310,6 +312,8 @@ def main(argv=None):
   parser.add_argument("--accuracy", action="store_true", help="also the mini-corpus accuracy run (long)")
   parser.add_argument("--accuracy_budgets", default="5,15,30", help="minutes of training, comma-separated")
   parser.add_argument("--accuracy_dtype", help="run.py --dtype of the accuracy run (default: the config's)")
+  parser.add_argument("--accuracy_run_args", default="",
+                      help="more run.py overrides of the accuracy run, e.g. --accuracy_run_args=--max_steps=10000")
   parser.add_argument("--fp16_budget_s", type=float, help="time allowed for the full-shape mixed fp16 step")
   parser.add_argument("--output_dir", default=os.path.join(REPO, "results", "bench"))
   args = parser.parse_args(argv)

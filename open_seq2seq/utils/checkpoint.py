@@ -4,6 +4,7 @@ import os
 import shutil
 
 import tensorflow.compat.v1 as tf
+from tensorflow.python.checkpoint import checkpoint_management
 
 from open_seq2seq.utils.logging import deco_print
 
@@ -78,14 +79,15 @@ def checkpoint_is_complete(prefix):
 
 
 def listed_checkpoints(directory):
-  """Checkpoints the ``checkpoint`` state file lists, newest first, as paths."""
+  """Checkpoints the ``checkpoint`` state file lists, newest first, as paths (get_checkpoint_state has
+  already joined relative entries to ``directory``)."""
   state = tf.train.get_checkpoint_state(directory)
   if state is None:
     return []
   listed = list(state.all_model_checkpoint_paths)
   if state.model_checkpoint_path and state.model_checkpoint_path not in listed:
     listed.append(state.model_checkpoint_path)
-  return [path if os.path.isabs(path) else os.path.join(directory, path) for path in reversed(listed)]
+  return list(reversed(listed))
 
 
 def remove_interrupted_checkpoint_files(directory):
@@ -116,7 +118,9 @@ def repair_checkpoint_state(directory):
       if path not in complete:
         deco_print("Warning: checkpoint {} is incomplete or unreadable; it will not be used".format(path))
     if complete:
-      tf.train.update_checkpoint_state(directory, complete[0], all_model_checkpoint_paths=list(reversed(complete)))
+      # Written relative to the directory, as the savers do (save_relative_paths), so a moved logdir still resumes.
+      checkpoint_management.update_checkpoint_state_internal(
+          directory, complete[0], all_model_checkpoint_paths=list(reversed(complete)), save_relative_paths=True)
     else:
       os.remove(os.path.join(directory, "checkpoint"))
   return complete[0] if complete else None
