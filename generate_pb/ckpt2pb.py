@@ -25,15 +25,8 @@ from generate_pb.freeze import frozen_graph_def, write_graph_def  # noqa: E402  
 from generate_pb.inference_graph import (EXPORT_DTYPES, INPUT_NAMES, OUTPUT_NAMES,  # noqa: E402  pylint: disable=wrong-import-position
                                          build_inference_graph)
 from open_seq2seq.utils.checkpoint import build_restore_fn, latest_checkpoint  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.utils.config import apply_cli_overrides, load_config_module  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.config import apply_cli_overrides, load_config_module, positive_int  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.logging import deco_print  # noqa: E402  pylint: disable=wrong-import-position
-
-
-def positive_int(text):
-  value = int(text)
-  if value < 1:
-    raise argparse.ArgumentTypeError("expected a positive integer, got {}".format(text))
-  return value
 
 
 def build_parser():

@@ -37,7 +37,7 @@ from online_inference.postprocess import score, write_predictions  # noqa: E402 
 from online_inference.preprocess import preprocess, read_index, read_utterance  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.data.vocab import load_vocab  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.distributed.npu import PRECISION_MODES  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.utils.config import load_config_module, mode_config  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.config import load_config_module, mode_config, positive_int  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.logging import deco_print  # noqa: E402  pylint: disable=wrong-import-position
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -52,13 +52,6 @@ def str_to_bool(text):
   if text.lower() in FALSE_WORDS:
     return False
   raise argparse.ArgumentTypeError("expected one of {} or {}, got {!r}".format(TRUE_WORDS, FALSE_WORDS, text))
-
-
-def positive_int(text):
-  value = int(text)
-  if value < 1:
-    raise argparse.ArgumentTypeError("expected a positive integer, got {}".format(text))
-  return value
 
 
 def build_parser():
