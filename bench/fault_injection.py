@@ -34,7 +34,7 @@ def training_command(args, logdir, resume):
 
 def run_until_killed(args, logdir, resume, rng):
   """Starts training, waits for its first step, SIGKILLs it after a random delay. Returns (restored step or
-  None, first step trained or None, whether it finished before the kill)."""
+  None, first step trained or None, exit code when it finished before the kill, else None)."""
   process = subprocess.Popen(training_command(args, logdir, resume), cwd=REPO, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
   restored = first_step = None
@@ -46,12 +46,26 @@ def run_until_killed(args, logdir, resume, rng):
     if match:
       first_step = int(match.group(1))
       break
+  if first_step is None:
+    # Its output ended before a step: it is exiting on its own (nothing left to train, or an error).
+    return restored, None, process.wait()
   time.sleep(rng.uniform(0.0, args.max_delay_s))
-  finished = process.poll() is not None
-  if not finished:
+  exit_code = process.poll()
+  if exit_code is None:
     process.send_signal(signal.SIGKILL)
   process.communicate()
-  return restored, first_step, finished
+  return restored, first_step, exit_code
+
+
+def resume_succeeded(restored, first_step, exit_code, max_steps):
+  """A resume succeeded when it restored a checkpoint and trained on from the step after it; a checkpoint of
+  the last step (the previous run was killed while exiting) leaves nothing to train, and the run must end
+  cleanly."""
+  if restored is None:
+    return False
+  if restored >= max_steps:
+    return exit_code == 0
+  return first_step is not None and first_step > restored
 
 
 def corrupt_listed_checkpoints(logdir):
@@ -74,12 +88,11 @@ def main(argv=None):
   corrupt = []
   for _ in range(args.kills):
     resume = bool(listed_checkpoints(logdir))
-    restored, first_step, finished = run_until_killed(args, logdir, resume, rng)
+    restored, first_step, exit_code = run_until_killed(args, logdir, resume, rng)
     if resume:
       attempts += 1
-      # A resume succeeded when it restored a checkpoint and trained on from the step after it.
-      resumes += int(restored is not None and first_step is not None and first_step > restored)
-    if finished:
+      resumes += int(resume_succeeded(restored, first_step, exit_code, args.max_steps))
+    if exit_code is not None:
       break
     kills += 1
     corrupt += corrupt_listed_checkpoints(logdir)
