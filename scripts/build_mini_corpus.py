@@ -15,9 +15,12 @@ it unchanged)::
     <output_dir>/LibriSpeech/<split>/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt
     <output_dir>/LibriSpeech/SPEAKERS.TXT
     <output_dir>/LibriSpeech/.complete_<split>
+    <output_dir>/librispeech-lm-norm.txt
 
-with split names train-clean-100, dev-clean and test-clean. The FLAC files are
-16 kHz, 16-bit, mono. Given the same arguments and seed the output is
+with split names train-clean-100, dev-clean and test-clean. The last file is
+the language-model text, as the real corpus's LM resource: one upper-case
+sentence per line, every usable fortunes sentence except the dev and test ones.
+The FLAC files are 16 kHz, 16-bit, mono. Given the same arguments and seed the output is
 byte-identical; an interrupted build can be resumed by running the same command
 again (finished utterances are kept, every file is written atomically).
 
@@ -58,6 +61,7 @@ SAMPLE_RATE = 16000
 FIRST_SPEAKER_ID = 1000
 BUILD_INFO_NAME = ".mini_corpus_build.json"
 SPEAKERS_FILE_NAME = "SPEAKERS.TXT"
+LM_TEXT_FILE_NAME = "librispeech-lm-norm.txt"
 BUILD_FORMAT_VERSION = 1
 
 DEFAULT_FORTUNE_DIR = "/usr/share/games/fortunes"
@@ -750,6 +754,9 @@ def build_corpus(output_dir, num_train_utterances=3000, num_dev_utterances=300,
         "speakers": len(by_chapter),
         "seed": seed,
     }, sort_keys=True) + "\n")
+  held_out = {transcript for split in (DEV_SPLIT, TEST_SPLIT) for _, _, transcript in plan[split]}
+  write_text_atomic(os.path.join(output_dir, LM_TEXT_FILE_NAME),
+                    "".join(t + "\n" for t in transcripts if t not in held_out))
   return {split: len(plan[split]) for split in SPLITS}
 
 

@@ -49,7 +49,7 @@ class FullyConnectedCTCDecoder(Decoder):
       flat_logits = tf.nn.bias_add(tf.matmul(flat, kernel), bias, name="BiasAdd")
     logits = tf.reshape(flat_logits, [batch_size, time_steps, num_classes], name="logits")
     if self._mode == "infer" and self._params.get("infer_logits_to_pickle", False):
-      return {"logits": logits, "outputs": [logits], "src_length": src_length}
+      return {"logits": logits, "outputs": [logits, src_length], "src_length": src_length}
     time_major_logits = tf.transpose(logits, [1, 0, 2])
     outputs_fn = self._params.get("logits_to_outputs_func") or (lambda lg, _: [greedy_ctc_decode(lg, src_length)])
     return {"logits": time_major_logits, "outputs": outputs_fn(time_major_logits, input_dict),

@@ -69,10 +69,12 @@ class Speech2Text(EncoderDecoderModel):
     return self._params.get("decoder_params", {}).get("infer_logits_to_pickle", False)
 
   def infer(self, input_values, output_values):
-    """Per-batch ``(transcripts or, with infer_logits_to_pickle, [T', V+1] logits per utterance, ids)``."""
+    """Per-batch ``(transcripts or, with infer_logits_to_pickle, [T', V+1] logits per utterance cut to its
+    valid frames, ids)``."""
     ids = input_values["source_ids"][0]
     if self.logits_to_pickle:
-      return list(output_values[0]), ids
+      logits, lengths = output_values
+      return [utterance[:length] for utterance, length in zip(logits, lengths)], ids
     return self.decode_batch(output_values, len(ids)), ids
 
   def finalize_inference(self, results_per_batch, output_file):

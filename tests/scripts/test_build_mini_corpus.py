@@ -293,3 +293,14 @@ def test_check_speakers_detects_fallback(monkeypatch):
       real(e)[0], real(e)[1] | {"m99"}))
   with pytest.raises(bmc.CorpusError, match="ignores variant 'm99'"):
     bmc.check_speakers([_speaker(1, "en-us", "m99")], espeak)
+
+
+def test_lm_text_holds_every_sentence_but_dev_and_test(corpus):
+  trans = _read_trans(corpus)
+  with open(os.path.join(os.path.dirname(corpus), bmc.LM_TEXT_FILE_NAME), encoding="utf-8") as f:
+    lm_sentences = f.read().splitlines()
+  held_out = set(trans["dev-clean"].values()) | set(trans["test-clean"].values())
+  assert not held_out & set(lm_sentences)
+  assert set(trans["train-clean-100"].values()) <= set(lm_sentences)
+  usable = bmc.collect_transcripts(bmc.DEFAULT_FORTUNE_DIR, 3, 18)
+  assert sorted(lm_sentences) == sorted(set(usable) - held_out)

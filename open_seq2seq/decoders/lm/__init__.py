@@ -1,0 +1,2 @@
+from .arpa_model import ArpaLanguageModel
+from .kneser_ney import estimate_kneser_ney, write_arpa

@@ -1,0 +1,66 @@
+#!/usr/bin/env python
+"""Estimates a word n-gram language model (interpolated Kneser-Ney) from text and writes it as ARPA, for the
+CTC beam-search decoder (scripts/decode.py).
+
+    python scripts/build_lm.py --text data/mini_librispeech/librispeech-lm-norm.txt \\
+        --output data/mini_librispeech/lm-3gram.arpa --order 3
+
+The text holds one sentence per line (the format of LibriSpeech's librispeech-lm-norm.txt); it is lower-cased
+like the importer's transcripts, and with ``--vocab`` a line with a character outside the model's alphabet is
+an error naming the file and line. Pure Python: fine for millions of words; for the full 800M-word
+LibriSpeech text use KenLM's lmplz (the decoder reads any ARPA file).
+"""
+import argparse
+import gzip
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from open_seq2seq.data.vocab import load_vocab  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.decoders.lm import estimate_kneser_ney, write_arpa  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.atomic import atomic_output  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def read_alphabet(vocab_file):
+  return set(load_vocab(vocab_file))
+
+
+def read_sentences(path, alphabet=None):
+  opener = gzip.open if path.endswith(".gz") else open
+  with opener(path, "rt", encoding="utf-8") as handle:
+    for number, line in enumerate(handle, start=1):
+      sentence = " ".join(line.lower().split())
+      if not sentence:
+        continue
+      if alphabet is not None:
+        unknown = sorted(set(sentence) - alphabet)
+        if unknown:
+          raise ValueError("{}:{}: characters {} are not in the vocabulary; expected only {!r}".format(
+              path, number, unknown, "".join(sorted(alphabet))))
+      yield sentence.split()
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--text", required=True, nargs="+", help="sentence files (.txt or .txt.gz)")
+  parser.add_argument("--output", required=True, help="ARPA file to write")
+  parser.add_argument("--order", type=int, default=3)
+  parser.add_argument("--vocab", help="character vocabulary file of the acoustic model, to check the text")
+  args = parser.parse_args(argv)
+  alphabet = read_alphabet(args.vocab) if args.vocab else None
+  sentences = [words for path in args.text for words in read_sentences(path, alphabet)]
+  model = estimate_kneser_ney(sentences, args.order)
+  with atomic_output(args.output) as tmp_file, open(tmp_file, "w", encoding="utf-8") as handle:
+    write_arpa(model, handle)
+  print("{}: {}-gram model of {} sentences, {} words; n-grams per order: {}".format(
+      args.output, args.order, len(sentences), sum(len(s) for s in sentences),
+      ", ".join(str(len(model[k])) for k in sorted(model))))
+  return 0
+
+
+if __name__ == "__main__":
+  try:
+    sys.exit(main())
+  except (ValueError, OSError) as error:
+    sys.stderr.write("build_lm.py: error: {}\n".format(error))
+    sys.exit(1)

@@ -1,0 +1,119 @@
+"""scripts/build_lm.py and scripts/decode.py on a fabricated logits dump: greedy CTC spells an
+acoustically likelier misspelling, the LM beam search recovers the words; the (alpha, beta) grid, the
+transcripts CSV and the beam dump; clear errors on bad input."""
+import csv
+import pickle
+import re
+
+import numpy as np
+import pytest
+
+from tests.e2e.e2e_helpers import run_script
+from tests.scripts.script_loader import REPO_ROOT, load_script
+
+build_lm = load_script("build_lm")
+decode = load_script("decode")
+
+VOCAB = REPO_ROOT + "/open_seq2seq/test_utils/toy_speech_data/vocab.txt"
+LABELS = " abcdefghijklmnopqrstuvwxyz'"
+
+
+def frames_for(spoken):
+  """Logit frames (character then blank) for ``spoken``; ``x|y`` marks a frame where x narrowly beats y."""
+  rows = []
+  for item in spoken:
+    row = np.full(len(LABELS) + 1, -6.0)
+    if "|" in item:
+      likelier, truth = item.split("|")
+      row[LABELS.index(likelier)], row[LABELS.index(truth)] = 2.2, 2.0
+    else:
+      row[LABELS.index(item)] = 4.0
+    blank_row = np.full(len(LABELS) + 1, -6.0)
+    blank_row[-1] = 4.0
+    rows += [row, blank_row]
+  return np.array(rows, dtype=np.float32)
+
+
+@pytest.fixture()
+def dump(tmp_path):
+  text = tmp_path / "lm.txt"
+  text.write_text("THE CAT SAT ON THE MAT\nA DOG SAT ON A LOG\nTHE DOG AND THE CAT\n")
+  lm = tmp_path / "lm.arpa"
+  assert build_lm.main(["--text", str(text), "--output", str(lm), "--order", "3", "--vocab", VOCAB]) == 0
+  utterances = {"a.wav": (list("the cat s") + ["d|t"], "the cat sat"),
+                "b.wav": (list("a dog ") + ["z|s"] + list("at"), "a dog sat")}
+  logits = tmp_path / "logits.pickle"
+  with open(logits, "wb") as handle:
+    pickle.dump({"logits": {name: frames_for(spoken) for name, (spoken, _) in utterances.items()},
+                 "step_size": 0.02, "vocab": dict(enumerate(LABELS))}, handle)
+  labels = tmp_path / "labels.csv"
+  with open(labels, "w", newline="") as handle:
+    writer = csv.writer(handle)
+    writer.writerow(["wav_filename", "wav_filesize", "transcript"])
+    for name, (_, transcript) in utterances.items():
+      writer.writerow([name, 1, transcript])
+  return {"lm": str(lm), "logits": str(logits), "labels": str(labels), "dir": tmp_path}
+
+
+def test_eval_grid_and_transcripts(dump):
+  output = str(dump["dir"] / "best.csv")
+  beams = str(dump["dir"] / "beams.txt")
+  printed = run_script(["scripts/decode.py", "--logits", dump["logits"], "--labels", dump["labels"], "--lm",
+                        dump["lm"], "--vocab", VOCAB, "--alpha", "0", "--alpha_max", "1", "--alpha_step", "0.5",
+                        "--beta", "0", "--beta_max", "1", "--beta_step", "1", "--unknown_word_offset", "0",
+                        "--infer_output_file", output, "--dump_all_beams_to", beams]).stdout
+  assert "greedy WER: 0.3333" in printed  # "sad" and "zat": 2 of 6 words
+  rows = {(float(a), float(b)): float(wer) for a, b, wer in re.findall(r"^\| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|",
+                                                                      printed, re.MULTILINE)}
+  assert sorted(rows) == [(0.0, 0.0), (0.0, 1.0), (0.5, 0.0), (0.5, 1.0), (1.0, 0.0), (1.0, 1.0)]
+  assert rows[(0.0, 0.0)] == pytest.approx(1 / 3, abs=1e-4)  # no LM at all: the beam search agrees with greedy
+  assert rows[(1.0, 0.0)] < 1 / 3
+  best = min(rows, key=rows.get)
+  assert "best: alpha {:g}, beta {:g}, WER {:.4f}".format(best[0], best[1], rows[best]) in printed
+  references = {"a.wav": "the cat sat", "b.wav": "a dog sat"}
+  with open(output, newline="") as handle:
+    predictions = {row["wav_filename"]: row["predicted_transcript"] for row in csv.DictReader(handle)}
+  wrong_words = sum(sum(p != r for p, r in zip(predictions[n].split(), references[n].split())) for n in references)
+  assert wrong_words / 6 == pytest.approx(rows[best], abs=1e-4)
+  dumped = open(beams).read().splitlines()
+  assert dumped[0] == "a.wav" and dumped[1].endswith("\t" + predictions["a.wav"])
+
+
+def test_infer_mode(dump):
+  output = str(dump["dir"] / "out.csv")
+  run_script(["scripts/decode.py", "--logits", dump["logits"], "--lm", dump["lm"], "--vocab", VOCAB, "--alpha",
+              "0.5", "--beta", "0", "--mode", "infer", "--infer_output_file", output, "--workers", "1"])
+  with open(output, newline="") as handle:
+    assert [row["predicted_transcript"] for row in csv.DictReader(handle)] == ["the cat sat", "a dog sat"]
+
+
+def test_not_a_pickle(dump, tmp_path):
+  bad = tmp_path / "bad.pickle"
+  bad.write_bytes(b"not a pickle")
+  with pytest.raises(ValueError, match="bad.pickle: not a logits pickle"):
+    decode.main(["--logits", str(bad), "--vocab", VOCAB, "--mode", "infer", "--infer_output_file",
+                 str(tmp_path / "o.csv")])
+  assert not (tmp_path / "o.csv").exists()
+
+
+def test_vocabulary_mismatch(dump, tmp_path):
+  vocab = tmp_path / "vocab.txt"
+  vocab.write_text(" \na\nb\n")
+  with pytest.raises(ValueError, match="made with the vocabulary"):
+    decode.main(["--logits", dump["logits"], "--vocab", str(vocab), "--mode", "infer", "--infer_output_file",
+                 str(tmp_path / "o.csv")])
+
+
+def test_missing_transcripts(dump, tmp_path):
+  labels = tmp_path / "partial.csv"
+  labels.write_text("wav_filename,wav_filesize,transcript\na.wav,1,the cat sat\n")
+  with pytest.raises(ValueError, match="partial.csv: no transcript for 1 utterances"):
+    decode.main(["--logits", dump["logits"], "--labels", str(labels), "--vocab", VOCAB])
+
+
+def test_lm_text_outside_the_alphabet(tmp_path):
+  text = tmp_path / "text.txt"
+  text.write_text("fine words\nnot fine: 42\n")
+  with pytest.raises(ValueError, match=r"text.txt:2: characters \['2', '4', ':'\] are not in the vocabulary"):
+    build_lm.main(["--text", str(text), "--output", str(tmp_path / "lm.arpa"), "--vocab", VOCAB])
+  assert not (tmp_path / "lm.arpa").exists()
