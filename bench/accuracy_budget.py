@@ -10,7 +10,10 @@ segment, read off run.py's progress lines, so graph construction, the warm-up st
 counted; ``total_wall_s`` in the JSON counts everything. Set JASPER_MINI_CORPUS for another corpus folder.
 
     python bench/accuracy_budget.py [--budgets 5,15,30] [--dtype float32] [--run_args=--max_steps=11000]
-                                    [--output_dir results/bench/accuracy]
+                                    [--output_dir results/bench/accuracy] [--lm lm-3gram.arpa]
+
+With ``--lm`` every budget's checkpoint is also decoded with CTC beam search and that word LM
+(scripts/decode.py, fixed --lm_alpha/--lm_beta/--unknown_word_offset) on dev and on test.
 """
 import argparse
 import json
@@ -24,6 +27,8 @@ import threading
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, REPO)
+from open_seq2seq.utils.config import load_config_module, mode_config  # noqa: E402  pylint: disable=wrong-import-position
 MINI_CONFIG = "configs/speech2text/jasper_mini_nvgrad_masks.py"
 PROGRESS = re.compile(r"global_step:\s*(\d+), loss:\s*([^,]+), mean_loss:.*elapsed: (\d+):(\d\d):(\d\d)")
 STOP_GRACE_S = 300
@@ -96,10 +101,59 @@ def evaluate_dev(common_args, log_path):
   return float(wer[-1]), float(loss[-1]) if loss else float("nan"), int(step.group(1)) if step else None
 
 
+DEV_INFER_CONFIG = """# Written by bench/accuracy_budget.py: {config} with inference on its eval (dev) set,
+# to dump dev logits for LM decoding.
+import copy
+import runpy
+
+_config = runpy.run_path({config!r}, init_globals={{"tf": tf}})
+base_model = _config["base_model"]
+base_params = _config["base_params"]
+train_params = _config.get("train_params", {{}})
+eval_params = _config.get("eval_params", {{}})
+infer_params = copy.deepcopy(eval_params)
+"""
+
+
+class LanguageModelDecoding:
+  """WER of LM beam search (scripts/decode.py) over the logits of a checkpoint on dev and test."""
+
+  def __init__(self, lm_path, config_file, output_dir, alpha, beta, unknown_word_offset):
+    config = load_config_module(config_file)
+    self.manifests = {split: mode_config(config, mode)["data_layer_params"]["dataset_files"]
+                      for split, mode in (("dev", "eval"), ("test", "infer"))}
+    self.vocab_file = config["base_params"]["data_layer_params"]["vocab_file"]
+    dev_config = os.path.join(output_dir, "dev_infer_config.py")
+    with open(dev_config, "w") as handle:
+      handle.write(DEV_INFER_CONFIG.format(config=os.path.abspath(config_file)))
+    self.configs = {"dev": dev_config, "test": config_file}
+    self.lm_path, self.output_dir = lm_path, output_dir
+    self.settings = ["--alpha={}".format(alpha), "--beta={}".format(beta),
+                     "--unknown_word_offset={}".format(unknown_word_offset)]
+
+  def wer(self, split, logdir, overrides, log_path):
+    logits = os.path.join(self.output_dir, "{}_logits.pickle".format(split))
+    run_py(["--mode=infer", "--config_file=" + self.configs[split], "--logdir=" + logdir,
+            "--infer_output_file=" + logits, "--decoder_params/infer_logits_to_pickle=True"] + list(overrides),
+           log_path)
+    command = [sys.executable, "scripts/decode.py", "--logits", logits, "--lm", self.lm_path, "--vocab",
+               self.vocab_file, "--labels"] + self.manifests[split] + self.settings
+    result = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            check=False)
+    with open(log_path, "a") as handle:
+      handle.write("$ " + " ".join(command) + "\n" + result.stdout)
+    greedy = re.search(r"greedy WER: ([\d.]+)", result.stdout)
+    decoded = re.search(r"^best: alpha \S+, beta \S+, WER ([\d.]+)", result.stdout, re.MULTILINE)
+    if result.returncode != 0 or not decoded:
+      raise RuntimeError("decode.py exited with {} (log: {})".format(result.returncode, log_path))
+    return float(greedy.group(1)), float(decoded.group(1))
+
+
 def run_budgets(budgets_min, output_dir, config_file=MINI_CONFIG, overrides=(), log=print, poll_s=0.5,
-                progress_every=10):
+                progress_every=10, lm_decoding=None):
   """Trains to each budget (minutes of training time, ascending) and evaluates; returns the result dict.
-  ``overrides``: run.py options for training and evaluation; ``progress_every``: steps between loss points."""
+  ``overrides``: run.py options for training and evaluation; ``progress_every``: steps between loss points;
+  ``lm_decoding``: a LanguageModelDecoding to add dev and test WER with the LM at every budget."""
   logdir = os.path.join(output_dir, "logdir")
   log_path = os.path.join(output_dir, "accuracy.log")
   os.makedirs(output_dir, exist_ok=True)
@@ -132,6 +186,12 @@ def run_budgets(budgets_min, output_dir, config_file=MINI_CONFIG, overrides=(), 
                  "note": "training ended (max_steps) before this budget" if finished else ""})
     log("  {:g} min budget: {:.1f} min trained, step {}, dev WER {:.2%}, dev loss {:.2f}".format(
         budget, trained_s / 60, step, wer, dev_loss))
+    if lm_decoding is not None:
+      for split in ("dev", "test"):
+        greedy, decoded = lm_decoding.wer(split, logdir, overrides, log_path)
+        rows[-1].update({split + "_wer_greedy": greedy, split + "_wer_lm": decoded})
+      log("    with the LM: dev WER {:.2%}, test WER {:.2%} (greedy test WER {:.2%})".format(
+          rows[-1]["dev_wer_lm"], rows[-1]["test_wer_lm"], rows[-1]["test_wer_greedy"]))
   plot_path = os.path.join(output_dir, "accuracy.png")
   plot_curves(curve, rows, plot_path)
   return {"config_file": config_file, "overrides": list(overrides), "rows": rows, "curve": curve, "plot": plot_path,
@@ -159,12 +219,17 @@ def plot_curves(curve, rows, path):
 
 
 def markdown(result):
-  lines = ["| training budget (min) | trained (min) | step | dev WER (%) | dev loss | last train loss | note |",
-           "|---|---|---|---|---|---|---|"]
+  with_lm = all("dev_wer_lm" in row for row in result["rows"])
+  lm_headers = " dev WER, LM (%) | test WER (%) | test WER, LM (%) |" if with_lm else ""
+  lines = ["| training budget (min) | trained (min) | step | dev WER (%) |" + lm_headers +
+           " dev loss | last train loss | note |",
+           "|---|---|---|---|" + ("---|---|---|" if with_lm else "") + "---|---|---|"]
   for row in result["rows"]:
-    lines.append("| {:g} | {:.1f} | {} | {:.2f} | {:.2f} | {:.2f} | {} |".format(
-        row["budget_min"], row["trained_min"], row["step"], 100 * row["dev_wer"], row["dev_loss"], row["train_loss"],
-        row["note"]))
+    lm_cells = " {:.2f} | {:.2f} | {:.2f} |".format(100 * row["dev_wer_lm"], 100 * row["test_wer_greedy"],
+                                                    100 * row["test_wer_lm"]) if with_lm else ""
+    lines.append("| {:g} | {:.1f} | {} | {:.2f} |{} {:.2f} | {:.2f} | {} |".format(
+        row["budget_min"], row["trained_min"], row["step"], 100 * row["dev_wer"], lm_cells, row["dev_loss"],
+        row["train_loss"], row["note"]))
   return "\n".join(lines)
 
 
@@ -177,9 +242,18 @@ def main(argv=None):
                                                      "e.g. --run_args=--max_steps=11000 to fit the schedule to the budget")
   parser.add_argument("--output_dir", default=os.path.join(REPO, "results", "bench",
                                                             time.strftime("accuracy_%Y%m%d_%H%M%S")))
+  parser.add_argument("--lm", help="ARPA word LM: adds dev and test WER of LM beam search (scripts/decode.py) at "
+                                   "every budget")
+  parser.add_argument("--lm_alpha", type=float, default=0.5)
+  parser.add_argument("--lm_beta", type=float, default=0.0)
+  parser.add_argument("--unknown_word_offset", type=float, default=-15.0)
   args = parser.parse_args(argv)
   overrides = (["--dtype=" + args.dtype] if args.dtype else []) + shlex.split(args.run_args)
-  result = run_budgets([float(b) for b in args.budgets.split(",")], args.output_dir, args.config_file, overrides)
+  os.makedirs(args.output_dir, exist_ok=True)
+  lm_decoding = LanguageModelDecoding(args.lm, args.config_file, args.output_dir, args.lm_alpha, args.lm_beta,
+                                      args.unknown_word_offset) if args.lm else None
+  result = run_budgets([float(b) for b in args.budgets.split(",")], args.output_dir, args.config_file, overrides,
+                       lm_decoding=lm_decoding)
   with open(os.path.join(args.output_dir, "accuracy.json"), "w") as handle:
     json.dump(result, handle, indent=1)
   print(markdown(result))

@@ -103,7 +103,8 @@ def grid(start, stop, step):
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--logits", required=True, help="pickle from run.py --mode=infer with infer_logits_to_pickle")
-  parser.add_argument("--labels", help="manifest CSV (wav_filename, transcript); required for --mode eval")
+  parser.add_argument("--labels", nargs="+",
+                      help="manifest CSVs (wav_filename, transcript); required for --mode eval")
   parser.add_argument("--lm", help="ARPA word language model (.arpa or .arpa.gz); without it, plain beam search")
   parser.add_argument("--vocab", required=True, help="character vocabulary file of the model")
   parser.add_argument("--alpha", type=float, default=1.0, help="LM weight")
@@ -132,11 +133,13 @@ def main(argv=None):
   names = sorted(logits)
   references = None
   if args.labels:
-    references = read_references(args.labels)
+    references = {}
+    for manifest in args.labels:
+      references.update(read_references(manifest))
     missing = [name for name in names if name not in references]
     if missing:
       raise ValueError("{}: no transcript for {} utterances of {}, e.g. {}".format(
-          args.labels, len(missing), args.logits, missing[0]))
+          ", ".join(args.labels), len(missing), args.logits, missing[0]))
   log_probs = [log_softmax(logits[name]) for name in names]
   pairs = [(a, b) for a in grid(args.alpha, args.alpha_max, args.alpha_step)
            for b in grid(args.beta, args.beta_max, args.beta_step)] if args.lm else [(0.0, 0.0)]
