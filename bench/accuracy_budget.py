@@ -28,7 +28,7 @@ import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, REPO)
-from open_seq2seq.utils.config import load_config_module, mode_config  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.config import load_config_module, mode_config, write_eval_set_infer_config  # noqa: E402  pylint: disable=wrong-import-position
 MINI_CONFIG = "configs/speech2text/jasper_mini_nvgrad_masks.py"
 PROGRESS = re.compile(r"global_step:\s*(\d+), loss:\s*([^,]+), mean_loss:.*elapsed: (\d+):(\d\d):(\d\d)")
 STOP_GRACE_S = 300
@@ -101,20 +101,6 @@ def evaluate_dev(common_args, log_path):
   return float(wer[-1]), float(loss[-1]) if loss else float("nan"), int(step.group(1)) if step else None
 
 
-DEV_INFER_CONFIG = """# Written by bench/accuracy_budget.py: {config} with inference on its eval (dev) set,
-# to dump dev logits for LM decoding.
-import copy
-import runpy
-
-_config = runpy.run_path({config!r}, init_globals={{"tf": tf}})
-base_model = _config["base_model"]
-base_params = _config["base_params"]
-train_params = _config.get("train_params", {{}})
-eval_params = _config.get("eval_params", {{}})
-infer_params = copy.deepcopy(eval_params)
-"""
-
-
 class LanguageModelDecoding:
   """WER of LM beam search (scripts/decode.py) over the logits of a checkpoint on dev and test."""
 
@@ -123,9 +109,7 @@ class LanguageModelDecoding:
     self.manifests = {split: mode_config(config, mode)["data_layer_params"]["dataset_files"]
                       for split, mode in (("dev", "eval"), ("test", "infer"))}
     self.vocab_file = config["base_params"]["data_layer_params"]["vocab_file"]
-    dev_config = os.path.join(output_dir, "dev_infer_config.py")
-    with open(dev_config, "w") as handle:
-      handle.write(DEV_INFER_CONFIG.format(config=os.path.abspath(config_file)))
+    dev_config = write_eval_set_infer_config(config_file, os.path.join(output_dir, "dev_infer_config.py"))
     self.configs = {"dev": dev_config, "test": config_file}
     self.lm_path, self.output_dir = lm_path, output_dir
     self.settings = ["--alpha={}".format(alpha), "--beta={}".format(beta),

@@ -62,7 +62,7 @@ FIRST_SPEAKER_ID = 1000
 BUILD_INFO_NAME = ".mini_corpus_build.json"
 SPEAKERS_FILE_NAME = "SPEAKERS.TXT"
 LM_TEXT_FILE_NAME = "librispeech-lm-norm.txt"
-BUILD_FORMAT_VERSION = 1
+BUILD_FORMAT_VERSION = 2
 
 DEFAULT_FORTUNE_DIR = "/usr/share/games/fortunes"
 # "translate-me" holds Latin and other non-English text; "off" (a folder in
@@ -344,7 +344,9 @@ def select_speakers(seed, num_train, num_dev, num_test):
   Held-out (dev, test) speakers walk a seeded shuffle of the accents, so each
   held-out split covers several accents, and alternate male/female variants.
   Training speakers cycle over the accents and over all variants; no
-  voice+variant combination is used twice.
+  voice+variant combination is used twice. The held-out speakers (ids,
+  voices, speed and pitch) do not depend on ``num_train``, so corpora with
+  more or fewer training speakers share their dev and test sets.
   """
   if min(num_train, num_dev, num_test) < 1:
     raise CorpusError("every split needs at least one speaker")
@@ -412,8 +414,11 @@ def select_speakers(seed, num_train, num_dev, num_test):
     used.add((voice, variant))
     train.append((TRAIN_SPLIT, voice, variant))
 
+  heldout_prosody = random.Random("heldout-prosody-{}".format(seed))
+  train_prosody = random.Random("train-prosody-{}".format(seed))
   speakers = []
-  for index, (split, voice, variant) in enumerate(train + chosen):
+  for index, (split, voice, variant) in enumerate(chosen + train):
+    prosody = train_prosody if split == TRAIN_SPLIT else heldout_prosody
     speaker_id = FIRST_SPEAKER_ID + index
     speakers.append({
         "speaker": speaker_id,
@@ -421,10 +426,11 @@ def select_speakers(seed, num_train, num_dev, num_test):
         "split": split,
         "voice": voice,
         "variant": variant,
-        "speed": rng.randint(*SPEED_RANGE),
-        "pitch": rng.randint(*PITCH_RANGE),
+        "speed": prosody.randint(*SPEED_RANGE),
+        "pitch": prosody.randint(*PITCH_RANGE),
     })
-  return speakers
+  split_order = {TRAIN_SPLIT: 0, DEV_SPLIT: 1, TEST_SPLIT: 2}
+  return sorted(speakers, key=lambda s: split_order[s["split"]])
 
 
 # ---------------------------------------------------------------------------
@@ -671,20 +677,21 @@ def _progress(total, initial):
               dynamic_ncols=True)
 
 
-def build_corpus(output_dir, num_train_utterances=3000, num_dev_utterances=300,
+def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
                  num_test_utterances=300, seed=0, workers=2, min_words=3,
-                 max_words=18, num_train_speakers=36, num_dev_speakers=4,
+                 max_words=18, num_train_speakers=160, num_dev_speakers=4,
                  num_test_speakers=4, fortune_dir=DEFAULT_FORTUNE_DIR,
                  exclude_fortune_files=DEFAULT_EXCLUDED_FORTUNE_FILES,
                  log=print):
   """Builds (or completes) the corpus; returns {split: number of utterances}.
 
-  Raises CorpusError on any problem.
+  ``num_train_utterances`` None: every usable sentence that dev and test do
+  not take. Raises CorpusError on any problem.
   """
   counts = {TRAIN_SPLIT: num_train_utterances, DEV_SPLIT: num_dev_utterances,
             TEST_SPLIT: num_test_utterances}
   for split, n in counts.items():
-    if n < 1:
+    if n is not None and n < 1:
       raise CorpusError("{} needs at least one utterance".format(split))
   if not 1 <= min_words <= max_words:
     raise CorpusError("need 1 <= --min_words <= --max_words")
@@ -693,6 +700,13 @@ def build_corpus(output_dir, num_train_utterances=3000, num_dev_utterances=300,
   transcripts = collect_transcripts(fortune_dir, min_words, max_words,
                                     tuple(exclude_fortune_files))
   log("{} usable sentences in {}".format(len(transcripts), fortune_dir))
+  if num_train_utterances is None:
+    counts[TRAIN_SPLIT] = len(transcripts) - num_dev_utterances - num_test_utterances
+    if counts[TRAIN_SPLIT] < 1:
+      raise CorpusError(
+          "only {} usable sentences found, none left for training after {} dev "
+          "and {} test utterances".format(len(transcripts), num_dev_utterances,
+                                          num_test_utterances))
   speakers = select_speakers(seed, num_train_speakers, num_dev_speakers,
                              num_test_speakers)
   plan = plan_corpus(transcripts, speakers, seed, counts)
@@ -766,7 +780,9 @@ def parse_args(argv=None):
                   "from the sentences of the fortunes collection.")
   parser.add_argument("--output_dir", required=True,
                       help="the corpus is written to OUTPUT_DIR/LibriSpeech/")
-  parser.add_argument("--num_train_utterances", type=int, default=3000)
+  parser.add_argument("--num_train_utterances", type=int, default=None,
+                      help="default: every usable sentence not in dev/test "
+                           "(16166 with Debian bookworm's fortunes)")
   parser.add_argument("--num_dev_utterances", type=int, default=300)
   parser.add_argument("--num_test_utterances", type=int, default=300)
   parser.add_argument("--seed", type=int, default=0)
@@ -774,7 +790,7 @@ def parse_args(argv=None):
                       help="parallel espeak-ng | sox pipelines")
   parser.add_argument("--min_words", type=int, default=3)
   parser.add_argument("--max_words", type=int, default=18)
-  parser.add_argument("--num_train_speakers", type=int, default=36)
+  parser.add_argument("--num_train_speakers", type=int, default=160)
   parser.add_argument("--num_dev_speakers", type=int, default=4)
   parser.add_argument("--num_test_speakers", type=int, default=4)
   parser.add_argument("--fortune_dir", default=DEFAULT_FORTUNE_DIR,

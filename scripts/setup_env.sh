@@ -2,7 +2,8 @@
 # Installs everything the toolkit needs and prints the path of the Python environment.
 #
 # System packages (apt): espeak-ng and sox build the offline corpus from the English sentences of
-# Debian's fortunes collection; libsndfile reads FLAC/WAV; cmake, g++, make and the Python headers build
+# Debian's fortunes collection; wamerican's word list (/usr/share/dict/words) widens the decoding LM's
+# vocabulary; libsndfile reads FLAC/WAV; cmake, g++, make and the Python headers build
 # Horovod.
 # Python: a virtual environment OUTSIDE the clone, keyed by the hash of requirements.txt,
 # requirements-horovod.txt, the extra requirement files, the Horovod build flags and the Python version, so a
@@ -19,7 +20,7 @@
 # Usage: source "$(scripts/setup_env.sh)/bin/activate"   (all progress goes to stderr)
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-apt_packages=(espeak-ng sox libsox-fmt-all libsndfile1 flac fortunes cmake g++ make python3-dev)
+apt_packages=(espeak-ng sox libsox-fmt-all libsndfile1 flac fortunes wamerican cmake g++ make python3-dev)
 
 missing_apt=()
 for pkg in "${apt_packages[@]}"; do

@@ -23,6 +23,9 @@ def load_progress(logdir):
   rows = read_rows(os.path.join(logdir, "train_progress.csv"))
   if not rows or rows[0][0] != "global_step":
     raise ValueError("{}: no train_progress.csv with a header row".format(logdir))
+  if len(rows) < 2:
+    raise ValueError("{}: train_progress.csv has no progress rows (training ran fewer than print_loss_steps "
+                     "steps)".format(logdir))
   return [{name: float(value) for name, value in zip(rows[0], row)} for row in rows[1:]]
 
 
@@ -77,7 +80,11 @@ def main(argv=None):
   parser.add_argument("--test_wer", type=float)
   args = parser.parse_args(argv)
   prefix = args.output_prefix or os.path.join(args.logdir, "training_report")
-  progress, evaluations = write_report(args.logdir, prefix, args.final_wer, args.test_wer)
+  try:
+    progress, evaluations = write_report(args.logdir, prefix, args.final_wer, args.test_wer)
+  except ValueError as error:
+    sys.stderr.write("summarize_training.py: error: {}\n".format(error))
+    return 1
   print("Training steps: {}".format(int(progress[-1]["global_step"])))
   print("Training wall time: {:.1f} min".format(progress[-1]["elapsed_s"] / 60))
   if evaluations:

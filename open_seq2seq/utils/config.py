@@ -123,3 +123,25 @@ def mode_config(config_module, mode):
   if mode_key in config_module:
     nested_update(params, copy.deepcopy(config_module[mode_key]))
   return params
+
+
+EVAL_SET_INFER_CONFIG = """# Written from {config}: the same config, with inference on its eval set
+# (e.g. to dump dev-set logits for LM decoding).
+import copy
+import runpy
+
+_config = runpy.run_path({config!r}, init_globals={{"tf": tf}})
+base_model = _config["base_model"]
+base_params = _config["base_params"]
+train_params = _config.get("train_params", {{}})
+eval_params = _config.get("eval_params", {{}})
+infer_params = copy.deepcopy(eval_params)
+"""
+
+
+def write_eval_set_infer_config(config_file, output_path):
+  """Writes a config file that runs ``config_file``'s eval set in infer mode; returns ``output_path``."""
+  load_config_module(config_file)
+  with open(output_path, "w", encoding="utf-8") as handle:
+    handle.write(EVAL_SET_INFER_CONFIG.format(config=os.path.abspath(config_file)))
+  return output_path

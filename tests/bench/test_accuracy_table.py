@@ -4,7 +4,8 @@ import runpy
 
 import tensorflow.compat.v1 as tf
 
-from bench.accuracy_budget import DEV_INFER_CONFIG, markdown
+from bench.accuracy_budget import markdown
+from open_seq2seq.utils.config import write_eval_set_infer_config
 
 
 def row(budget, **extra):
@@ -33,8 +34,7 @@ def test_dev_infer_config_runs_the_eval_set_in_infer_mode(tmp_path):
   original.write_text("base_model = 'model'\nbase_params = {'dtype': tf.float32}\n"
                       "eval_params = {'data_layer_params': {'dataset_files': ['dev.csv'], 'shuffle': False}}\n"
                       "infer_params = {'data_layer_params': {'dataset_files': ['test.csv']}}\n")
-  derived = tmp_path / "dev_infer_config.py"
-  derived.write_text(DEV_INFER_CONFIG.format(config=str(original)))
+  derived = write_eval_set_infer_config(str(original), str(tmp_path / "dev_infer_config.py"))
   namespace = runpy.run_path(str(derived), init_globals={"tf": tf})
   assert namespace["infer_params"]["data_layer_params"]["dataset_files"] == ["dev.csv"]
   assert namespace["eval_params"]["data_layer_params"]["dataset_files"] == ["dev.csv"]

@@ -36,6 +36,20 @@ def test_bigram_by_hand():
     assert 10 ** lm.log10_prob(word, context) == pytest.approx(probability, abs=1e-6), (word, context)
 
 
+def test_lexicon_words_share_the_uniform_mass():
+  # Same text as above plus two lexicon words ("b" is already in the text): the vocabulary grows to
+  # a, b, c, d, </s>, <unk> (6), so each word's uniform share is 0.5 * 3 / 4 / 6 = 0.0625, the lexicon-only
+  # words get exactly that, and the distribution still sums to one.
+  lm = round_trip(estimate_kneser_ney([["a", "b"], ["a"]], order=2, extra_vocabulary=["c", "b", "d"]))
+  expected = {"a": 0.5 / 4 + 0.0625, "b": 0.5 / 4 + 0.0625, "c": 0.0625, "d": 0.0625, "</s>": 1.5 / 4 + 0.0625,
+              "<unk>": 0.0625}
+  for word, probability in expected.items():
+    assert 10 ** lm.log10_prob(word, ()) == pytest.approx(probability, abs=1e-6), word
+  assert 10 ** lm.log10_prob("c", ("a",)) == pytest.approx(0.6 * 0.0625, abs=1e-6)
+  for context in [(), ("a",), ("<s>",), ("c",)]:
+    assert sum(10 ** lm.log10_prob(w, context) for w in expected) == pytest.approx(1.0, abs=1e-5), context
+
+
 SENTENCES = [s.split() for s in ["the cat sat on the mat", "the dog sat", "a cat and a dog", "on the mat sat a cat",
                                  "the the cat", "dog"]]
 

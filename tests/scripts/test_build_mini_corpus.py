@@ -120,14 +120,14 @@ def test_speakers_disjoint(corpus):
         continue
       fields = [x.strip() for x in line.split("|")]
       table[fields[0]] = fields
-  assert len(table) == 44
+  assert len(table) == 168  # the default 160 training speakers + 4 dev + 4 test
   for split, ids in speakers.items():
     for speaker in ids:
       assert table[speaker][1] == split
       assert os.listdir(os.path.join(corpus, split, speaker)) == [
           str(int(speaker) * 10 + 1)]
   combos = {(f[2], f[3]) for f in table.values()}
-  assert len(combos) == 44
+  assert len(combos) == 168
   assert all(f[2] != "en-gb" for f in table.values())
   for f in table.values():
     assert 140 <= int(f[4]) <= 200 and 30 <= int(f[5]) <= 70
@@ -247,6 +247,25 @@ def test_too_few_sentences(tmp_path, capsys):
   assert "only 1 usable sentences" in err and "10 utterances" in err
 
 
+def test_training_takes_every_sentence_dev_and_test_leave_by_default(tmp_path, capsys):
+  fdir = tmp_path / "fortunes"
+  fdir.mkdir()
+  sentences = ["The {} cat sat on a mat.".format(w) for w in
+               ("red", "big", "old", "wet", "shy", "fat", "odd")]
+  (fdir / "cats").write_text("".join(s + "\n%\n" for s in sentences))
+  out = tmp_path / "out"
+  assert bmc.main(["--output_dir", str(out), "--fortune_dir", str(fdir),
+                   "--num_dev_utterances", "2", "--num_test_utterances", "1",
+                   "--num_train_speakers", "2"]) == 0
+  assert "train-clean-100 4 utterances, dev-clean 2 utterances, test-clean 1 " \
+         "utterances" in capsys.readouterr().out
+  assert bmc.main(["--output_dir", str(tmp_path / "none"), "--fortune_dir",
+                   str(fdir), "--num_dev_utterances", "4",
+                   "--num_test_utterances", "3"]) == 1
+  assert "only 7 usable sentences found, none left for training after 4 dev " \
+         "and 3 test" in capsys.readouterr().err
+
+
 def test_missing_tools(tmp_path, monkeypatch, capsys):
   monkeypatch.setenv("PATH", str(tmp_path))
   assert bmc.main(["--output_dir", str(tmp_path / "out")] + TINY) == 1
@@ -258,7 +277,7 @@ def test_select_speakers():
   speakers = bmc.select_speakers(0, 36, 4, 4)
   assert speakers == bmc.select_speakers(0, 36, 4, 4)
   assert speakers != bmc.select_speakers(1, 36, 4, 4)
-  assert [s["speaker"] for s in speakers] == list(range(1000, 1044))
+  assert sorted(s["speaker"] for s in speakers) == list(range(1000, 1044))
   assert len({(s["voice"], s["variant"]) for s in speakers}) == 44
   for split in ("dev-clean", "test-clean"):
     held = [s for s in speakers if s["split"] == split]
@@ -269,6 +288,17 @@ def test_select_speakers():
   assert len({s["voice"] for s in train}) == len(bmc.VOICES)
   with pytest.raises(bmc.CorpusError):
     bmc.select_speakers(0, 500, 4, 4)
+
+
+def test_held_out_speakers_do_not_depend_on_the_training_speakers():
+  def held_out(num_train):
+    return [s for s in bmc.select_speakers(0, num_train, 4, 4)
+            if s["split"] != "train-clean-100"]
+  assert held_out(36) == held_out(12) == held_out(150)
+  train = [s for s in bmc.select_speakers(0, 150, 4, 4)
+           if s["split"] == "train-clean-100"]
+  held = {(s["voice"], s["variant"]) for s in held_out(150)}
+  assert len({(s["voice"], s["variant"]) for s in train} | held) == 158
 
 
 def _speaker(n, voice, variant):

@@ -117,3 +117,38 @@ def test_lm_text_outside_the_alphabet(tmp_path):
   with pytest.raises(ValueError, match=r"text.txt:2: characters \['2', '4', ':'\] are not in the vocabulary"):
     build_lm.main(["--text", str(text), "--output", str(tmp_path / "lm.arpa"), "--vocab", VOCAB])
   assert not (tmp_path / "lm.arpa").exists()
+
+
+def test_lexicon_word_beats_a_misspelling(tmp_path):
+  # "purred" is in the lexicon but never in the LM text; the acoustics narrowly prefer "purrad". Without the
+  # lexicon both spellings are unknown words and the acoustics win; with it the known word is cheaper.
+  text = tmp_path / "lm.txt"
+  text.write_text("THE CAT SAT\nTHE CAT SAT ON THE MAT\n")
+  lexicon = tmp_path / "words"
+  lexicon.write_text("purred\nMat\ncafé\n")
+  logits = tmp_path / "logits.pickle"
+  with open(logits, "wb") as handle:
+    pickle.dump({"logits": {"a.wav": frames_for(list("the cat purr") + ["a|e", "d"])}, "step_size": 0.02,
+                 "vocab": dict(enumerate(LABELS))}, handle)
+  predictions = {}
+  for name, extra in [("plain", []), ("lexicon", ["--lexicon", str(lexicon)])]:
+    lm = str(tmp_path / (name + ".arpa"))
+    printed = run_script(["scripts/build_lm.py", "--text", str(text), "--output", lm, "--order", "2", "--vocab",
+                          VOCAB] + extra).stdout
+    output = str(tmp_path / (name + ".csv"))
+    run_script(["scripts/decode.py", "--logits", str(logits), "--lm", lm, "--vocab", VOCAB, "--alpha", "0.5",
+                "--beta", "0", "--mode", "infer", "--infer_output_file", output, "--workers", "1"])
+    with open(output, newline="") as handle:
+      predictions[name] = next(csv.DictReader(handle))["predicted_transcript"]
+  assert "words: 2 words, 1 skipped (characters outside" in printed
+  assert predictions == {"plain": "the cat purrad", "lexicon": "the cat purred"}
+
+
+def test_lexicon_with_several_words_on_a_line(tmp_path):
+  text = tmp_path / "lm.txt"
+  text.write_text("the cat\n")
+  lexicon = tmp_path / "words.txt"
+  lexicon.write_text("dog\nhot dog\n")
+  with pytest.raises(ValueError, match=r"words.txt:2: expected one word per line, got 'hot dog'"):
+    build_lm.main(["--text", str(text), "--output", str(tmp_path / "lm.arpa"), "--lexicon", str(lexicon)])
+  assert not (tmp_path / "lm.arpa").exists()

@@ -4,6 +4,8 @@ Lower orders use continuation counts (how many distinct words precede an n-gram)
 start with ``<s>``, which nothing can precede and which keep their raw counts (as KenLM's lmplz does).
 Each order has one absolute discount D = n1 / (n1 + 2 n2) from its count-of-counts; the unigrams are
 interpolated with a uniform distribution over the vocabulary, ``<unk>`` included, so unseen words get mass.
+Words of a lexicon that the text never uses (``extra_vocabulary``) join that vocabulary: they get only the
+uniform share, which makes them far cheaper for the decoder than a spelling outside every word list.
 """
 import collections
 import math
@@ -44,15 +46,18 @@ def _count(sentences, order):
   return adjusted
 
 
-def estimate_kneser_ney(sentences, order=3):
-  """``{k: {ngram: (log10 prob, log10 back-off)}}`` for k = 1..order from an iterable of word lists."""
+def estimate_kneser_ney(sentences, order=3, extra_vocabulary=()):
+  """``{k: {ngram: (log10 prob, log10 back-off)}}`` for k = 1..order from an iterable of word lists.
+
+  ``extra_vocabulary``: more words (e.g. a pronunciation lexicon's) that become unigrams of the model.
+  """
   if order < 1:
     raise ValueError("order must be at least 1, got {}".format(order))
   sentences = [list(words) for words in sentences]
   if not any(sentences):
     raise ValueError("no words to estimate a language model from")
   adjusted = _count(sentences, order)
-  vocabulary = sorted(set(word for (word,) in adjusted[1]) | {UNKNOWN_WORD, END_OF_SENTENCE})
+  vocabulary = sorted(set(word for (word,) in adjusted[1]) | set(extra_vocabulary) | {UNKNOWN_WORD, END_OF_SENTENCE})
   probabilities = {}
   back_offs = {}
 
