@@ -88,8 +88,11 @@ else
 fi
 
 echo "== Summary"
+lm_report_args=()
+[ -n "$dev_wer_lm" ] && lm_report_args+=(--dev_wer_lm "$dev_wer_lm")
+[ -n "$test_wer_lm" ] && lm_report_args+=(--test_wer_lm "$test_wer_lm")
 "$py" scripts/summarize_training.py --logdir "$logdir" --final_wer "$dev_wer" --test_wer "$test_wer" \
-  || echo "(no training report)"
+  "${lm_report_args[@]}" || echo "(no training report)"
 end=$(date +%s)
 echo "Final dev WER: $(awk -v w="$dev_wer" 'BEGIN{printf "%.2f %%", 100*w}')"
 echo "Test WER: $(awk -v w="$test_wer" 'BEGIN{printf "%.2f %%", 100*w}')"

@@ -38,7 +38,7 @@ def elapsed_at(progress, step):
   return min(progress, key=lambda row: abs(row["global_step"] - step))["elapsed_s"]
 
 
-def write_report(logdir, output_prefix, final_wer=None, test_wer=None):
+def write_report(logdir, output_prefix, final_wer=None, test_wer=None, dev_wer_lm=None, test_wer_lm=None):
   progress = load_progress(logdir)
   evaluations = load_evaluations(logdir)
   figure, (loss_axis, wer_axis) = plt.subplots(1, 2, figsize=(11, 4))
@@ -67,6 +67,9 @@ def write_report(logdir, output_prefix, final_wer=None, test_wer=None):
     lines.append("Final dev WER (standalone --mode=eval): {:.2f} %".format(100 * final_wer))
   if test_wer is not None:
     lines.append("Test WER of the --mode=infer predictions: {:.2f} %".format(100 * test_wer))
+  for split, wer in (("Dev", dev_wer_lm), ("Test", test_wer_lm)):
+    if wer is not None:
+      lines.append("{} WER with the word LM (CTC beam search, scripts/decode.py): {:.2f} %".format(split, 100 * wer))
   with open(output_prefix + ".md", "w") as handle:
     handle.write("\n".join(lines) + "\n")
   return progress, evaluations
@@ -78,10 +81,13 @@ def main(argv=None):
   parser.add_argument("--output_prefix", help="default: <logdir>/training_report")
   parser.add_argument("--final_wer", type=float)
   parser.add_argument("--test_wer", type=float)
+  parser.add_argument("--dev_wer_lm", type=float)
+  parser.add_argument("--test_wer_lm", type=float)
   args = parser.parse_args(argv)
   prefix = args.output_prefix or os.path.join(args.logdir, "training_report")
   try:
-    progress, evaluations = write_report(args.logdir, prefix, args.final_wer, args.test_wer)
+    progress, evaluations = write_report(args.logdir, prefix, args.final_wer, args.test_wer, args.dev_wer_lm,
+                                         args.test_wer_lm)
   except ValueError as error:
     sys.stderr.write("summarize_training.py: error: {}\n".format(error))
     return 1
