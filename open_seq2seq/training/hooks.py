@@ -55,6 +55,8 @@ class ProgressHook(tf.train.SessionRunHook):
       self._window_steps += 1
     if global_step % self._every != 0:
       return
+    if run_context.session.run(self._global_step) != global_step:
+      return  # a mixed-precision step with non-finite gradients was skipped: global_step did not advance
     window_seconds = now - self._window_start
     fps = self._batch_size * self._window_steps / window_seconds if window_seconds > 0 and self._window_steps else 0.0
     elapsed = now - self._start

@@ -16,9 +16,9 @@ def test_train_resume_eval_infer(corpus, env, tmp_path):
   assert "global_step:     40" in first.stdout
   progress = read_progress(logdir)
   assert [step for step, _ in progress] == [5, 10, 15, 20, 25, 30, 35, 40]
-  first_losses = [loss for _, loss in progress[:2]]
-  last_losses = [loss for _, loss in progress[-2:]]
-  assert max(last_losses) < 0.8 * min(first_losses), progress
+  losses = [loss for _, loss in progress]
+  # batch losses scale with the batch's transcript lengths, so compare the untrained start with a later average
+  assert sum(losses[-4:]) / 4 < 0.75 * losses[0], losses
   assert os.path.exists(os.path.join(logdir, "model.ckpt-40.index"))
   assert {"train_loss", "learning_rate", "Loss_Optimization/global_gradient_norm"} <= summary_tags(logdir)
 
