@@ -14,13 +14,12 @@ counted, since a word list is not a transcript. Pure Python: fine for millions o
 LibriSpeech text use KenLM's lmplz (the decoder reads any ARPA file).
 """
 import argparse
-import gzip
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from open_seq2seq.data.vocab import load_vocab  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.decoders.lm import estimate_kneser_ney, write_arpa  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.decoders.lm import estimate_kneser_ney, read_text_lines, write_arpa  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.atomic import atomic_output  # noqa: E402  pylint: disable=wrong-import-position
 
 
@@ -29,35 +28,31 @@ def read_alphabet(vocab_file):
 
 
 def read_sentences(path, alphabet=None):
-  opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "rt", encoding="utf-8") as handle:
-    for number, line in enumerate(handle, start=1):
-      sentence = " ".join(line.lower().split())
-      if not sentence:
-        continue
-      if alphabet is not None:
-        unknown = sorted(set(sentence) - alphabet)
-        if unknown:
-          raise ValueError("{}:{}: characters {} are not in the vocabulary; expected only {!r}".format(
-              path, number, unknown, "".join(sorted(alphabet))))
-      yield sentence.split()
+  for number, line in read_text_lines(path):
+    sentence = " ".join(line.lower().split())
+    if not sentence:
+      continue
+    if alphabet is not None:
+      unknown = sorted(set(sentence) - alphabet)
+      if unknown:
+        raise ValueError("{}:{}: characters {} are not in the vocabulary; expected only {!r}".format(
+            path, number, unknown, "".join(sorted(alphabet))))
+    yield sentence.split()
 
 
 def read_lexicon(path, alphabet=None):
   """(words, number skipped) of a one-word-per-line list, lower-cased, without words outside ``alphabet``."""
   words, skipped = set(), 0
-  opener = gzip.open if path.endswith(".gz") else open
-  with opener(path, "rt", encoding="utf-8") as handle:
-    for number, line in enumerate(handle, start=1):
-      fields = line.lower().split()
-      if not fields:
-        continue
-      if len(fields) > 1:
-        raise ValueError("{}:{}: expected one word per line, got {!r}".format(path, number, line.strip()))
-      if alphabet is not None and not set(fields[0]) <= alphabet:
-        skipped += 1
-        continue
-      words.add(fields[0])
+  for number, line in read_text_lines(path):
+    fields = line.lower().split()
+    if not fields:
+      continue
+    if len(fields) > 1:
+      raise ValueError("{}:{}: expected one word per line, got {!r}".format(path, number, line.strip()))
+    if alphabet is not None and not set(fields[0]) <= alphabet:
+      skipped += 1
+      continue
+    words.add(fields[0])
   return words, skipped
 
 

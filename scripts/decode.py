@@ -62,10 +62,13 @@ def load_logits(path, vocab):
 
 def read_references(path):
   with open(path, newline="", encoding="utf-8") as handle:
-    reader = csv.DictReader(handle)
-    if not reader.fieldnames or not {"wav_filename", "transcript"} <= set(reader.fieldnames):
-      raise ValueError("{}: expected columns wav_filename and transcript, got {}".format(path, reader.fieldnames))
-    return {row["wav_filename"]: row["transcript"] for row in reader}
+    try:
+      reader = csv.DictReader(handle)
+      if not reader.fieldnames or not {"wav_filename", "transcript"} <= set(reader.fieldnames):
+        raise ValueError("{}: expected columns wav_filename and transcript, got {}".format(path, reader.fieldnames))
+      return {row["wav_filename"]: row["transcript"] for row in reader}
+    except UnicodeDecodeError as error:
+      raise ValueError("{}: not UTF-8 text ({})".format(path, error.reason)) from None
 
 
 def greedy_transcript(logits, labels):
@@ -158,14 +161,12 @@ def main(argv=None):
     for alpha, beta in pairs:
       started = time.time()
       beams = pool.map(_decode_one, [(lp, alpha, beta) for lp in log_probs], chunksize=4)
-      results[(alpha, beta)] = beams
+      wer = None
       if references is not None:
         wer = corpus_wer([references[n] for n in names], [b[0][0] if b else "" for b in beams])
-        results[(alpha, beta)] = (wer, beams)
         print("| {:g} | {:g} | {:.4f} | {:.1f} |".format(alpha, beta, wer, time.time() - started), flush=True)
-      else:
-        results[(alpha, beta)] = (None, beams)
-  best_pair = min(results, key=lambda pair: results[pair][0] if results[pair][0] is not None else 0.0)
+      results[(alpha, beta)] = (wer, beams)
+  best_pair = min(results, key=lambda pair: results[pair][0]) if references is not None else pairs[0]
   best_wer, best_beams = results[best_pair]
   if best_wer is not None:
     print("best: alpha {:g}, beta {:g}, WER {:.4f}".format(best_pair[0], best_pair[1], best_wer))

@@ -87,6 +87,7 @@ def test_gzip_file_round_trip(tmp_path):
     ("\\data\\\nngram 1=1\n\n\\1-grams:\nminus\ta\n\\end\\\n", "test.arpa:5: expected numbers"),
     ("\\data\\\nngram 1=1\n\n\\2-grams:\n-1.0\ta b\n\\end\\\n", "not announced"),
     ("\\data\\\nngram 1=1\n\n\\1-grams:\n-1.0\ta b c d\n\\end\\\n", "test.arpa:5: expected 'log10prob 1 words"),
+    ("\\data\\\nngram 1=many\n\n\\1-grams:\n-1.0\ta\n\\end\\\n", "test.arpa:2: expected whole numbers"),
 ])
 def test_malformed_arpa_is_reported_with_file_and_line(text, message):
   with pytest.raises(ArpaFormatError, match=message.replace("\\", "\\\\").replace("(", "\\(")):
@@ -96,3 +97,10 @@ def test_malformed_arpa_is_reported_with_file_and_line(text, message):
 def test_no_words_is_an_error():
   with pytest.raises(ValueError, match="no words"):
     estimate_kneser_ney([[], []])
+
+
+def test_arpa_file_that_is_not_utf8(tmp_path):
+  path = tmp_path / "latin1.arpa"
+  path.write_bytes(b"\\data\\\nngram 1=1\n\n\\1-grams:\n-1.0\tcaf\xe9\n\\end\\\n")
+  with pytest.raises(ValueError, match=r"latin1.arpa:\d+: not UTF-8 text"):
+    ArpaLanguageModel.from_file(str(path))

@@ -152,3 +152,15 @@ def test_lexicon_with_several_words_on_a_line(tmp_path):
   with pytest.raises(ValueError, match=r"words.txt:2: expected one word per line, got 'hot dog'"):
     build_lm.main(["--text", str(text), "--output", str(tmp_path / "lm.arpa"), "--lexicon", str(lexicon)])
   assert not (tmp_path / "lm.arpa").exists()
+
+
+def test_lm_text_and_labels_that_are_not_utf8(dump, tmp_path):
+  text = tmp_path / "latin1.txt"
+  text.write_bytes(b"the cat\ncaf\xe9 au lait\n")
+  with pytest.raises(ValueError, match=r"latin1.txt:\d+: not UTF-8 text"):
+    build_lm.main(["--text", str(text), "--output", str(tmp_path / "latin1.arpa")])
+  assert not (tmp_path / "latin1.arpa").exists()
+  labels = tmp_path / "latin1_labels.csv"
+  labels.write_bytes(b"wav_filename,wav_filesize,transcript\na.wav,1,caf\xe9\n")
+  with pytest.raises(ValueError, match=r"latin1_labels.csv: not UTF-8 text"):
+    decode.main(["--logits", dump["logits"], "--labels", str(labels), "--vocab", VOCAB])

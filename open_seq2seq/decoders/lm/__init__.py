@@ -1,2 +1,3 @@
 from .arpa_model import ArpaLanguageModel
 from .kneser_ney import estimate_kneser_ney, write_arpa
+from .text_files import read_text_lines

@@ -1,6 +1,6 @@
 """A word n-gram language model read from an ARPA file (what KenLM's lmplz and scripts/build_lm.py write),
 queried with the standard back-off rule."""
-import gzip
+from .text_files import read_text_lines
 
 BEGIN_OF_SENTENCE = "<s>"
 END_OF_SENTENCE = "</s>"
@@ -11,12 +11,6 @@ LOG10_ZERO = -99.0
 
 class ArpaFormatError(ValueError):
   pass
-
-
-def _open_text(path):
-  if path.endswith(".gz"):
-    return gzip.open(path, "rt", encoding="utf-8")
-  return open(path, encoding="utf-8")
 
 
 class ArpaLanguageModel:
@@ -32,8 +26,7 @@ class ArpaLanguageModel:
 
   @classmethod
   def from_file(cls, path):
-    with _open_text(path) as handle:
-      return cls(read_arpa(handle, path))
+    return cls(read_arpa((line for _, line in read_text_lines(path)), path))
 
   def map_word(self, word):
     return word if word in self.vocabulary else UNKNOWN_WORD
@@ -84,7 +77,10 @@ def read_arpa(lines, source="<arpa>"):
       if not line.startswith("ngram ") or "=" not in line:
         raise ArpaFormatError("{}: expected 'ngram N=COUNT' under \\data\\, got {!r}".format(where, line))
       key, count = line[len("ngram "):].split("=", 1)
-      expected[int(key)] = int(count)
+      try:
+        expected[int(key)] = int(count)
+      except ValueError:
+        raise ArpaFormatError("{}: expected whole numbers in 'ngram N=COUNT', got {!r}".format(where, line)) from None
     elif section == "ngrams":
       fields = line.split()
       if len(fields) not in (order + 1, order + 2):
