@@ -7,6 +7,8 @@ import runpy
 
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.utils.atomic import atomic_output
+
 MODE_PARAMS = {
     "train": "train_params",
     "eval": "eval_params",
@@ -142,6 +144,6 @@ infer_params = copy.deepcopy(eval_params)
 def write_eval_set_infer_config(config_file, output_path):
   """Writes a config file that runs ``config_file``'s eval set in infer mode; returns ``output_path``."""
   load_config_module(config_file)
-  with open(output_path, "w", encoding="utf-8") as handle:
+  with atomic_output(output_path) as tmp_path, open(tmp_path, "w", encoding="utf-8") as handle:
     handle.write(EVAL_SET_INFER_CONFIG.format(config=os.path.abspath(config_file)))
   return output_path
