@@ -32,6 +32,7 @@ Example::
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import random
@@ -40,11 +41,15 @@ import shutil
 import subprocess
 import sys
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import numpy as np
+import soundfile as sf
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from open_seq2seq.utils.atomic import atomic_output, remove_temp_files, temp_path_for  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.parallel import bounded_parallel_map  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.corpus import voices as corpus_voices  # noqa: E402  pylint: disable=wrong-import-position
 
 try:
   from tqdm import tqdm
@@ -55,14 +60,18 @@ except ImportError:  # pragma: no cover - tqdm is in requirements.txt
 TRAIN_SPLIT = "train-clean-100"
 DEV_SPLIT = "dev-clean"
 TEST_SPLIT = "test-clean"
-SPLITS = (TRAIN_SPLIT, DEV_SPLIT, TEST_SPLIT)
+# The out-of-domain dev proxy: the dev sentences, read by variants training never hears, under recording
+# conditions training-time augmentation never applies (open_seq2seq/corpus/voices.py).
+DEV_OTHER_SPLIT = "dev-other"
+SPLITS = (TRAIN_SPLIT, DEV_SPLIT, TEST_SPLIT, DEV_OTHER_SPLIT)
 
 SAMPLE_RATE = 16000
 FIRST_SPEAKER_ID = 1000
+FIRST_DEV_OTHER_SPEAKER_ID = 9000
 BUILD_INFO_NAME = ".mini_corpus_build.json"
 SPEAKERS_FILE_NAME = "SPEAKERS.TXT"
 LM_TEXT_FILE_NAME = "librispeech-lm-norm.txt"
-BUILD_FORMAT_VERSION = 2
+BUILD_FORMAT_VERSION = 3
 
 DEFAULT_FORTUNE_DIR = "/usr/share/games/fortunes"
 # "translate-me" holds Latin and other non-English text; "off" (a folder in
@@ -88,8 +97,14 @@ MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7")
 FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5")
 OTHER_VARIANTS = ("klatt", "klatt2", "klatt3", "croak", "whisper")
 NAMED_VARIANTS = ("Andy", "Annie", "edward", "grandma", "grandpa", "linda",
-                  "quincy", "steph")
+                  "quincy", "steph", "adam", "Alex", "Alicia", "Andrea", "aunty",
+                  "benjamin", "boris", "david", "Gene", "john", "Lee",
+                  "max", "paul", "rob", "robert", "victor", "zac", "shelby", "m8")
 TRAIN_VARIANTS = MALE_VARIANTS + FEMALE_VARIANTS + OTHER_VARIANTS + NAMED_VARIANTS
+# Variants of the out-of-domain dev proxy only, never trained on: Klatt sources, whispered female, and named
+# community voices ("klatt6" and "caleb" render exactly like "klatt", so neither is used anywhere).
+DEV_OTHER_VARIANTS = ("klatt4", "klatt5", "whisperf", "Michael", "iven2",
+                      "travis", "norbert", "belinda")
 # Held-out (dev/test) speakers use the plain male/female grid, alternating.
 HELDOUT_VARIANT_POOLS = (MALE_VARIANTS, FEMALE_VARIANTS)
 
@@ -338,28 +353,34 @@ def espeak_text(transcript):
 # Speakers
 # ---------------------------------------------------------------------------
 
-def select_speakers(seed, num_train, num_dev, num_test):
-  """Deterministic list of speaker dicts (train, then dev, then test).
+def select_speakers(seed, num_train, num_dev, num_test, num_dev_other=0,
+                    world_fraction=0.0):
+  """Deterministic list of speaker dicts (train, dev, test, then dev-other).
 
   Held-out (dev, test) speakers walk a seeded shuffle of the accents, so each
-  held-out split covers several accents, and alternate male/female variants.
-  Training speakers cycle over the accents and over all variants; no
-  voice+variant combination is used twice. The held-out speakers (ids,
-  voices, speed and pitch) do not depend on ``num_train``, so corpora with
-  more or fewer training speakers share their dev and test sets.
+  held-out split covers several accents, and alternate male/female variants;
+  they keep espeak-ng's own timbre. Training speakers cycle over the accents
+  and over all training variants, a voice+variant combination being reused
+  only once every free combination has been taken; each training speaker also
+  gets its own formant scale and word gap, and a ``world_fraction``
+  of them a WORLD resynthesis (corpus_voices.draw_timbre), so no two share a
+  timbre. The held-out speakers (ids, voices, speed and pitch) do not depend
+  on the training speakers, so corpora with more or fewer training speakers
+  share their dev and test sets. Dev-other speakers use DEV_OTHER_VARIANTS,
+  which training never uses.
   """
   if min(num_train, num_dev, num_test) < 1:
     raise CorpusError("every split needs at least one speaker")
-  total = num_train + num_dev + num_test
-  capacity = len(VOICES) * len(TRAIN_VARIANTS)
-  if total > capacity:
-    raise CorpusError("{} speakers requested but only {} voice+variant "
-                      "combinations exist".format(total, capacity))
+  if not 0.0 <= world_fraction <= 1.0:
+    raise CorpusError("--world_fraction must lie in [0, 1], got {}".format(world_fraction))
   heldout = num_dev + num_test
   heldout_capacity = len(VOICES) * sum(len(p) for p in HELDOUT_VARIANT_POOLS)
   if heldout > heldout_capacity:
     raise CorpusError("too many dev/test speakers requested ({} > {})".format(
         heldout, heldout_capacity))
+  if num_dev_other > len(VOICES) * len(DEV_OTHER_VARIANTS):
+    raise CorpusError("too many dev-other speakers requested ({} > {})".format(
+        num_dev_other, len(VOICES) * len(DEV_OTHER_VARIANTS)))
 
   rng = random.Random("speakers-{}".format(seed))
   voice_order = list(VOICES)
@@ -390,14 +411,18 @@ def select_speakers(seed, num_train, num_dev, num_test):
     used.add((voice, variant))
     chosen.append((split, voice, variant))
 
+  heldout_combinations = set(used)
   train = []
   cycle = []
   for k in range(num_train):
     voice = voice_order[(heldout + k) % len(voice_order)]
     free = [v for v in TRAIN_VARIANTS if (voice, v) not in used]
     if not free:
-      voice = next(v for v in voice_order
-                   if any((v, var) not in used for var in TRAIN_VARIANTS))
+      voice = next((v for v in voice_order
+                    if any((v, var) not in used for var in TRAIN_VARIANTS)), None)
+      if voice is None:  # every combination taken once: start another round
+        used = set(heldout_combinations)
+        voice = voice_order[(heldout + k) % len(voice_order)]
       free = [v for v in TRAIN_VARIANTS if (voice, v) not in used]
     variant = None
     for attempt in range(2):
@@ -409,18 +434,18 @@ def select_speakers(seed, num_train, num_dev, num_test):
           break
       if variant is not None:
         break
-    if variant is None:  # cannot happen (free is non-empty) but be safe
-      variant = free[0]
     used.add((voice, variant))
     train.append((TRAIN_SPLIT, voice, variant))
 
   heldout_prosody = random.Random("heldout-prosody-{}".format(seed))
   train_prosody = random.Random("train-prosody-{}".format(seed))
+  timbre_rng = random.Random("train-timbre-{}".format(seed))
+  world_speakers = set(timbre_rng.sample(range(num_train), int(round(world_fraction * num_train))))
   speakers = []
   for index, (split, voice, variant) in enumerate(chosen + train):
     prosody = train_prosody if split == TRAIN_SPLIT else heldout_prosody
     speaker_id = FIRST_SPEAKER_ID + index
-    speakers.append({
+    speaker = {
         "speaker": speaker_id,
         "chapter": speaker_id * 10 + 1,
         "split": split,
@@ -428,8 +453,25 @@ def select_speakers(seed, num_train, num_dev, num_test):
         "variant": variant,
         "speed": prosody.randint(*SPEED_RANGE),
         "pitch": prosody.randint(*PITCH_RANGE),
+    }
+    if split == TRAIN_SPLIT:
+      speaker.update(corpus_voices.draw_timbre(timbre_rng, index - heldout in world_speakers))
+    speakers.append(speaker)
+
+  other_rng = random.Random("dev-other-{}".format(seed))
+  other_voices = other_rng.sample(VOICES, len(VOICES))
+  for k in range(num_dev_other):
+    speaker_id = FIRST_DEV_OTHER_SPEAKER_ID + k
+    speakers.append({
+        "speaker": speaker_id,
+        "chapter": speaker_id * 10 + 1,
+        "split": DEV_OTHER_SPLIT,
+        "voice": other_voices[k % len(other_voices)],
+        "variant": DEV_OTHER_VARIANTS[k % len(DEV_OTHER_VARIANTS)],
+        "speed": other_rng.randint(*SPEED_RANGE),
+        "pitch": other_rng.randint(*PITCH_RANGE),
     })
-  split_order = {TRAIN_SPLIT: 0, DEV_SPLIT: 1, TEST_SPLIT: 2}
+  split_order = {TRAIN_SPLIT: 0, DEV_SPLIT: 1, TEST_SPLIT: 2, DEV_OTHER_SPLIT: 3}
   return sorted(speakers, key=lambda s: split_order[s["split"]])
 
 
@@ -483,12 +525,14 @@ def espeak_voice_names(espeak):
   return languages, variants
 
 
-def espeak_command(espeak, voice_spec, text, speed=None, pitch=None):
+def espeak_command(espeak, voice_spec, text, speed=None, pitch=None, word_gap=0):
   cmd = [espeak, "-v", voice_spec]
   if speed is not None:
     cmd += ["-s", str(speed)]
   if pitch is not None:
     cmd += ["-p", str(pitch)]
+  if word_gap:
+    cmd += ["-g", str(word_gap)]
   return cmd + ["--stdout", text]
 
 
@@ -531,7 +575,9 @@ def check_speakers(speakers, espeak, workers=1):
             render_wav_bytes(espeak, spec, PROBE_SENTENCE)).hexdigest(),
         specs)))
   owner = {}
-  for s in speakers:
+  # Training speakers may share a voice+variant (their timbres differ after synthesis); each espeak-ng
+  # voice+variant must still sound unlike every other one.
+  for s in {voice_spec(s): s for s in speakers}.values():
     spec = voice_spec(s)
     digest = digests[spec]
     if digest == digests[s["voice"]]:
@@ -549,34 +595,68 @@ def check_speakers(speakers, espeak, workers=1):
     owner[digest] = s
 
 
-def synthesize(tools, speaker, transcript, flac_path):
-  """espeak-ng | sox -> 16 kHz 16-bit mono FLAC, written atomically."""
-  tmp = temp_path_for(flac_path)
-  espeak_cmd = espeak_command(tools["espeak-ng"], voice_spec(speaker),
-                              espeak_text(transcript), speaker["speed"],
-                              speaker["pitch"])
-  sox_cmd = [tools["sox"], "-R", "-V1", "-t", "wav", "-", "-r",
-             str(SAMPLE_RATE), "-b", "16", "-c", "1", "-t", "flac", tmp]
+def _run_pipeline(commands, what):
+  """Runs ``commands`` as a shell-less pipeline; returns the last one's stdout. CorpusError names the
+  stage that failed and what it printed."""
+  processes = []
   try:
-    espeak = subprocess.Popen(espeak_cmd, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
-    try:
-      sox = subprocess.Popen(sox_cmd, stdin=espeak.stdout,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    finally:
-      espeak.stdout.close()
-    _, sox_err = sox.communicate()
-    espeak_err = espeak.stderr.read()
-    espeak.stderr.close()
-    espeak.wait()
-    if espeak.returncode != 0:
-      raise CorpusError("espeak-ng failed for {} (exit {}): {}".format(
-          flac_path, espeak.returncode,
-          espeak_err.decode("utf-8", "replace").strip()))
-    if sox.returncode != 0:
-      raise CorpusError("sox failed for {} (exit {}): {}".format(
-          flac_path, sox.returncode,
-          sox_err.decode("utf-8", "replace").strip()))
+    for cmd in commands:
+      stdin = processes[-1].stdout if processes else subprocess.DEVNULL
+      processes.append(subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE))
+      if stdin is not subprocess.DEVNULL:
+        stdin.close()
+  except OSError as e:
+    for process in processes:
+      process.kill()
+    raise CorpusError("cannot run {}: {}".format(what, e))
+  output, last_err = processes[-1].communicate()
+  for process in processes:
+    err = last_err if process is processes[-1] else process.stderr.read()
+    process.stderr.close()
+    process.wait()
+    if process.returncode != 0:
+      raise CorpusError("{} failed for {} (exit {}): {}".format(
+          os.path.basename(process.args[0]), what, process.returncode,
+          err.decode("utf-8", "replace").strip()))
+  return output
+
+
+def synthesize(tools, speaker, transcript, flac_path, utterance_index=0, world_pool=None):
+  """espeak-ng | sox [voice transform, recording condition] -> 16 kHz 16-bit mono FLAC, written atomically.
+
+  Training speakers get their timbre (corpus_voices.timbre_sox_effects and, for some, a WORLD
+  resynthesis run in ``world_pool``); dev-other utterances get their recording condition
+  (corpus_voices.proxy_condition); dev and test speakers neither.
+  """
+  tmp = temp_path_for(flac_path)
+  sox = tools["sox"]
+  commands = [espeak_command(tools["espeak-ng"], voice_spec(speaker), espeak_text(transcript),
+                             speaker["speed"], speaker["pitch"], speaker.get("word_gap", 0))]
+  effects = corpus_voices.timbre_sox_effects(speaker)
+  condition, condition_params = (corpus_voices.proxy_condition(speaker, utterance_index)
+                                 if speaker["split"] == DEV_OTHER_SPLIT else (None, {}))
+  effects += corpus_voices.proxy_sox_effects(condition, condition_params)
+  to_16k = ["-r", str(SAMPLE_RATE), "-b", "16", "-c", "1"]
+  post = None
+  if condition == "phone":
+    # GSM 06.10 full-rate codec at 8 kHz, decoded back to 16 kHz.
+    commands.append([sox, "-R", "-V1", "-t", "wav", "-", "-r", "8000", "-c", "1", "-t", "gsm", "-"] + effects)
+    commands.append([sox, "-R", "-V1", "-t", "gsm", "-r", "8000", "-c", "1", "-"] + to_16k + ["-t", "flac", tmp])
+  elif condition == "noise" or "world" in speaker:
+    commands.append([sox, "-R", "-V1", "-t", "wav", "-"] + to_16k + ["-t", "wav", "-"] + effects)
+    post = "noise" if condition == "noise" else "world"
+  else:
+    commands.append([sox, "-R", "-V1", "-t", "wav", "-"] + to_16k + ["-t", "flac", tmp] + effects)
+  try:
+    wav = _run_pipeline(commands, flac_path)
+    if post == "world":
+      world_pool.submit(corpus_voices.world_wav_to_flac, wav, speaker["world"], tmp).result()
+    elif post == "noise":
+      signal, rate = sf.read(io.BytesIO(wav), dtype="float64")
+      noise = corpus_voices.brown_noise(len(signal), np.random.default_rng(condition_params["seed"]))
+      noisy = corpus_voices.add_noise_at_snr(signal, noise, condition_params["snr_db"])
+      sf.write(tmp, noisy / max(1.0, np.max(np.abs(noisy)) / 0.99), rate, subtype="PCM_16", format="FLAC")
     if os.path.getsize(tmp) == 0:
       raise CorpusError("sox wrote an empty file for {}".format(flac_path))
     os.replace(tmp, flac_path)
@@ -599,7 +679,8 @@ def plan_corpus(transcripts, speakers, seed, num_utterances):
   """Assigns disjoint shuffled sentences to the splits and their speakers.
 
   ``num_utterances`` maps split -> count. Dev and test take the first
-  sentences of the shuffle, so they do not depend on the training size.
+  sentences of the shuffle, so they do not depend on the training size;
+  dev-other (when it has speakers) reads the dev sentences.
   Returns {split: [(speaker dict, utt_id, transcript), ...]}.
   """
   needed = sum(num_utterances.values())
@@ -612,11 +693,14 @@ def plan_corpus(transcripts, speakers, seed, num_utterances):
   random.Random(seed).shuffle(order)
   plan = {}
   start = 0
-  for split in (DEV_SPLIT, TEST_SPLIT, TRAIN_SPLIT):
-    count = num_utterances[split]
-    chunk = order[start:start + count]
-    start += count
+  for split in (DEV_SPLIT, TEST_SPLIT, TRAIN_SPLIT, DEV_OTHER_SPLIT):
     split_speakers = [s for s in speakers if s["split"] == split]
+    if split == DEV_OTHER_SPLIT:
+      chunk = [transcript for _, _, transcript in plan[DEV_SPLIT]] if split_speakers else []
+    else:
+      count = num_utterances[split]
+      chunk = order[start:start + count]
+      start += count
     counters = [0] * len(split_speakers)
     items = []
     for k, transcript in enumerate(chunk):
@@ -643,14 +727,16 @@ def speakers_table(speakers, plan, seed):
       "; Synthetic espeak-ng speakers of the mini corpus "
       "(scripts/build_mini_corpus.py, seed {})".format(seed),
       "; voice and variant are espeak-ng's -v VOICE+VARIANT, speed is -s "
-      "(words per minute), pitch is -p (0-99)",
+      "(words per minute), pitch is -p (0-99), gap is -g; training speakers' "
+      "FORMANT scale and WORLD resynthesis are open_seq2seq/corpus/voices.py's",
       ";ID   | SUBSET          | VOICE           | VARIANT  | SPEED | PITCH"
-      " | UTTERANCES",
+      " | GAP | FORMANT | WORLD | UTTERANCES",
   ]
   for s in speakers:
-    lines.append("{:<5} | {:<15} | {:<15} | {:<8} | {:>5} | {:>5} | {}".format(
+    lines.append("{:<5} | {:<15} | {:<15} | {:<8} | {:>5} | {:>5} | {:>3} | {:>7} | {:<5} | {}".format(
         s["speaker"], s["split"], s["voice"], s["variant"], s["speed"],
-        s["pitch"], counts.get(s["speaker"], 0)))
+        s["pitch"], s.get("word_gap", 0), s.get("formant_shift", "-"),
+        "yes" if "world" in s else "no", counts.get(s["speaker"], 0)))
   return "\n".join(lines) + "\n"
 
 
@@ -679,8 +765,9 @@ def _progress(total, initial):
 
 def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
                  num_test_utterances=300, seed=0, workers=2, min_words=3,
-                 max_words=18, num_train_speakers=160, num_dev_speakers=4,
-                 num_test_speakers=4, fortune_dir=DEFAULT_FORTUNE_DIR,
+                 max_words=18, num_train_speakers=400, num_dev_speakers=4,
+                 num_test_speakers=4, num_dev_other_speakers=8, world_fraction=0.1,
+                 fortune_dir=DEFAULT_FORTUNE_DIR,
                  exclude_fortune_files=DEFAULT_EXCLUDED_FORTUNE_FILES,
                  log=print):
   """Builds (or completes) the corpus; returns {split: number of utterances}.
@@ -708,7 +795,7 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
           "and {} test utterances".format(len(transcripts), num_dev_utterances,
                                           num_test_utterances))
   speakers = select_speakers(seed, num_train_speakers, num_dev_speakers,
-                             num_test_speakers)
+                             num_test_speakers, num_dev_other_speakers, world_fraction)
   plan = plan_corpus(transcripts, speakers, seed, counts)
   check_speakers(speakers, tools["espeak-ng"], workers)
 
@@ -721,6 +808,7 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
       "format_version": BUILD_FORMAT_VERSION,
       "seed": seed,
       "num_utterances": counts,
+      "world_fraction": world_fraction,
       "min_words": min_words,
       "max_words": max_words,
       "speakers": speakers,
@@ -729,18 +817,19 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
   write_text_atomic(os.path.join(root, SPEAKERS_FILE_NAME),
                     speakers_table(speakers, plan, seed))
 
+  splits = [split for split in SPLITS if plan[split]]
   jobs = []
   present = 0
-  for split in SPLITS:
+  for split in splits:
     for s, utt_id, transcript in plan[split]:
       directory = chapter_dir(root, split, s)
       flac = os.path.join(directory, utt_id + ".flac")
       if os.path.exists(flac):
         present += 1
       else:
-        jobs.append((s, transcript, flac))
+        jobs.append((s, transcript, flac, int(utt_id.rsplit("-", 1)[1])))
   remove_temp_files(root)
-  for split in SPLITS:
+  for split in splits:
     for directory in sorted({chapter_dir(root, split, s)
                              for s, _, _ in plan[split]}):
       os.makedirs(directory, exist_ok=True)
@@ -749,11 +838,17 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
     log("{} utterances already present, {} to synthesise".format(
         present, len(jobs)))
 
-  for _ in bounded_parallel_map(lambda job: synthesize(tools, *job), jobs, workers,
-                                _progress(present + len(jobs), present)):
-    pass
+  # WORLD analysis holds the GIL: its resyntheses run in worker processes.
+  world_pool = ProcessPoolExecutor(max(1, workers)) if any("world" in job[0] for job in jobs) else None
+  try:
+    for _ in bounded_parallel_map(lambda job: synthesize(tools, *job, world_pool=world_pool), jobs, workers,
+                                  _progress(present + len(jobs), present)):
+      pass
+  finally:
+    if world_pool is not None:
+      world_pool.shutdown(cancel_futures=True)
 
-  for split in SPLITS:
+  for split in splits:
     by_chapter = {}
     for s, utt_id, transcript in plan[split]:
       by_chapter.setdefault((s["speaker"], s["chapter"], chapter_dir(
@@ -771,7 +866,7 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
   held_out = {transcript for split in (DEV_SPLIT, TEST_SPLIT) for _, _, transcript in plan[split]}
   write_text_atomic(os.path.join(output_dir, LM_TEXT_FILE_NAME),
                     "".join(t + "\n" for t in transcripts if t not in held_out))
-  return {split: len(plan[split]) for split in SPLITS}
+  return {split: len(plan[split]) for split in splits}
 
 
 def parse_args(argv=None):
@@ -790,9 +885,17 @@ def parse_args(argv=None):
                       help="parallel espeak-ng | sox pipelines")
   parser.add_argument("--min_words", type=int, default=3)
   parser.add_argument("--max_words", type=int, default=18)
-  parser.add_argument("--num_train_speakers", type=int, default=160)
+  parser.add_argument("--num_train_speakers", type=int, default=400,
+                      help="training speakers, each with its own timbre")
   parser.add_argument("--num_dev_speakers", type=int, default=4)
   parser.add_argument("--num_test_speakers", type=int, default=4)
+  parser.add_argument("--num_dev_other_speakers", type=int, default=8,
+                      help="speakers of the out-of-domain dev proxy (dev-other: "
+                           "the dev sentences, unseen variants and recording "
+                           "conditions); 0 builds none")
+  parser.add_argument("--world_fraction", type=float, default=0.1,
+                      help="fraction of training speakers resynthesised with "
+                           "the WORLD vocoder (pyworld)")
   parser.add_argument("--fortune_dir", default=DEFAULT_FORTUNE_DIR,
                       help="folder of plain-text fortune files")
   parser.add_argument("--exclude_fortune_files", nargs="*",
@@ -814,6 +917,8 @@ def main(argv=None):
         max_words=args.max_words, num_train_speakers=args.num_train_speakers,
         num_dev_speakers=args.num_dev_speakers,
         num_test_speakers=args.num_test_speakers,
+        num_dev_other_speakers=args.num_dev_other_speakers,
+        world_fraction=args.world_fraction,
         fortune_dir=args.fortune_dir,
         exclude_fortune_files=args.exclude_fortune_files)
   except CorpusError as e:

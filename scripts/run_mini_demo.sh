@@ -2,8 +2,9 @@
 # The main job, one command on a fresh clone: install everything, build the offline mini corpus if absent,
 # train the small Jasper (configs/speech2text/jasper_mini_nvgrad_masks.py) with periodic dev evaluation,
 # evaluate dev WER, write test-set predictions (greedy, and CTC beam search with a 3-gram word LM estimated on
-# the corpus's LM text, its vocabulary widened by /usr/share/dict/words), and print a summary with a
-# training-curve plot. Trains in bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX: the config's 13000 steps
+# the corpus's LM text, its vocabulary widened by /usr/share/dict/words), measure the out-of-domain dev proxy
+# (dev-other: unseen voice families under recording conditions training never applies) greedy and with the
+# LM, and print a summary with a training-curve plot. Trains in bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX: the config's 13000 steps
 # take about 30 minutes on 2 cores), otherwise in float32 with the schedule cut to 6500 steps.
 #   JASPER_MINI_CORPUS  corpus folder (default <repo>/data/mini_librispeech)
 #   JASPER_DEMO_LOGDIR  training folder (default <repo>/results/mini_demo; removed and retrained each run)
@@ -62,31 +63,36 @@ fi
 vocab=open_seq2seq/test_utils/toy_speech_data/vocab.txt
 [ -f "$lm" ] || "$py" scripts/build_lm.py --text "$lm_text" --output "$lm" --order 3 --vocab "$vocab" \
   "${lexicon_args[@]}"
-dev_config="$logdir/dev_infer_config.py"  # the config with its eval (dev) set in infer mode
-"$py" -c 'import sys; from open_seq2seq.utils.config import write_eval_set_infer_config as w; w(*sys.argv[1:])' \
-  "$config" "$dev_config"
-for split in dev test; do
-  split_config=$config
-  [ "$split" = dev ] && split_config=$dev_config
+for split in dev-clean test-clean dev-other; do
+  # the config with this split as its eval set, run in infer mode
+  split_config="$logdir/${split}_infer_config.py"
+  "$py" -c 'import sys; from open_seq2seq.utils.config import write_eval_set_infer_config as w; w(*sys.argv[1:3], sys.argv[3:])' \
+    "$config" "$split_config" "$JASPER_MINI_CORPUS/librivox-$split.csv"
   "$py" run.py --config_file="$split_config" --mode=infer --logdir="$logdir" \
     --infer_output_file="$logdir/${split}_logits.pickle" --decoder_params/infer_logits_to_pickle=True
   "$py" scripts/decode.py --logits "$logdir/${split}_logits.pickle" \
-    --labels "$JASPER_MINI_CORPUS/librivox-$split-clean.csv" --lm "$lm" --vocab "$vocab" \
+    --labels "$JASPER_MINI_CORPUS/librivox-$split.csv" --lm "$lm" --vocab "$vocab" \
     --alpha "$lm_alpha" --beta 0 --unknown_word_offset -15 \
     --infer_output_file "$logdir/${split}_predictions_lm.csv" | tee "$logdir/decode_$split.log"
 done
-dev_wer_lm=$(sed -n 's/^best: .*WER \([0-9.]*\)$/\1/p' "$logdir/decode_dev.log")
-test_wer_lm=$(sed -n 's/^best: .*WER \([0-9.]*\)$/\1/p' "$logdir/decode_test.log")
+lm_wer() { sed -n 's/^best: .*WER \([0-9.]*\)$/\1/p' "$logdir/decode_$1.log"; }
+dev_wer_lm=$(lm_wer dev-clean)
+test_wer_lm=$(lm_wer test-clean)
+dev_other_wer_lm=$(lm_wer dev-other)
+dev_other_wer=$(sed -n 's/^greedy WER: \([0-9.]*\)$/\1/p' "$logdir/decode_dev-other.log")
 
 echo "== Summary"
 "$py" scripts/summarize_training.py --logdir "$logdir" --final_wer "$dev_wer" --test_wer "$test_wer" \
-  --dev_wer_lm "$dev_wer_lm" --test_wer_lm "$test_wer_lm" || echo "(no training report)"
+  --dev_wer_lm "$dev_wer_lm" --test_wer_lm "$test_wer_lm" --dev_other_wer "$dev_other_wer" \
+  --dev_other_wer_lm "$dev_other_wer_lm" || echo "(no training report)"
 end=$(date +%s)
 echo "Final dev WER: $(awk -v w="$dev_wer" 'BEGIN{printf "%.2f %%", 100*w}')"
 echo "Test WER: $(awk -v w="$test_wer" 'BEGIN{printf "%.2f %%", 100*w}')"
 echo "Dev WER with the 3-gram LM: $(awk -v w="$dev_wer_lm" 'BEGIN{printf "%.2f %%", 100*w}')"
 echo "Test WER with the 3-gram LM: $(awk -v w="$test_wer_lm" 'BEGIN{printf "%.2f %%", 100*w}')" \
-  "(predictions $logdir/test_predictions_lm.csv)"
+  "(predictions $logdir/test-clean_predictions_lm.csv)"
+echo "Out-of-domain dev proxy (dev-other) WER: $(awk -v w="$dev_other_wer" 'BEGIN{printf "%.2f %%", 100*w}')," \
+  "with the 3-gram LM: $(awk -v w="$dev_other_wer_lm" 'BEGIN{printf "%.2f %%", 100*w}')"
 echo "Checkpoint: $(sed -n 's/^model_checkpoint_path: "\(.*\)"/\1/p' "$logdir/checkpoint") in $logdir"
 echo "Predictions: $logdir/test_predictions.csv"
 echo "Wall time: corpus $(( (train_start - start) / 60 )) min, training $(( (train_end - train_start) / 60 )) min," \

@@ -38,7 +38,8 @@ def elapsed_at(progress, step):
   return min(progress, key=lambda row: abs(row["global_step"] - step))["elapsed_s"]
 
 
-def write_report(logdir, output_prefix, final_wer=None, test_wer=None, dev_wer_lm=None, test_wer_lm=None):
+def write_report(logdir, output_prefix, final_wer=None, test_wer=None, dev_wer_lm=None, test_wer_lm=None,
+                 dev_other_wer=None, dev_other_wer_lm=None):
   progress = load_progress(logdir)
   evaluations = load_evaluations(logdir)
   figure, (loss_axis, wer_axis) = plt.subplots(1, 2, figsize=(11, 4))
@@ -70,6 +71,9 @@ def write_report(logdir, output_prefix, final_wer=None, test_wer=None, dev_wer_l
   for split, wer in (("Dev", dev_wer_lm), ("Test", test_wer_lm)):
     if wer is not None:
       lines.append("{} WER with the word LM (CTC beam search, scripts/decode.py): {:.2f} %".format(split, 100 * wer))
+  for what, wer in (("greedy", dev_other_wer), ("with the word LM", dev_other_wer_lm)):
+    if wer is not None:
+      lines.append("Out-of-domain dev proxy (dev-other) WER, {}: {:.2f} %".format(what, 100 * wer))
   with open(output_prefix + ".md", "w") as handle:
     handle.write("\n".join(lines) + "\n")
   return progress, evaluations
@@ -83,11 +87,13 @@ def main(argv=None):
   parser.add_argument("--test_wer", type=float)
   parser.add_argument("--dev_wer_lm", type=float)
   parser.add_argument("--test_wer_lm", type=float)
+  parser.add_argument("--dev_other_wer", type=float, help="greedy WER on the out-of-domain dev proxy")
+  parser.add_argument("--dev_other_wer_lm", type=float, help="its WER with the word LM")
   args = parser.parse_args(argv)
   prefix = args.output_prefix or os.path.join(args.logdir, "training_report")
   try:
     progress, evaluations = write_report(args.logdir, prefix, args.final_wer, args.test_wer, args.dev_wer_lm,
-                                         args.test_wer_lm)
+                                         args.test_wer_lm, args.dev_other_wer, args.dev_other_wer_lm)
   except ValueError as error:
     sys.stderr.write("summarize_training.py: error: {}\n".format(error))
     return 1

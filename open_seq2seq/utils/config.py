@@ -140,10 +140,21 @@ eval_params = _config.get("eval_params", {{}})
 infer_params = copy.deepcopy(eval_params)
 """
 
+DATASET_FILES_OVERRIDE = """for _mode_params in (eval_params, infer_params):
+  _mode_params.setdefault("data_layer_params", {{}})["dataset_files"] = {files!r}
+"""
 
-def write_eval_set_infer_config(config_file, output_path):
-  """Writes a config file that runs ``config_file``'s eval set in infer mode; returns ``output_path``."""
+
+def write_eval_set_infer_config(config_file, output_path, dataset_files=None):
+  """Writes a config file that runs ``config_file``'s eval set in infer mode; returns ``output_path``.
+
+  ``dataset_files`` (manifest paths) replaces the eval set of both eval and infer mode, e.g. to evaluate
+  one model on several dev sets.
+  """
   load_config_module(config_file)
+  text = EVAL_SET_INFER_CONFIG.format(config=os.path.abspath(config_file))
+  if dataset_files:
+    text += DATASET_FILES_OVERRIDE.format(files=[os.path.abspath(path) for path in dataset_files])
   with atomic_output(output_path) as tmp_path, open(tmp_path, "w", encoding="utf-8") as handle:
-    handle.write(EVAL_SET_INFER_CONFIG.format(config=os.path.abspath(config_file)))
+    handle.write(text)
   return output_path

@@ -39,3 +39,17 @@ def test_dev_infer_config_runs_the_eval_set_in_infer_mode(tmp_path):
   assert namespace["infer_params"]["data_layer_params"]["dataset_files"] == ["dev.csv"]
   assert namespace["eval_params"]["data_layer_params"]["dataset_files"] == ["dev.csv"]
   assert namespace["base_params"] == {"dtype": tf.float32}
+
+
+def test_dev_infer_config_can_swap_the_eval_set(tmp_path):
+  original = tmp_path / "config.py"
+  original.write_text("base_model = 'model'\nbase_params = {'dtype': tf.float32}\n"
+                      "eval_params = {'data_layer_params': {'dataset_files': ['dev.csv'], 'shuffle': False}}\n")
+  other = str(tmp_path / "dev-other.csv")
+  derived = write_eval_set_infer_config(str(original), str(tmp_path / "other.py"), [other])
+  namespace = runpy.run_path(str(derived), init_globals={"tf": tf})
+  for mode in ("eval_params", "infer_params"):
+    assert namespace[mode]["data_layer_params"] == {"dataset_files": [other], "shuffle": False}
+  # the original config's own eval set is untouched
+  assert runpy.run_path(str(original), init_globals={"tf": tf})["eval_params"]["data_layer_params"][
+      "dataset_files"] == ["dev.csv"]

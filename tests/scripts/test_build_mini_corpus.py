@@ -65,7 +65,7 @@ def corpus(tmp_path_factory):
 def test_layout(corpus):
   trans = _read_trans(corpus)
   assert {s: len(u) for s, u in trans.items()} == {
-      "train-clean-100": 6, "dev-clean": 2, "test-clean": 2}
+      "train-clean-100": 6, "dev-clean": 2, "test-clean": 2, "dev-other": 2}
   for split, utts in trans.items():
     assert os.path.isfile(os.path.join(corpus, ".complete_" + split))
     for utt_id in utts:
@@ -85,7 +85,7 @@ def test_layout(corpus):
 
 def test_flac_format(corpus):
   flacs = glob.glob(os.path.join(corpus, "*", "*", "*", "*.flac"))
-  assert len(flacs) == 10
+  assert len(flacs) == 12
   for path in flacs:
     info = sf.info(path)
     assert info.format == "FLAC"
@@ -97,12 +97,13 @@ def test_flac_format(corpus):
 
 def test_transcripts(corpus):
   trans = _read_trans(corpus)
-  texts = [t for utts in trans.values() for t in utts.values()]
+  texts = [t for split, utts in trans.items() if split != "dev-other" for t in utts.values()]
   for text in texts:
     assert TRANSCRIPT_RE.match(text), text
     assert 3 <= len(text.split()) <= 18
-  # no sentence in two splits (and no duplicates at all)
+  # no sentence in two splits (and no duplicates at all); the dev proxy reads the dev sentences
   assert len(set(texts)) == len(texts)
+  assert sorted(trans["dev-other"].values()) == sorted(trans["dev-clean"].values())
 
 
 def test_speakers_disjoint(corpus):
@@ -112,6 +113,7 @@ def test_speakers_disjoint(corpus):
   assert not speakers["train-clean-100"] & speakers["dev-clean"]
   assert not speakers["train-clean-100"] & speakers["test-clean"]
   assert not speakers["dev-clean"] & speakers["test-clean"]
+  assert not speakers["dev-other"] & (speakers["train-clean-100"] | speakers["dev-clean"])
   # SPEAKERS.TXT agrees with the tree, one chapter per speaker
   table = {}
   with open(os.path.join(corpus, "SPEAKERS.TXT")) as f:
@@ -120,17 +122,25 @@ def test_speakers_disjoint(corpus):
         continue
       fields = [x.strip() for x in line.split("|")]
       table[fields[0]] = fields
-  assert len(table) == 168  # the default 160 training speakers + 4 dev + 4 test
+  # the default 400 training speakers + 4 dev + 4 test + 8 dev-other
+  assert len(table) == 416
   for split, ids in speakers.items():
     for speaker in ids:
       assert table[speaker][1] == split
       assert os.listdir(os.path.join(corpus, split, speaker)) == [
           str(int(speaker) * 10 + 1)]
-  combos = {(f[2], f[3]) for f in table.values()}
-  assert len(combos) == 168
+  train = [f for f in table.values() if f[1] == "train-clean-100"]
+  other = [f for f in table.values() if f[1] != "train-clean-100"]
+  # a voice+variant may serve two training speakers, never with the same timbre
+  assert len({tuple(f[2:8]) for f in train}) == len(train) == 400
+  assert not {(f[2], f[3]) for f in train} & {(f[2], f[3]) for f in other}
+  assert not {f[3] for f in train} & set(bmc.DEV_OTHER_VARIANTS)
+  assert sum(f[8] == "yes" for f in train) == 40  # --world_fraction 0.1
   assert all(f[2] != "en-gb" for f in table.values())
   for f in table.values():
     assert 140 <= int(f[4]) <= 200 and 30 <= int(f[5]) <= 70
+  for f in train:
+    assert 0.88 <= float(f[7]) <= 1.14 and 0 <= int(f[6]) <= 3
 
 
 def test_deterministic(corpus, tmp_path):
@@ -278,7 +288,7 @@ def test_select_speakers():
   assert speakers == bmc.select_speakers(0, 36, 4, 4)
   assert speakers != bmc.select_speakers(1, 36, 4, 4)
   assert sorted(s["speaker"] for s in speakers) == list(range(1000, 1044))
-  assert len({(s["voice"], s["variant"]) for s in speakers}) == 44
+  assert len({(s["voice"], s["variant"]) for s in speakers}) == 44  # no reuse while combinations are free
   for split in ("dev-clean", "test-clean"):
     held = [s for s in speakers if s["split"] == split]
     assert len(held) == 4
@@ -286,8 +296,17 @@ def test_select_speakers():
     assert {s["variant"][0] for s in held} == {"m", "f"}
   train = [s for s in speakers if s["split"] == "train-clean-100"]
   assert len({s["voice"] for s in train}) == len(bmc.VOICES)
-  with pytest.raises(bmc.CorpusError):
-    bmc.select_speakers(0, 500, 4, 4)
+  # past the free combinations they are reused, each with a timbre of its own
+  many = [s for s in bmc.select_speakers(0, 500, 4, 4, world_fraction=0.5) if s["split"] == "train-clean-100"]
+  combos = [(s["voice"], s["variant"]) for s in many]
+  assert len(set(combos)) == len(bmc.VOICES) * len(bmc.TRAIN_VARIANTS) - 8
+  assert max(combos.count(c) for c in combos) == 2
+  assert len({(s["voice"], s["variant"], s["speed"], s["pitch"], s["formant_shift"]) for s in many}) == 500
+  assert sum("world" in s for s in many) == 250
+  with pytest.raises(bmc.CorpusError, match="world_fraction"):
+    bmc.select_speakers(0, 10, 4, 4, world_fraction=1.5)
+  with pytest.raises(bmc.CorpusError, match="dev-other"):
+    bmc.select_speakers(0, 10, 4, 4, num_dev_other=1000)
 
 
 def test_held_out_speakers_do_not_depend_on_the_training_speakers():
@@ -315,8 +334,10 @@ def test_check_speakers_detects_fallback(monkeypatch):
   with pytest.raises(bmc.CorpusError, match="ignores variants"):
     bmc.check_speakers([_speaker(1, "en-gb", "f1")], espeak)
   with pytest.raises(bmc.CorpusError, match="render identically"):
-    bmc.check_speakers([_speaker(1, "en-us", "f1"),
-                        _speaker(2, "en-us", "f1")], espeak)
+    bmc.check_speakers([_speaker(1, "en-us", "klatt"),
+                        _speaker(2, "en-us", "klatt6")], espeak)
+  # one voice+variant shared by two training speakers (their timbres differ) is fine
+  bmc.check_speakers([_speaker(1, "en-us", "f1"), _speaker(2, "en-us", "f1")], espeak)
   # if the name check were fooled, the audio hash still catches the fallback
   real = bmc.espeak_voice_names
   monkeypatch.setattr(bmc, "espeak_voice_names", lambda e: (

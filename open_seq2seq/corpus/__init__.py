@@ -1,0 +1,1 @@
+"""Building blocks of the synthetic mini corpus (scripts/build_mini_corpus.py); no TensorFlow here."""
