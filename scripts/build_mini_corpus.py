@@ -70,6 +70,7 @@ FIRST_SPEAKER_ID = 1000
 FIRST_DEV_OTHER_SPEAKER_ID = 9000
 BUILD_INFO_NAME = ".mini_corpus_build.json"
 SPEAKERS_FILE_NAME = "SPEAKERS.TXT"
+CONDITIONS_FILE_NAME = "CONDITIONS.TXT"  # dev-other: the recording condition of each utterance
 LM_TEXT_FILE_NAME = "librispeech-lm-norm.txt"
 BUILD_FORMAT_VERSION = 3
 
@@ -740,6 +741,15 @@ def speakers_table(speakers, plan, seed):
   return "\n".join(lines) + "\n"
 
 
+def conditions_table(items):
+  """``utt_id condition {params}`` lines of the dev-other utterances (``items`` from plan_corpus)."""
+  lines = []
+  for speaker, utt_id, _ in sorted(items, key=lambda item: item[1]):
+    name, params = corpus_voices.proxy_condition(speaker, int(utt_id.rsplit("-", 1)[1]))
+    lines.append("{} {} {}".format(utt_id, name, json.dumps(params, sort_keys=True)))
+  return "\n".join(lines) + "\n"
+
+
 def _check_build_info(root, info):
   path = os.path.join(root, BUILD_INFO_NAME)
   if os.path.exists(path):
@@ -858,6 +868,8 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
       text = "".join("{} {}\n".format(u, t) for u, t in sorted(items))
       write_text_atomic(os.path.join(directory, "{}-{}.trans.txt".format(
           speaker, chapter)), text)
+    if split == DEV_OTHER_SPLIT:
+      write_text_atomic(os.path.join(root, split, CONDITIONS_FILE_NAME), conditions_table(plan[split]))
     write_text_atomic(os.path.join(root, ".complete_" + split), json.dumps({
         "utterances": len(plan[split]),
         "speakers": len(by_chapter),

@@ -1,5 +1,9 @@
 #!/usr/bin/env python
-"""Corpus WER of an inference CSV (wav_filename,predicted_transcript) against a manifest."""
+"""Corpus WER of an inference CSV (wav_filename,predicted_transcript) against a manifest.
+
+With ``--conditions`` (the mini corpus's dev-other/CONDITIONS.TXT: ``utt_id condition {params}`` lines) a
+Markdown table of the WER per recording condition follows the overall figure.
+"""
 import argparse
 import csv
 import os
@@ -21,6 +25,7 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument("--predictions", required=True)
   parser.add_argument("--manifest", required=True)
+  parser.add_argument("--conditions", help="CONDITIONS.TXT of the utterances: adds a WER table per condition")
   args = parser.parse_args(argv)
   predictions = read_column_pairs(args.predictions, "wav_filename", "predicted_transcript")
   references = read_column_pairs(args.manifest, "wav_filename", "transcript")
@@ -29,7 +34,35 @@ def main(argv=None):
     raise ValueError("{}: no prediction for {} manifest rows, e.g. {}".format(args.predictions, len(missing), missing[0]))
   names = sorted(references)
   print("{:.6f}".format(corpus_wer([references[n] for n in names], [predictions[n] for n in names])))
+  if args.conditions:
+    print_condition_table(names, references, predictions, read_conditions(args.conditions))
   return 0
+
+
+def read_conditions(path):
+  """{utt_id: condition name} of a CONDITIONS.TXT file."""
+  conditions = {}
+  with open(path, encoding="utf-8") as handle:
+    for number, line in enumerate(handle, start=1):
+      fields = line.split(None, 2)
+      if len(fields) < 2:
+        raise ValueError("{} line {}: expected 'utt_id condition [params]', got {!r}".format(path, number, line))
+      conditions[fields[0]] = fields[1]
+  return conditions
+
+
+def print_condition_table(names, references, predictions, conditions):
+  by_condition = {}
+  for name in names:
+    utt_id = os.path.splitext(os.path.basename(name))[0]
+    if utt_id not in conditions:
+      raise ValueError("no condition listed for {} ({})".format(utt_id, name))
+    by_condition.setdefault(conditions[utt_id], []).append(name)
+  print("| condition | utterances | WER (%) |")
+  print("|---|---|---|")
+  for condition, members in sorted(by_condition.items()):
+    wer = corpus_wer([references[n] for n in members], [predictions[n] for n in members])
+    print("| {} | {} | {:.2f} |".format(condition, len(members), 100 * wer))
 
 
 if __name__ == "__main__":

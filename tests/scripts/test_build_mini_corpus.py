@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 
+import numpy as np
 import pytest
 
 from tests.scripts.script_loader import load_script
@@ -355,3 +356,23 @@ def test_lm_text_holds_every_sentence_but_dev_and_test(corpus):
   assert set(trans["train-clean-100"].values()) <= set(lm_sentences)
   usable = bmc.collect_transcripts(bmc.DEFAULT_FORTUNE_DIR, 3, 18)
   assert sorted(lm_sentences) == sorted(set(usable) - held_out)
+
+
+def test_dev_other_conditions(tmp_path):
+  """Every dev-other utterance is listed with its condition; the GSM phone channel leaves nothing above 4 kHz."""
+  # one dev-other speaker reading the 4 dev sentences goes through every condition
+  corpus = _build(tmp_path / "other", "--num_dev_utterances", "4", "--num_dev_other_speakers", "1")
+  trans = _read_trans(corpus)["dev-other"]
+  with open(os.path.join(corpus, "dev-other", bmc.CONDITIONS_FILE_NAME), encoding="utf-8") as f:
+    listed = dict(line.split(" ", 2)[:2] for line in f.read().splitlines())
+  assert sorted(listed) == sorted(trans)
+  assert sorted(listed.values()) == sorted(bmc.corpus_voices.PROXY_CONDITIONS)
+  for utt_id, condition in listed.items():
+    speaker, chapter, _ = UTT_RE.match(utt_id).groups()
+    signal, rate = sf.read(os.path.join(corpus, "dev-other", speaker, chapter, utt_id + ".flac"))
+    power = np.abs(np.fft.rfft(signal)) ** 2
+    above_4k = power[np.fft.rfftfreq(len(signal), 1.0 / rate) > 4000].sum() / power.sum()
+    if condition == "phone":
+      assert above_4k < 1e-4
+    else:
+      assert above_4k > 1e-4
