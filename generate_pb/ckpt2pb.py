@@ -10,7 +10,8 @@ Outputs:              ForwardPass/fully_connected_ctc_decoder/logits [B, T', V+1
                       logits_length [B] int32 (valid frames of each row of the logits).
 B and T are free unless --batch_size / --num_frames fix them (Ascend's offline converter needs both fixed;
 the reference used --batch_size=1 --num_frames=2336). Further --key=value arguments override config values,
-as with run.py.
+as with run.py. With the config's ``ema_decay`` set, the graph holds the checkpoint's moving averages of the
+weights, as run.py's eval and infer modes use them (``--ema_decay=0`` exports the raw weights).
 """
 import argparse
 import os
@@ -23,7 +24,7 @@ import tensorflow.compat.v1 as tf  # noqa: E402  pylint: disable=wrong-import-po
 
 from generate_pb.freeze import frozen_graph_def, write_graph_def  # noqa: E402  pylint: disable=wrong-import-position
 from generate_pb.inference_graph import (EXPORT_DTYPES, INPUT_NAMES, OUTPUT_NAMES,  # noqa: E402  pylint: disable=wrong-import-position
-                                         build_inference_graph)
+                                         build_inference_model, inference_tensors)
 from open_seq2seq.utils.checkpoint import build_restore_fn, latest_checkpoint  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.config import apply_cli_overrides, load_config_module, positive_int  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.logging import deco_print  # noqa: E402  pylint: disable=wrong-import-position
@@ -57,10 +58,15 @@ def resolve_checkpoint(path):
 
 
 def export(config_module, checkpoint, output_file, dtype, batch_size, num_frames):
-  """Builds the inference graph, restores ``checkpoint`` into it, freezes and writes it; returns the tensors."""
+  """Builds the inference graph, restores ``checkpoint`` into it, freezes and writes it; returns the tensors.
+
+  As run.py's eval and infer modes, takes the moving averages of the weights when the config's infer-mode
+  ``ema_decay`` is set and the checkpoint keeps them (``--ema_decay=0`` exports the raw weights instead).
+  """
   with tf.Graph().as_default():
-    tensors = build_inference_graph(config_module, dtype, batch_size, num_frames)
-    restore = build_restore_fn(checkpoint)
+    model = build_inference_model(config_module, dtype, batch_size, num_frames)
+    tensors = inference_tensors()
+    restore = build_restore_fn(checkpoint, use_ema=bool(model.ema_decay))
     missing = tf.report_uninitialized_variables()
     with tf.Session() as sess:
       restore(sess)

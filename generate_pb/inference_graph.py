@@ -43,8 +43,8 @@ def inference_params(config_module, dtype, batch_size=None, num_frames=None):
   return params
 
 
-def build_inference_graph(config_module, dtype="float32", batch_size=None, num_frames=None):
-  """Builds the model into the default graph; returns ``{name: tensor}`` for INPUT_NAMES + OUTPUT_NAMES.
+def build_inference_model(config_module, dtype="float32", batch_size=None, num_frames=None):
+  """Builds the infer-mode model into the default graph, with the tensor names above; returns the model.
 
   Variables get the names of the training graph (spec 4.9), so a training checkpoint restores into them.
   """
@@ -52,5 +52,16 @@ def build_inference_graph(config_module, dtype="float32", batch_size=None, num_f
   model = config_module["base_model"](params=params, mode="infer")
   model.compile()
   tf.identity(model.decoder_output["src_length"], name=LOGITS_LENGTH)
-  graph = tf.get_default_graph()
+  return model
+
+
+def inference_tensors(graph=None):
+  """``{name: tensor}`` for INPUT_NAMES + OUTPUT_NAMES of a graph holding the inference model."""
+  graph = graph or tf.get_default_graph()
   return {name: graph.get_tensor_by_name(name + ":0") for name in INPUT_NAMES + OUTPUT_NAMES}
+
+
+def build_inference_graph(config_module, dtype="float32", batch_size=None, num_frames=None):
+  """Builds the model into the default graph; returns ``{name: tensor}`` for INPUT_NAMES + OUTPUT_NAMES."""
+  build_inference_model(config_module, dtype, batch_size, num_frames)
+  return inference_tensors()

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.optimizers.ema import AveragedWeightsGetter, check_ema_decay
 from open_seq2seq.optimizers.optimize_loss import optimize_loss
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.params import check_params
@@ -78,6 +79,7 @@ class Model:
         "use_xla_jit": bool,
         "processed_data_folder": str,
         "max_consecutive_nonfinite_steps": int,
+        "ema_decay": float,  # default 0.0 (off), e.g. 0.999: average the weights; eval/infer/export use it (ema.py)
     }
 
   def __init__(self, params, mode="train", hvd=None):
@@ -108,6 +110,8 @@ class Model:
       p["random_seed"] += hvd.rank()
     p.setdefault("num_checkpoints", 5)
     p.setdefault("max_consecutive_nonfinite_steps", 10)
+    p["ema_decay"] = p.get("ema_decay") or 0.0
+    check_ema_decay(p["ema_decay"])
     p.setdefault("bench_start", 10)
     p.setdefault("eval_batch_size_per_gpu", p["batch_size_per_gpu"])
     p.setdefault("logdir", "")
@@ -172,6 +176,11 @@ class Model:
   def steps_in_epoch(self):
     return self._steps_in_epoch
 
+  @property
+  def ema_decay(self):
+    """Decay of the moving average of the weights; 0.0 when the model keeps or uses none."""
+    return self._params["ema_decay"]
+
   def get_data_layer(self):
     return self._data_layer
 
@@ -184,17 +193,26 @@ class Model:
     raise NotImplementedError
 
   def compile(self, force_var_reuse=False):
-    """Builds the data pipeline, forward pass and (train mode) the optimizer step."""
+    """Builds the data pipeline, forward pass and (train mode) the optimizer step.
+
+    ``force_var_reuse``: the model shares the variables of a training model built before it in this graph
+    (train_eval's eval model); with ``ema_decay`` set it then reads their moving averages instead.
+    """
     p = self._params
     initializer = None
     if p.get("initializer") is not None:
       initializer = p["initializer"](**p.get("initializer_params", {}))
+    averaged_weights = None
+    if force_var_reuse and self._mode != "train" and self.ema_decay:
+      averaged_weights = AveragedWeightsGetter()
     with tf.variable_scope(tf.get_variable_scope(), reuse=True if force_var_reuse else None,
-                           initializer=initializer, dtype=self.get_tf_dtype()):
+                           initializer=initializer, dtype=self.get_tf_dtype(), custom_getter=averaged_weights):
       self._data_layer.build_graph()
       input_tensors = self._data_layer.input_tensors
       self.loss, self.output = self._build_forward_pass_graph(input_tensors)
       self.num_objects_per_step = tf.reduce_sum(input_tensors["source_tensors"][1])
+    if averaged_weights is not None:
+      deco_print(averaged_weights.describe())
     if self._mode == "train":
       self._build_train_op()
 
@@ -233,7 +251,7 @@ class Model:
         loss_scaling=p.get("loss_scaling", 1.0), loss_scaling_params=p.get("loss_scaling_params"),
         iter_size=p["iter_size"], skip_update_ph=self.skip_update_ph,
         reduce_gradients=self._hvd.reduce_gradients if self._hvd is not None else None,
-        wrap_optimizer=self._hvd.wrap_optimizer if self._hvd is not None else None)
+        wrap_optimizer=self._hvd.wrap_optimizer if self._hvd is not None else None, ema_decay=p["ema_decay"])
     tf.summary.scalar("train_loss", self.loss)
     if self._steps_in_epoch:
       tf.summary.scalar("epoch", tf.floor(tf.cast(tf.train.get_global_step(), tf.float32) / self._steps_in_epoch))
@@ -245,3 +263,6 @@ class Model:
       deco_print("{}".format(var.name), offset=2)
       deco_print("shape: {}, {}".format(var.shape.as_list(), var.dtype.base_dtype.name), offset=4)
     deco_print("Total trainable parameters: {}".format(total))
+    if p["ema_decay"]:
+      deco_print("Keeping exponential moving averages of the weights (<var>/ExponentialMovingAverage), decay "
+                 "min({}, (1 + step) / (10 + step))".format(p["ema_decay"]))

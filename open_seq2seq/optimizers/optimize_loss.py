@@ -3,6 +3,7 @@ gradient accumulation, reduction across workers, clipping / LARC, summaries and 
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.optimizers.automatic_loss_scaler import AutomaticLossScaler
+from open_seq2seq.optimizers.ema import MovingAverageOptimizer
 from open_seq2seq.optimizers.mp_wrapper import MixedPrecisionOptimizerWrapper
 
 OPTIMIZER_CLS_NAMES = {
@@ -120,7 +121,7 @@ def _skipping_non_finite(opt, grads_and_vars, global_step, automatic_scaling):
 def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var_list=None, dtype=tf.float32,
                   clip_gradients=None, summaries=None, larc_params=None, loss_scaling=1.0,
                   loss_scaling_params=None, iter_size=1, skip_update_ph=None, reduce_gradients=None,
-                  wrap_optimizer=None):
+                  wrap_optimizer=None, ema_decay=None):
   """Builds the train op; fetching it runs one step and returns the pre-update loss.
 
   dtype "mixed" (float16) or "bfloat16": gradients of reduced-precision variables update float32 master
@@ -128,7 +129,10 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
   run adds its gradients / iter_size to accumulators and the update happens only on runs where
   ``skip_update_ph`` is False, from the accumulated gradients, which are then cleared. ``reduce_gradients``
   (e.g. an all-reduce across workers) maps the list of gradients before post-processing; ``wrap_optimizer``
-  wraps the (mixed-precision) optimizer, e.g. with one that all-reduces inside compute_gradients.
+  wraps the (mixed-precision) optimizer, e.g. with one that all-reduces inside compute_gradients. ``ema_decay``
+  (None or 0: off): after each update, moves the exponential moving averages
+  ``<var>/ExponentialMovingAverage`` of the float32 variables the optimizer updated (ema.py), never on a
+  skipped step.
   """
   summaries = summaries if summaries is not None else DEFAULT_SUMMARIES
   for name in summaries:
@@ -152,6 +156,9 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
         raise ValueError("Optimizer name '{}' is not one of {}".format(optimizer, sorted(OPTIMIZER_CLS_NAMES)))
       optimizer = OPTIMIZER_CLS_NAMES[optimizer]
     opt = optimizer(learning_rate=learning_rate, **optimizer_params)
+    if ema_decay:
+      # Innermost, so the averaging runs inside every skip condition and sees the float32 master copies.
+      opt = MovingAverageOptimizer(opt, ema_decay, num_updates=global_step)
     if dtype in MIXED_DTYPES:
       if isinstance(loss_scaling, str):
         loss_scaling = AutomaticLossScaler(algorithm=loss_scaling, params=loss_scaling_params)

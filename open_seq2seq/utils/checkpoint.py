@@ -17,42 +17,58 @@ def latest_checkpoint(directory):
 
 
 MASTER_COPY_PREFIX = "Loss_Optimization/FP32-master-copy/"
+# tf.train.ExponentialMovingAverage names the moving average (shadow) of variable v "<v>/ExponentialMovingAverage".
+EMA_SUFFIX = "/ExponentialMovingAverage"
 
 
-def _source_name(name, shape, stored):
-  """Checkpoint entry to restore graph variable ``name`` from: its float32 master copy when the checkpoint
-  comes from mixed-precision training, else the same name; a master copy of this graph falls back to the
-  plain variable of a checkpoint trained without one. None when nothing of that shape is stored."""
+def source_name(name, shape, stored, use_ema=False):
+  """Entry of ``stored`` (name -> shape: a checkpoint's or a graph's variables) to take graph variable ``name``'s
+  value from: its float32 master copy when the checkpoint comes from mixed-precision training, else the same
+  name; a master copy of this graph falls back to the plain variable of a checkpoint trained without one. With
+  ``use_ema``, the moving average of that entry (``<entry>/ExponentialMovingAverage``) when one is stored. None
+  when nothing of that shape is stored."""
   candidates = [MASTER_COPY_PREFIX + name, name]
   if name.startswith(MASTER_COPY_PREFIX):
     candidates.append(name[len(MASTER_COPY_PREFIX):])
+  if use_ema:
+    candidates = [candidate + EMA_SUFFIX for candidate in candidates] + candidates
   for candidate in candidates:
     if candidate in stored and list(stored[candidate]) == shape:
       return candidate
   return None
 
 
-def build_restore_fn(checkpoint, variables=None):
+def build_restore_fn(checkpoint, variables=None, use_ema=False):
   """Builds (before the graph is finalized) the ops restoring every graph variable whose name and shape
   exist in ``checkpoint``; others are reported. Returns ``restore(sess)``.
 
   Float32 master copies of a mixed-precision checkpoint are preferred over its float16 weights; a variable
-  stored with another dtype (float16 weights into a float32 graph, say) is cast on assign.
+  stored with another dtype (float16 weights into a float32 graph, say) is cast on assign. ``use_ema`` (the
+  model's ``ema_decay`` is set): each variable is restored from its exponential moving average where the
+  checkpoint keeps one, and one line says whether any did.
   """
   variables = variables if variables is not None else tf.global_variables()
   stored = dict(tf.train.list_variables(checkpoint))
   reader = tf.train.load_checkpoint(checkpoint)
   dtypes = reader.get_variable_to_dtype_map()
-  same_dtype, assign_ops = {}, []
+  same_dtype, assign_ops, averaged = {}, [], 0
   for var in variables:
     name = var.op.name
-    source = _source_name(name, var.shape.as_list(), stored)
+    source = source_name(name, var.shape.as_list(), stored, use_ema)
     if source is None:
       deco_print("Not restoring {} (absent from {} or of another shape)".format(name, checkpoint))
-    elif dtypes[source] == var.dtype.base_dtype:
+      continue
+    averaged += source.endswith(EMA_SUFFIX)
+    if dtypes[source] == var.dtype.base_dtype:
       same_dtype[source] = var
     else:
       assign_ops.append(tf.assign(var, tf.cast(reader.get_tensor(source), var.dtype.base_dtype)))
+  if use_ema and averaged:
+    deco_print("Restoring the exponential moving averages of {} weights (ema_decay) from {}".format(
+        averaged, checkpoint))
+  elif use_ema:
+    deco_print("ema_decay is set, but {} holds no moving averages of the weights: restoring the raw weights".format(
+        checkpoint))
   saver = tf.train.Saver(same_dtype) if same_dtype else None
 
   def restore(sess):

@@ -3,6 +3,7 @@ evaluate and infer, as a user would from the command line."""
 import csv
 import os
 
+import pytest
 import tensorflow.compat.v1 as tf
 
 from tests.e2e.e2e_helpers import CONFIG, read_progress, run_script, summary_tags
@@ -112,6 +113,29 @@ def test_mixed_float16_training_resumes_with_its_loss_scale(env, tmp_path):
   stored = dict(tf.train.list_variables(os.path.join(logdir, "model.ckpt-10")))
   assert "Loss_Optimization/Variable_2" in stored
   assert "Loss_Optimization/FP32-master-copy/ForwardPass/w2l_encoder/conv11/kernel" in stored
+
+
+def test_train_eval_and_eval_use_the_moving_averages(env, tmp_path):
+  """With ema_decay, train_eval's evaluations read the moving averages the checkpoint keeps, and --mode=eval on
+  that checkpoint restores them: both report the same dev loss and WER."""
+  config = os.path.join(os.path.dirname(__file__), "ema_test_config.py")
+  logdir = str(tmp_path / "ema")
+  common = ["run.py", "--config_file=" + config, "--logdir=" + logdir]
+  trained = run_script(common + ["--mode=train_eval", "--max_steps=10", "--eval_steps=5"], env)
+  count = trained.stdout.split("Total trainable parameters")[0].count("shape: [")  # one line per trainable variable
+  assert "Evaluating with the exponential moving averages of {} weights".format(count) in trained.stdout
+  with open(os.path.join(logdir, "eval_history.csv"), newline="") as handle:
+    history = [(int(step), float(loss), float(wer)) for step, loss, wer in csv.reader(handle)]
+  assert [step for step, _, _ in history] == [5, 10]
+  stored = dict(tf.train.list_variables(os.path.join(logdir, "model.ckpt-10")))
+  assert "ForwardPass/w2l_encoder/conv11/kernel/ExponentialMovingAverage" in stored
+  assert not any(name.endswith("moving_mean/ExponentialMovingAverage") for name in stored)
+  evaluation = run_script(common + ["--mode=eval"], env)
+  assert "Restoring the exponential moving averages of {} weights".format(count) in evaluation.stdout
+  lines = evaluation.stdout.splitlines()
+  loss = float([line for line in lines if "Validation loss" in line][-1].split()[-1])
+  wer = float([line for line in lines if "Validation WER" in line][-1].split()[-1])
+  assert loss == pytest.approx(history[-1][1], abs=1e-3) and wer == pytest.approx(history[-1][2], abs=1e-4)
 
 
 def test_infer_logits_to_pickle_matches_the_transcripts(corpus, env, tmp_path):

@@ -31,8 +31,9 @@ def fixed_batch(batch_size=4, frames=48, label_length=6, seed=0):
 
 
 class FixedBatchDataLayer(SyntheticSpeech2TextDataLayer):
-  """Serves the same batch (``params['batch']``: features, lengths, labels, label lengths) every step;
-  ``features_scale_ph`` multiplies the features so a test can inject non-finite values."""
+  """Serves the same batch (``params['batch']``: features, lengths, labels, label lengths) every step in train
+  mode and once in eval/infer mode; ``features_scale_ph`` multiplies the features so a test can inject
+  non-finite values."""
 
   @staticmethod
   def get_optional_params():
@@ -44,7 +45,9 @@ class FixedBatchDataLayer(SyntheticSpeech2TextDataLayer):
     self.features_scale_ph = None
 
   def build_graph(self):
-    dataset = tf.data.Dataset.from_tensors(tuple(self.params["batch"])).repeat()
+    dataset = tf.data.Dataset.from_tensors(tuple(self.params["batch"]))
+    if self.params["mode"] == "train":
+      dataset = dataset.repeat()
     self._iterator = tf.data.make_initializable_iterator(dataset)
     features, lengths, labels, label_lengths = self._iterator.get_next()
     self.features_scale_ph = tf.placeholder_with_default(1.0, [], name="features_scale")
@@ -96,11 +99,12 @@ BASE_PARAMS = {
 }
 
 
-def build_model(batch=None, **overrides):
-  """Compiles a training model in the current default graph; ``overrides`` update the model params."""
+def build_model(batch=None, mode="train", force_var_reuse=False, **overrides):
+  """Compiles a model (a training model by default) in the current default graph; ``overrides`` update the
+  model params."""
   params = copy.deepcopy(BASE_PARAMS)
   params["data_layer_params"] = {"batch": batch if batch is not None else fixed_batch()}
   params.update(overrides)
-  model = Speech2Text(params, mode="train")
-  model.compile()
+  model = Speech2Text(params, mode=mode)
+  model.compile(force_var_reuse=force_var_reuse)
   return model
