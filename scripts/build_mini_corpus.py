@@ -34,6 +34,7 @@ import argparse
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -372,6 +373,9 @@ def select_speakers(seed, num_train, num_dev, num_test, num_dev_other=0,
   """
   if min(num_train, num_dev, num_test) < 1:
     raise CorpusError("every split needs at least one speaker")
+  if num_dev_other < 0:
+    raise CorpusError("--num_dev_other_speakers must be >= 0 (0 builds no dev-other), got {}".format(
+        num_dev_other))
   if not 0.0 <= world_fraction <= 1.0:
     raise CorpusError("--world_fraction must lie in [0, 1], got {}".format(world_fraction))
   heldout = num_dev + num_test
@@ -734,9 +738,10 @@ def speakers_table(speakers, plan, seed):
       " | GAP | FORMANT | WORLD | UTTERANCES",
   ]
   for s in speakers:
+    formant = "{:.3f}".format(s["formant_shift"]) if "formant_shift" in s else "-"
     lines.append("{:<5} | {:<15} | {:<15} | {:<8} | {:>5} | {:>5} | {:>3} | {:>7} | {:<5} | {}".format(
         s["speaker"], s["split"], s["voice"], s["variant"], s["speed"],
-        s["pitch"], s.get("word_gap", 0), s.get("formant_shift", "-"),
+        s["pitch"], s.get("word_gap", 0), formant,
         "yes" if "world" in s else "no", counts.get(s["speaker"], 0)))
   return "\n".join(lines) + "\n"
 
@@ -792,6 +797,8 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
       raise CorpusError("{} needs at least one utterance".format(split))
   if not 1 <= min_words <= max_words:
     raise CorpusError("need 1 <= --min_words <= --max_words")
+  if workers < 1:
+    raise CorpusError("--workers must be >= 1, got {}".format(workers))
   tools = find_tools()
 
   transcripts = collect_transcripts(fortune_dir, min_words, max_words,
@@ -848,8 +855,13 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
     log("{} utterances already present, {} to synthesise".format(
         present, len(jobs)))
 
-  # WORLD analysis holds the GIL: its resyntheses run in worker processes.
-  world_pool = ProcessPoolExecutor(max(1, workers)) if any("world" in job[0] for job in jobs) else None
+  # WORLD analysis holds the GIL: its resyntheses run in worker processes, started by spawn (fork+exec): a
+  # forked worker would inherit whatever pipe a synthesis thread's Popen had open at that moment and keep
+  # that Popen waiting for ever.
+  world_pool = None
+  if any("world" in job[0] for job in jobs):
+    world_pool = ProcessPoolExecutor(max(1, workers), mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=corpus_voices.exit_with_parent)
   try:
     for _ in bounded_parallel_map(lambda job: synthesize(tools, *job, world_pool=world_pool), jobs, workers,
                                   _progress(present + len(jobs), present)):

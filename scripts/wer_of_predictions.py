@@ -14,11 +14,14 @@ from open_seq2seq.utils.metrics import corpus_wer  # pylint: disable=wrong-impor
 
 
 def read_column_pairs(path, key, value):
-  with open(path, newline="", encoding="utf-8") as handle:
-    reader = csv.DictReader(handle)
-    if key not in reader.fieldnames or value not in reader.fieldnames:
-      raise ValueError("{}: expected columns {} and {}, got {}".format(path, key, value, reader.fieldnames))
-    return {row[key]: row[value] for row in reader}
+  try:
+    with open(path, newline="", encoding="utf-8") as handle:
+      reader = csv.DictReader(handle)
+      if reader.fieldnames is None or key not in reader.fieldnames or value not in reader.fieldnames:
+        raise ValueError("{}: expected columns {} and {}, got {}".format(path, key, value, reader.fieldnames))
+      return {row[key]: row[value] for row in reader}
+  except UnicodeDecodeError as error:
+    raise ValueError("{}: not UTF-8 text ({})".format(path, error)) from error
 
 
 def main(argv=None):
@@ -42,13 +45,25 @@ def main(argv=None):
 def read_conditions(path):
   """{utt_id: condition name} of a CONDITIONS.TXT file."""
   conditions = {}
-  with open(path, encoding="utf-8") as handle:
-    for number, line in enumerate(handle, start=1):
+  with open(path, encoding="utf-8", errors="strict") as handle:
+    lines = _text_lines(handle, path)
+    for number, line in enumerate(lines, start=1):
       fields = line.split(None, 2)
+      if not fields:
+        continue
       if len(fields) < 2:
         raise ValueError("{} line {}: expected 'utt_id condition [params]', got {!r}".format(path, number, line))
+      if fields[0] in conditions:
+        raise ValueError("{} line {}: utterance {} is listed twice".format(path, number, fields[0]))
       conditions[fields[0]] = fields[1]
   return conditions
+
+
+def _text_lines(handle, path):
+  try:
+    return handle.read().splitlines()
+  except UnicodeDecodeError as error:
+    raise ValueError("{}: not UTF-8 text ({})".format(path, error)) from error
 
 
 def print_condition_table(names, references, predictions, conditions):
@@ -66,4 +81,8 @@ def print_condition_table(names, references, predictions, conditions):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  try:
+    sys.exit(main())
+  except (ValueError, OSError) as error:
+    sys.stderr.write("wer_of_predictions.py: error: {}\n".format(error))
+    sys.exit(1)

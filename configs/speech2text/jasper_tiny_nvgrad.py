@@ -20,6 +20,7 @@ base_params.update({
     "save_checkpoint_steps": 20,
     "logdir": "jasper_tiny_log_folder",
     "load_model": "",
+    "ema_decay": 0.0,
 })
 base_params["lr_policy_params"].update({"learning_rate": 0.05, "warmup_steps": 0})
 base_params["encoder_params"]["convnet_layers"] = [
@@ -35,5 +36,10 @@ base_params["encoder_params"]["convnet_layers"] = [
 ]
 train_params = copy.deepcopy(_mini["train_params"])
 train_params["data_layer_params"].pop("length_bucket_boundaries")
+# Tests train a few dozen steps: speed perturbation and SpecAugment only, as the mini config had them before
+# its waveform augmentation.
+train_params["data_layer_params"]["augmentation"] = {
+    "speed_perturbation_ratio": [0.9, 1.0, 1.1], "n_freq_mask": 2, "n_time_mask": 2, "width_freq_mask": 6,
+    "width_time_mask": 6}
 eval_params = copy.deepcopy(_mini["eval_params"])
 infer_params = copy.deepcopy(_mini["infer_params"])

@@ -13,9 +13,13 @@ The out-of-domain dev proxy (``dev-other``) uses variants that training never us
 that training-time augmentation never applies: an algorithmic (freeverb) room, a GSM 06.10 phone codec at
 8 kHz and brown noise (augmentation draws image-method rooms, band-limiting and white/pink/blue noise).
 """
+import ctypes
+import ctypes.util
 import io
 import math
+import os
 import random
+import signal
 
 import numpy as np
 import scipy.signal
@@ -113,6 +117,18 @@ def world_resynthesis(signal, sample_rate, params):
                            sample_rate, 10.0)
   out = np.pad(out, (0, max(0, len(signal) - len(out))))[:len(signal)]
   return out * (np.max(np.abs(signal)) / (np.max(np.abs(out)) + 1e-12))
+
+
+def exit_with_parent():
+  """Initializer of a worker process: the kernel kills it when its parent dies (Linux), so a killed corpus
+  build leaves no orphaned WORLD workers behind."""
+  try:
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+  except (OSError, AttributeError):
+    return
+  if os.getppid() == 1:  # the parent died before prctl took effect
+    os._exit(1)  # pylint: disable=protected-access
 
 
 def world_wav_to_flac(wav_bytes, params, flac_path):

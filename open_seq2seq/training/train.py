@@ -8,7 +8,8 @@ from open_seq2seq.distributed.backend import select_backend
 from open_seq2seq.distributed.npu import npu_session_config
 from open_seq2seq.training.hooks import NonFiniteLossHook, PrintSamplesHook, ProgressHook, RunEvaluationHook
 from open_seq2seq.training.stop_signals import StopOnSignal, TrainingInterrupted
-from open_seq2seq.utils.checkpoint import build_restore_fn, latest_checkpoint, remove_interrupted_checkpoint_files
+from open_seq2seq.utils.checkpoint import (EMA_SUFFIX, build_restore_fn, latest_checkpoint,
+                                          remove_interrupted_checkpoint_files)
 from open_seq2seq.utils.logging import deco_print
 
 
@@ -82,6 +83,8 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
     from tensorflow.python import debug as tf_debug  # pylint: disable=import-outside-toplevel
     hooks.append(tf_debug.TensorBoardDebugHook("localhost:{}".format(debug_port)))
 
+  if master:
+    _check_resume_has_moving_averages(train_model, latest_checkpoint(logdir))
   init_data = [train_model.get_data_layer().iterator.initializer]
   init_fn = None
   base_checkpoint = latest_checkpoint(params.get("load_model")) if master else None
@@ -115,6 +118,16 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
   else:
     deco_print("Not enough steps for benchmarking")
   return evaluation_hook.history if evaluation_hook else None
+
+
+def _check_resume_has_moving_averages(train_model, checkpoint):
+  """A run resumed with ``ema_decay`` from a checkpoint trained without it would fail deep in the restore."""
+  if not checkpoint or not train_model.ema_decay:
+    return
+  if not any(name.endswith(EMA_SUFFIX) for name, _ in tf.train.list_variables(checkpoint)):
+    raise ValueError("ema_decay={} but checkpoint {} holds no moving averages of the weights (trained without "
+                     "ema_decay): resume it with --ema_decay=0, or train with ema_decay in a new logdir".format(
+                         train_model.ema_decay, checkpoint))
 
 
 def _run_training_loop(train_model, scaffold, logdir, workers, hooks, fetches):

@@ -153,6 +153,8 @@ def write_eval_set_infer_config(config_file, output_path, dataset_files=None):
   """
   load_config_module(config_file)
   text = EVAL_SET_INFER_CONFIG.format(config=os.path.abspath(config_file))
+  if isinstance(dataset_files, str):
+    dataset_files = [dataset_files]
   if dataset_files:
     text += DATASET_FILES_OVERRIDE.format(files=[os.path.abspath(path) for path in dataset_files])
   with atomic_output(output_path) as tmp_path, open(tmp_path, "w", encoding="utf-8") as handle:

@@ -170,3 +170,58 @@ def test_mfcc_matches_librosa_mfcc_on_the_power_spectrogram():
 def test_unknown_input_type_is_refused():
   with pytest.raises(ValueError, match="input_type must be one of"):
     F.speech_features(_signal(2000, seed=1), SR, 64, "cepstrum")
+
+
+def _slaney_filterbank_at(freqs, n_mels, sample_freq):
+  """Slaney-normalised triangular mel filters evaluated at the frequencies ``freqs`` (Hz), from the definition:
+  the Slaney mel scale is linear (3 per 200 Hz) below 1 kHz and steps by a factor 6.4^(1/27) above."""
+  def to_mel(f):
+    f = np.asarray(f, dtype=np.float64)
+    return np.where(f < 1000, 3 * f / 200, 15 + 27 * np.log(np.maximum(f, 1e-10) / 1000) / np.log(6.4))
+
+  def to_hz(m):
+    return np.where(m < 15, 200 * m / 3, 1000 * 6.4 ** ((m - 15) / 27))
+
+  edges = to_hz(np.linspace(0, to_mel(sample_freq / 2), n_mels + 2))
+  bank = np.zeros((n_mels, len(freqs)))
+  for m in range(n_mels):
+    left, centre, right = edges[m:m + 3]
+    rising = (freqs - left) / (centre - left)
+    falling = (right - freqs) / (right - centre)
+    bank[m] = np.clip(np.minimum(rising, falling), 0, None) * 2 / (right - left)
+  return bank
+
+
+def _jaitly_hinton_warp(freqs, alpha, sample_freq, f_hi=4800.0):
+  nyquist = sample_freq / 2
+  boundary = f_hi * min(alpha, 1) / alpha
+  return np.array([alpha * f if f <= boundary else
+                   nyquist - (nyquist - alpha * boundary) / (nyquist - boundary) * (nyquist - f) for f in freqs])
+
+
+@pytest.mark.parametrize("alpha", [0.9, 0.95, 1.08, 1.1])
+def test_vtlp_filterbank_is_the_slaney_bank_at_warped_bin_frequencies(alpha):
+  bins = np.linspace(0, SR / 2, N_FFT // 2 + 1)
+  warped = _jaitly_hinton_warp(bins, alpha, SR)
+  assert warped[-1] == pytest.approx(SR / 2) and np.all(np.diff(warped) > 0)
+  expected = _slaney_filterbank_at(warped, 64, SR)
+  np.testing.assert_allclose(F.mel_basis(SR, N_FFT, 64, vtlp_alpha=alpha), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_vtlp_alpha_one_is_the_plain_filterbank_and_features():
+  np.testing.assert_array_equal(F.mel_basis(SR, N_FFT, 64, vtlp_alpha=1.0), F.mel_basis(SR, N_FFT, 64))
+  samples = _signal(8000).astype(np.float32)
+  np.testing.assert_array_equal(F.speech_features(samples, SR, 64, vtlp_alpha=1.0), F.speech_features(samples, SR, 64))
+  assert not np.array_equal(F.speech_features(samples, SR, 64, vtlp_alpha=1.1), F.speech_features(samples, SR, 64))
+  with pytest.raises(ValueError, match="vtlp_alpha=1.1 needs input_type='logfbank'"):
+    F.speech_features(samples, SR, 40, "mfcc", vtlp_alpha=1.1)
+
+
+@pytest.mark.parametrize("alpha", [0.9, 1.1])
+def test_vtlp_moves_a_low_filter_centre_by_one_over_alpha(alpha):
+  n_fft = 2 ** 14
+  bins = np.linspace(0, SR / 2, n_fft // 2 + 1)
+  plain, warped = F.mel_basis(SR, n_fft, 64), F.mel_basis(SR, n_fft, 64, vtlp_alpha=alpha)
+  for band in (5, 20, 35):
+    centre = bins[np.argmax(plain[band])]
+    assert bins[np.argmax(warped[band])] == pytest.approx(centre / alpha, abs=SR / n_fft)

@@ -138,6 +138,19 @@ def test_train_eval_and_eval_use_the_moving_averages(env, tmp_path):
   assert loss == pytest.approx(history[-1][1], abs=1e-3) and wer == pytest.approx(history[-1][2], abs=1e-4)
 
 
+def test_resuming_without_moving_averages_with_ema_decay_is_one_clear_error(env, tmp_path):
+  config = os.path.join(os.path.dirname(__file__), "ema_test_config.py")
+  logdir = str(tmp_path / "plain")
+  common = ["run.py", "--config_file=" + config, "--logdir=" + logdir, "--mode=train"]
+  run_script(common + ["--max_steps=2", "--ema_decay=0"], env)
+  resumed = run_script(common + ["--max_steps=4", "--continue_learning"], env, check=False)
+  assert resumed.returncode == 1
+  assert "holds no moving averages of the weights" in resumed.stderr + resumed.stdout
+  assert "Traceback" not in resumed.stderr
+  # the same checkpoint resumes with the averaging off
+  run_script(common + ["--max_steps=4", "--continue_learning", "--ema_decay=0"], env)
+
+
 def test_infer_logits_to_pickle_matches_the_transcripts(corpus, env, tmp_path):
   """--decoder_params/infer_logits_to_pickle=True writes per-utterance logits of the valid frames only, whose
   greedy CTC decoding (done here in numpy) gives the transcripts of the normal infer CSV."""

@@ -34,3 +34,16 @@ def test_unlisted_utterance_is_named(tmp_path):
   conditions.write_text("9-9-0000 room {}\n")
   with pytest.raises(ValueError, match="9-9-0001"):
     wop.main(["--predictions", predictions, "--manifest", manifest, "--conditions", str(conditions)])
+
+
+def test_malformed_conditions_are_named(tmp_path):
+  manifest = _write(tmp_path / "m.csv", "wav_filename,wav_filesize,transcript", [("x/9-9-0000.wav", "1", "a")])
+  predictions = _write(tmp_path / "p.csv", "wav_filename,predicted_transcript", [("x/9-9-0000.wav", "a")])
+  twice = tmp_path / "twice.txt"
+  twice.write_text("9-9-0000 clean {}\n\n9-9-0000 room {}\n")
+  with pytest.raises(ValueError, match="twice.txt line 3: utterance 9-9-0000 is listed twice"):
+    wop.main(["--predictions", predictions, "--manifest", manifest, "--conditions", str(twice)])
+  latin = tmp_path / "latin.txt"
+  latin.write_bytes(b"9-9-0000 caf\xe9 {}\n")
+  with pytest.raises(ValueError, match="latin.txt: not UTF-8"):
+    wop.main(["--predictions", predictions, "--manifest", manifest, "--conditions", str(latin)])

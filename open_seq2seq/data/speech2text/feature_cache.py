@@ -2,8 +2,8 @@
 
 Entries live in ``<cache_dir>/<key>/`` where the key hashes every parameter that changes the features, so a
 changed parameter can never read stale features; each entry is written atomically, so an interrupted run
-never leaves a truncated file under an entry's name. SpecAugment still runs on every read, and signal-level
-augmentation (speed perturbation, noise) bypasses the cache, so augmentation is never frozen.
+never leaves a truncated file under an entry's name. SpecAugment still runs on every read, and every
+augmentation before it (signal-level keys and VTLP) bypasses the cache, so augmentation is never frozen.
 """
 import hashlib
 import json

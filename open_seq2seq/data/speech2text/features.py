@@ -32,11 +32,30 @@ def mel_to_hz(mels):
                   _MEL_LINEAR_HZ * mels)
 
 
-@functools.lru_cache(maxsize=16)
-def mel_basis(sample_freq, n_fft, n_mels, fmin=0.0, fmax=None):
-  """``[n_mels, n_fft//2 + 1]`` triangular filters on the Slaney scale with Slaney area normalisation."""
+VTLP_BOUNDARY_HZ = 4800.0
+
+
+def vtlp_warp(frequencies, alpha, sample_freq, boundary_hz=VTLP_BOUNDARY_HZ):
+  """Piecewise-linear frequency warp of vocal-tract-length perturbation (Jaitly & Hinton 2013): ``alpha * f``
+  up to ``boundary_hz * min(alpha, 1) / alpha``, then the line that takes Nyquist to Nyquist."""
+  frequencies = np.asarray(frequencies, dtype=np.float64)
+  nyquist = sample_freq / 2.0
+  knee = boundary_hz * min(alpha, 1.0) / alpha
+  upper = nyquist - (nyquist - alpha * knee) / (nyquist - knee) * (nyquist - frequencies)
+  return np.where(frequencies <= knee, alpha * frequencies, upper)
+
+
+@functools.lru_cache(maxsize=512)
+def mel_basis(sample_freq, n_fft, n_mels, fmin=0.0, fmax=None, vtlp_alpha=1.0):
+  """``[n_mels, n_fft//2 + 1]`` triangular filters on the Slaney scale with Slaney area normalisation.
+
+  ``vtlp_alpha`` != 1 evaluates the filters at the VTLP-warped FFT-bin frequencies (a filter centred at c
+  then peaks at c / alpha below the warp's knee). Cached per argument set: round alpha (e.g. to 3 decimals).
+  """
   fmax = float(sample_freq) / 2 if fmax is None else fmax
   fft_freqs = np.linspace(0, float(sample_freq) / 2, 1 + n_fft // 2)
+  if vtlp_alpha != 1.0:
+    fft_freqs = vtlp_warp(fft_freqs, vtlp_alpha, sample_freq)
   mel_freqs = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
   fdiff = np.diff(mel_freqs)
   ramps = mel_freqs[:, None] - fft_freqs[None, :]
@@ -85,7 +104,7 @@ def _preemphasis(x):
 
 def speech_features(signal, sample_freq, num_features, input_type="logfbank", window_size=20e-3,
                     window_stride=10e-3, window="hanning", dither=0.0, norm_per_feature=False,
-                    norm_epsilon=1e-5, rng=None, gain=None):
+                    norm_epsilon=1e-5, rng=None, gain=None, vtlp_alpha=1.0):
   """Normalised features ``[T, num_features]`` (float32) of int16-range samples, librosa-backend semantics.
 
   logfbank: pre-emphasis, power STFT (n_fft = next power of two of the window), Slaney mel, ln(x + 1e-20).
@@ -94,7 +113,11 @@ def speech_features(signal, sample_freq, num_features, input_type="logfbank", wi
   mfcc: pre-emphasis, power STFT, then the orthonormal DCT-II over frequency, first ``num_features``
   coefficients. The reference hands the power spectrogram to ``librosa.feature.mfcc(S=...)``, which
   expects a log-mel spectrogram, so no mel or log step happens; this keeps that behaviour.
+  ``vtlp_alpha`` (logfbank only): warp factor of the mel filterbank (``mel_basis``), rounded to 3 decimals.
   """
+  if vtlp_alpha != 1.0 and input_type != "logfbank":
+    raise ValueError("vtlp_alpha={} needs input_type='logfbank' (it warps the mel filterbank), got {!r}".format(
+        vtlp_alpha, input_type))
   x = np.asarray(signal, dtype=np.float32)
   gain = 1.0 / (np.max(np.abs(x)) + 1e-5) if gain is None else gain
   x = x * np.float32(gain)
@@ -106,7 +129,8 @@ def speech_features(signal, sample_freq, num_features, input_type="logfbank", wi
     x = x + np.float32(dither) * rng.standard_normal(x.shape).astype(np.float32)
   if input_type == "logfbank":
     power = power_spectrogram(_preemphasis(x), n_fft, win_length, hop_length, WINDOWS[window])
-    features = np.log(mel_basis(sample_freq, n_fft, num_features) @ power + 1e-20).T
+    basis = mel_basis(sample_freq, n_fft, num_features, vtlp_alpha=round(float(vtlp_alpha), 3))
+    features = np.log(basis @ power + 1e-20).T
   elif input_type == "spectrogram":
     power = power_spectrogram(x, win_length, win_length, hop_length, WINDOWS[window])
     features = 10 * np.log10(np.maximum(power, 1e-30)).T[:, :num_features]

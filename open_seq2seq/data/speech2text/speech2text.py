@@ -9,7 +9,7 @@ from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import load_vocab
 from open_seq2seq.utils.logging import deco_print
 from .audio import audio_num_samples, read_audio
-from .augmentation import SIGNAL_KEYS, perturb_signal, spec_augment, validate_augmentation
+from .augmentation import SignalAugmenter, spec_augment, validate_augmentation
 from .feature_cache import FORMATS, FeatureCache
 from .features import INPUT_TYPES, speech_features
 from .psf_features import psf_frame_count, psf_speech_features
@@ -98,7 +98,7 @@ class Speech2TextDataLayer(DataLayer):
       deco_print("Warning: backend='psf' has no dither and always normalises globally; dither={} and "
                  "norm_per_feature={} have no effect".format(p["dither"], p["norm_per_feature"]))
     if p["augmentation"]:
-      validate_augmentation(p["augmentation"], p["num_audio_features"])
+      validate_augmentation(p["augmentation"], p["num_audio_features"], p["backend"], p["input_type"], p["sample_freq"])
     spectrogram_bins = int(p["sample_freq"] * p["window_size"]) // 2 + 1
     if p["input_type"] == "spectrogram" and p["num_audio_features"] > spectrogram_bins:
       raise ValueError("Speech2TextDataLayer: num_audio_features={} exceeds the {} bins of a spectrogram with "
@@ -131,14 +131,14 @@ class Speech2TextDataLayer(DataLayer):
       rows, self._labels = self._apply_static_limits(rows, self._labels)
     self._rows = rows
     self._manifest_positions = [manifest_position[row.csv_file, row.row_number] for row in rows]
+    data_folder = os.path.dirname(os.path.abspath(p["dataset_files"][0]))
+    self._augmenter = SignalAugmenter(p["augmentation"], p["sample_freq"], [row.path for row in rows], self._read,
+                                      os.path.join(data_folder, "rir_cache")) if p["mode"] == "train" else None
     self._cache = None
     if p.get("cache_features", False):
-      cache_dir = p.get("cache_dir") or os.path.join(os.path.dirname(os.path.abspath(p["dataset_files"][0])),
-                                                     "feature_cache")
+      cache_dir = p.get("cache_dir") or os.path.join(data_folder, "feature_cache")
       self._cache = FeatureCache(cache_dir, p, p.get("cache_format", "hdf5"), p.get("cache_regenerate", False))
-    self._dataset = None
-    self._iterator = None
-    self._input_tensors = None
+    self._dataset = self._iterator = self._input_tensors = None
 
   def _apply_static_limits(self, rows, labels):
     """Drops rows whose frame count (from the audio header) or label length exceeds the static shape."""
@@ -229,7 +229,8 @@ class Speech2TextDataLayer(DataLayer):
     training = p["mode"] == "train"
     augmentation = p["augmentation"] if training else None
     rng = np.random.default_rng([int(seed) & 0x7FFFFFFF, p["random_seed"]])
-    signal_augmented = bool(augmentation) and any(key in augmentation for key in SIGNAL_KEYS)
+    # Cached features are never augmented: anything that acts before SpecAugment (VTLP too) bypasses the cache.
+    signal_augmented = training and self._augmenter.alters_signal
     if self._cache is not None and not signal_augmented:
       features = self._cache.load(path)
       if features is None:
@@ -238,14 +239,13 @@ class Speech2TextDataLayer(DataLayer):
       duration = audio_num_samples(path, p["sample_freq"]) / float(p["sample_freq"])
     else:
       signal = self._read(path)
-      if signal_augmented and p["backend"] == "psf":
+      if signal_augmented:
         # The psf pipeline augments the int16-range signal itself (noise levels are absolute there).
-        signal = perturb_signal(signal, augmentation, rng)
-      elif signal_augmented:
-        peak = np.max(np.abs(signal)) + 1e-5
-        signal = perturb_signal(signal / peak, augmentation, rng) * peak
+        peak = 1.0 if p["backend"] == "psf" else np.max(np.abs(signal)) + 1e-5
+        signal = self._augmenter(signal / peak, rng, path) * peak
+      vtlp_alpha = self._augmenter.vtlp_alpha(rng) if signal_augmented else 1.0
       duration = len(signal) / float(p["sample_freq"])
-      features = self._compute_features(signal, dither=p["dither"] if training else 0.0, rng=rng)
+      features = self._compute_features(signal, p["dither"] if training else 0.0, rng, vtlp_alpha)
     if augmentation:
       features = spec_augment(features, augmentation, rng)
     return features, duration
@@ -253,7 +253,7 @@ class Speech2TextDataLayer(DataLayer):
   def _read(self, path):
     return read_audio(path, self._params["sample_freq"], self._params["resample_audio"], self._params["mix_to_mono"])
 
-  def _compute_features(self, signal, dither, rng):
+  def _compute_features(self, signal, dither, rng, vtlp_alpha=1.0):
     p = self._params
     if p["backend"] == "psf":
       return psf_speech_features(signal, p["sample_freq"], p["num_audio_features"], p["input_type"],
@@ -261,7 +261,7 @@ class Speech2TextDataLayer(DataLayer):
     return speech_features(
         signal, p["sample_freq"], p["num_audio_features"], p["input_type"], p["window_size"], p["window_stride"],
         p["window"], dither=dither, norm_per_feature=p["norm_per_feature"], norm_epsilon=p["norm_epsilon"],
-        rng=rng, gain=p.get("gain"))
+        rng=rng, gain=p.get("gain"), vtlp_alpha=vtlp_alpha)
 
   def _parse(self, index, seed):
     try:
