@@ -6,9 +6,12 @@ LibriSpeech utterances average ~12 s, the mini corpus' ~3 s, so the benchmark fi
 mini-corpus utterances into 8-16 s files (LibriSpeech-like lengths, under the 5x3 config's 16.63 s limit)
 and uses the 5x3 config's training data-layer parameters (features, SpecAugment, static 1664-frame padding)
 for both measurements. Goal: the pipeline delivers >= 10x the batches the training step consumes.
+``--augmentation_from CONFIG`` replaces the data layer's augmentation by that config's training augmentation
+(e.g. the mini config's waveform augmentation), to see what it costs the pipeline.
 
     python bench/bench_pipeline.py [--corpus_csv data/mini_librispeech/librivox-train-clean-100.csv]
                                    [--batch_size 32] [--pipeline_batches 20] [--train_steps 2]
+                                   [--augmentation_from configs/speech2text/jasper_mini_nvgrad_masks.py]
 """
 import argparse
 import copy
@@ -56,8 +59,11 @@ def write_long_utterances(corpus_csv, out_dir, count, seed=0):
   return manifest
 
 
-def training_params(config_file, manifest, batch_size, steps, dtype):
+def training_params(config_file, manifest, batch_size, steps, dtype, augmentation_from=None):
   params = mode_config(load_config_module(config_file), "train")
+  if augmentation_from:
+    augmentation = mode_config(load_config_module(augmentation_from), "train")["data_layer_params"]["augmentation"]
+    params["data_layer_params"]["augmentation"] = augmentation
   params.update(batch_size_per_gpu=batch_size, max_steps=steps, logdir="", dtype=dtype, print_loss_steps=None,
                 print_samples_steps=None, save_summaries_steps=None, save_checkpoint_steps=None)
   params.pop("num_epochs", None)
@@ -104,6 +110,7 @@ def main(argv=None):
   parser.add_argument("--pipeline_batches", type=int, default=20)
   parser.add_argument("--train_steps", type=int, default=2)
   parser.add_argument("--dtype", default="float32", help="model dtype of the training step (float32 or mixed)")
+  parser.add_argument("--augmentation_from", help="config whose training augmentation the data layer uses")
   args = parser.parse_args(argv)
   if not os.path.isfile(args.corpus_csv):
     parser.error("--corpus_csv {} not found; build the mini corpus first (scripts/run_mini_demo.sh or "
@@ -111,7 +118,8 @@ def main(argv=None):
   with tempfile.TemporaryDirectory() as out_dir:
     manifest = write_long_utterances(args.corpus_csv, out_dir, count=4 * args.batch_size)
     dtype = tf.float32 if args.dtype == "float32" else args.dtype
-    params = training_params(args.config_file, manifest, args.batch_size, args.train_steps + 1, dtype)
+    params = training_params(args.config_file, manifest, args.batch_size, args.train_steps + 1, dtype,
+                             args.augmentation_from)
     load = wait_for_idle_cpu()
     print("other CPU load before start: {:.0%}; {} cores; batch {}".format(load, os.cpu_count(), args.batch_size))
     batch_s, batch_kept, _ = pipeline_seconds_per_batch(params, args.pipeline_batches)
