@@ -80,6 +80,10 @@ dev_wer_lm=$(lm_wer dev-clean)
 test_wer_lm=$(lm_wer test-clean)
 dev_other_wer_lm=$(lm_wer dev-other)
 dev_other_wer=$(sed -n 's/^greedy WER: \([0-9.]*\)$/\1/p' "$logdir/decode_dev-other.log")
+echo "== Out-of-domain dev proxy with the LM, by recording condition"
+"$py" scripts/wer_of_predictions.py --predictions "$logdir/dev-other_predictions_lm.csv" \
+  --manifest "$JASPER_MINI_CORPUS/librivox-dev-other.csv" \
+  --conditions "$JASPER_MINI_CORPUS/LibriSpeech/dev-other/CONDITIONS.TXT" | tail -n +2 | tee "$logdir/dev-other_conditions.md"
 
 echo "== Summary"
 "$py" scripts/summarize_training.py --logdir "$logdir" --final_wer "$dev_wer" --test_wer "$test_wer" \
