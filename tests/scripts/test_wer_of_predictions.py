@@ -27,23 +27,23 @@ def test_per_condition_table(tmp_path, capsys):
   assert "| room | 2 | 16.67 |" in lines  # 1 error / 6 words
 
 
+def _one_utterance_args(tmp_path, utt_id, conditions):
+  """Arguments of a one-utterance manifest and prediction, with ``conditions`` (bytes) as CONDITIONS file."""
+  wav = "x/{}.wav".format(utt_id)
+  manifest = _write(tmp_path / "m.csv", "wav_filename,wav_filesize,transcript", [(wav, "1", "a")])
+  predictions = _write(tmp_path / "p.csv", "wav_filename,predicted_transcript", [(wav, "a")])
+  listed = tmp_path / "conditions.txt"
+  listed.write_bytes(conditions)
+  return ["--predictions", predictions, "--manifest", manifest, "--conditions", str(listed)]
+
+
 def test_unlisted_utterance_is_named(tmp_path):
-  manifest = _write(tmp_path / "m.csv", "wav_filename,wav_filesize,transcript", [("x/9-9-0001.wav", "1", "a")])
-  predictions = _write(tmp_path / "p.csv", "wav_filename,predicted_transcript", [("x/9-9-0001.wav", "a")])
-  conditions = tmp_path / "c.txt"
-  conditions.write_text("9-9-0000 room {}\n")
   with pytest.raises(ValueError, match="9-9-0001"):
-    wop.main(["--predictions", predictions, "--manifest", manifest, "--conditions", str(conditions)])
+    wop.main(_one_utterance_args(tmp_path, "9-9-0001", b"9-9-0000 room {}\n"))
 
 
 def test_malformed_conditions_are_named(tmp_path):
-  manifest = _write(tmp_path / "m.csv", "wav_filename,wav_filesize,transcript", [("x/9-9-0000.wav", "1", "a")])
-  predictions = _write(tmp_path / "p.csv", "wav_filename,predicted_transcript", [("x/9-9-0000.wav", "a")])
-  twice = tmp_path / "twice.txt"
-  twice.write_text("9-9-0000 clean {}\n\n9-9-0000 room {}\n")
-  with pytest.raises(ValueError, match="twice.txt line 3: utterance 9-9-0000 is listed twice"):
-    wop.main(["--predictions", predictions, "--manifest", manifest, "--conditions", str(twice)])
-  latin = tmp_path / "latin.txt"
-  latin.write_bytes(b"9-9-0000 caf\xe9 {}\n")
-  with pytest.raises(ValueError, match="latin.txt: not UTF-8"):
-    wop.main(["--predictions", predictions, "--manifest", manifest, "--conditions", str(latin)])
+  with pytest.raises(ValueError, match="conditions.txt line 3: utterance 9-9-0000 is listed twice"):
+    wop.main(_one_utterance_args(tmp_path, "9-9-0000", b"9-9-0000 clean {}\n\n9-9-0000 room {}\n"))
+  with pytest.raises(ValueError, match="conditions.txt: not UTF-8"):
+    wop.main(_one_utterance_args(tmp_path, "9-9-0000", b"9-9-0000 caf\xe9 {}\n"))
