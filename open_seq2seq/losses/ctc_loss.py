@@ -3,6 +3,10 @@ import tensorflow.compat.v1 as tf
 
 from .loss import Loss
 
+# Graph collection (suffixed "/<mode>") holding the int32 scalar: utterances of this batch whose label cannot
+# be aligned to their frames, and which therefore got loss 0 and no gradient.
+UNALIGNABLE_UTTERANCES = "unalignable_utterances"
+
 
 def dense_to_sparse(dense, lengths):
   """``[B, L]`` labels plus their lengths -> SparseTensor of the valid positions."""
@@ -12,11 +16,26 @@ def dense_to_sparse(dense, lengths):
   return tf.SparseTensor(indices, values, tf.cast(tf.shape(dense), tf.int64))
 
 
+def alignable(labels, label_length, frames):
+  """``[B]`` bool: whether any CTC path emits the label in ``frames`` frames.
+
+  A path needs one frame per character plus a blank between each pair of equal adjacent characters, so
+  the condition is ``label_length + adjacent repeats <= frames``. labels: ``[B, L]`` int, label_length and
+  frames: ``[B]`` int32.
+  """
+  valid = tf.sequence_mask(label_length, tf.shape(labels)[1])
+  repeats = tf.logical_and(tf.equal(labels[:, 1:], labels[:, :-1]), valid[:, 1:])
+  needed = tf.cast(label_length, tf.int32) + tf.reduce_sum(tf.cast(repeats, tf.int32), axis=1)
+  return needed <= tf.cast(frames, tf.int32)
+
+
 class CTCLoss(Loss):
   """Mean over the batch of per-utterance CTC losses on time-major logits; blank = last class.
 
-  Utterances whose label is longer than their encoder output get loss 0 and no gradient
-  (``ignore_longer_outputs_than_inputs``); with ``mask_nan`` non-finite losses are zeroed too.
+  With ``mask_nan`` (default True) an utterance that cannot be aligned (see ``alignable``: a property of the
+  data, whose loss TensorFlow reports as 0 or inf) gets loss 0 and no gradient and is counted in the graph
+  collection ``UNALIGNABLE_UTTERANCES + "/" + mode``. A non-finite loss of an alignable utterance means the
+  model diverged: it stays in the mean, so the training loop's non-finite guard sees it.
   """
 
   @staticmethod
@@ -36,7 +55,10 @@ class CTCLoss(Loss):
           labels=dense_to_sparse(labels, label_length), inputs=logits, sequence_length=src_length,
           preprocess_collapse_repeated=False, ctc_merge_repeated=True,
           ignore_longer_outputs_than_inputs=True, time_major=True)
+      feasible = alignable(labels, label_length, src_length)
+      mode = self._model.mode if self._model is not None else "train"
+      tf.add_to_collection(UNALIGNABLE_UTTERANCES + "/" + mode,
+                           tf.reduce_sum(tf.cast(tf.logical_not(feasible), tf.int32)))
       if self._mask_nan:
-        per_utterance = tf.where(tf.math.is_finite(per_utterance), per_utterance,
-                                 tf.zeros_like(per_utterance))
+        per_utterance = tf.where(feasible, per_utterance, tf.zeros_like(per_utterance))
       return tf.reduce_mean(per_utterance)

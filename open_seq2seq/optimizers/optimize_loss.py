@@ -18,8 +18,8 @@ OPTIMIZER_CLS_NAMES = {
 SUMMARY_NAMES = ["learning_rate", "gradients", "gradient_norm", "global_gradient_norm", "variables",
                  "variable_norm", "larc_summaries", "loss_scale"]
 DEFAULT_SUMMARIES = ["learning_rate", "global_gradient_norm", "loss_scale"]
-# Graph collection holding the boolean "this step's gradients were not all finite" (the step is skipped);
-# absent under automatic loss scaling, where such steps are part of normal operation.
+# Graph collection holding the boolean "this step's loss or gradients were not all finite" (the step is
+# skipped); absent under automatic loss scaling, where non-finite gradients are part of normal operation.
 NONFINITE_GRADIENTS = "nonfinite_gradients"
 MIXED_DTYPES = ("mixed", "bfloat16")
 
@@ -104,15 +104,17 @@ def _accumulate(grads_and_vars, iter_size):
   return accumulated, accumulators
 
 
-def _skipping_non_finite(opt, grads_and_vars, global_step, automatic_scaling):
-  """The function building the update: a step whose gradients hold a NaN or an Inf leaves the weights, the
-  optimizer state and global_step unchanged, so a diverging step never reaches a checkpoint. (The automatic
-  loss scaler's wrapper already skips such steps and adjusts its scale.)"""
+def _skipping_non_finite(opt, grads_and_vars, loss, global_step, automatic_scaling):
+  """The function building the update: a step whose loss or gradients hold a NaN or an Inf leaves the
+  weights, the optimizer state and global_step unchanged, so a diverging step never reaches a checkpoint.
+  (The automatic loss scaler's wrapper already skips steps with such gradients and adjusts its scale; a
+  non-finite loss there is left to the training loop's guard, since rescaling cannot repair it.)"""
   if automatic_scaling:
     return lambda: opt.apply_gradients(grads_and_vars, global_step=global_step)
   with tf.name_scope("check_finite_gradients"):
-    finite = tf.reduce_all([tf.reduce_all(tf.is_finite(g.values if isinstance(g, tf.IndexedSlices) else g))
-                            for g, _ in grads_and_vars])
+    # A diverged loss can come with finite (e.g. zero) gradients, which must not be applied either.
+    finite = tf.reduce_all([tf.reduce_all(tf.is_finite(loss))] + [
+        tf.reduce_all(tf.is_finite(g.values if isinstance(g, tf.IndexedSlices) else g)) for g, _ in grads_and_vars])
   tf.add_to_collection(NONFINITE_GRADIENTS, tf.logical_not(finite))
   return lambda: tf.cond(finite, lambda: opt.apply_gradients(grads_and_vars, global_step=global_step), tf.no_op,
                          name="skip_non_finite_step")
@@ -175,7 +177,7 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
       reduced = reduce_gradients([g for g, _ in grads_and_vars])
       grads_and_vars = list(zip(reduced, [v for _, v in grads_and_vars]))
     grads_and_vars = post_process_gradients(grads_and_vars, summaries, learning_rate, clip_gradients, larc_params)
-    apply = _skipping_non_finite(opt, grads_and_vars, global_step, automatic_scaling=isinstance(
+    apply = _skipping_non_finite(opt, grads_and_vars, loss, global_step, automatic_scaling=isinstance(
         loss_scaling, AutomaticLossScaler))
     if iter_size > 1:
 

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.losses.ctc_loss import UNALIGNABLE_UTTERANCES
 from open_seq2seq.optimizers.optimize_loss import NONFINITE_GRADIENTS
 from open_seq2seq.training.iterate import iterate_data
 from open_seq2seq.utils.logging import deco_print, format_duration
@@ -16,7 +17,13 @@ class ProgressHook(tf.train.SessionRunHook):
   ``global_step: N, loss: X, mean_loss: Y, FPS: Z, elapsed: H:MM:SS, ETA: H:MM:SS``
   (FPS = utterances per second over the steps since the previous line; the first step, which
   includes graph warm-up, is not timed) and appends the same figures to ``progress_csv``.
+
+  Utterances the loss could not align (label longer than the model's output frames; they count 0 in the
+  loss) are counted over the same window: the line then ends with ``unalignable utterances: K of N`` and
+  the CSV's ``unalignable`` column holds K, so a batch of nothing but such utterances never passes for a
+  loss of 0. The first step that has any is also announced at once.
   """
+  COLUMNS = ["global_step", "loss", "mean_loss", "learning_rate", "fps", "elapsed_s", "unalignable"]
 
   def __init__(self, model, every_steps, progress_csv=None):
     self._model = model
@@ -25,6 +32,10 @@ class ProgressHook(tf.train.SessionRunHook):
     self._batch_size = model.params["batch_size_per_gpu"] * model.params["iter_size"]
     self._loss_sum = 0.0
     self._loss_count = 0
+    self._utterances_per_run = model.params["batch_size_per_gpu"]
+    self._unalignable = 0
+    self._runs = 0
+    self._unalignable_seen = False
 
   def begin(self):
     self._global_step = tf.train.get_global_step()
@@ -32,20 +43,29 @@ class ProgressHook(tf.train.SessionRunHook):
     self._first_step = None
     self._window_start = None
     self._window_steps = 0
-    if self._csv and not os.path.exists(self._csv):
+    counts = tf.get_collection(UNALIGNABLE_UTTERANCES + "/train")
+    self._unalignable_count = counts[0] if counts else tf.constant(0)
+    self._columns = self.COLUMNS
+    if self._csv and os.path.exists(self._csv):
+      with open(self._csv, newline="") as handle:
+        # A resumed run keeps the columns of the file it appends to (older files lack "unalignable").
+        self._columns = next(csv.reader(handle), None) or self.COLUMNS
+    elif self._csv:
       with open(self._csv, "w", newline="") as handle:
-        csv.writer(handle).writerow(["global_step", "loss", "mean_loss", "learning_rate", "fps", "elapsed_s"])
+        csv.writer(handle).writerow(self.COLUMNS)
 
   def before_run(self, run_context):
-    return tf.train.SessionRunArgs([self._global_step, self._model.learning_rate, self._model.loss])
+    return tf.train.SessionRunArgs([self._global_step, self._model.learning_rate, self._model.loss,
+                                    self._unalignable_count])
 
   def after_run(self, run_context, run_values):
     now = time.time()
-    step_before, learning_rate, loss_value = run_values.results
+    step_before, learning_rate, loss_value, unalignable = run_values.results
     global_step = step_before + 1
     loss_value = float(loss_value)
     self._loss_sum += loss_value
     self._loss_count += 1
+    self._count_unalignable(int(unalignable), global_step)
     if self._start is None:
       self._start = now
       self._first_step = step_before
@@ -64,13 +84,30 @@ class ProgressHook(tf.train.SessionRunHook):
     remaining = self._model.last_step - global_step
     eta = elapsed / done * remaining if done > 0 else 0.0
     mean_loss = self._loss_sum / self._loss_count
-    deco_print("global_step: {:6d}, loss: {:6.3f}, mean_loss: {:6.3f},  FPS: {:7.1f}, elapsed: {}, ETA: {}".format(
-        global_step, loss_value, mean_loss, fps, format_duration(elapsed), format_duration(eta)))
+    line = "global_step: {:6d}, loss: {:6.3f}, mean_loss: {:6.3f},  FPS: {:7.1f}, elapsed: {}, ETA: {}".format(
+        global_step, loss_value, mean_loss, fps, format_duration(elapsed), format_duration(eta))
+    if self._unalignable:
+      line += ", unalignable utterances: {} of {}".format(self._unalignable, self._utterances_per_run * self._runs)
+    deco_print(line)
     if self._csv:
+      row = {"global_step": global_step, "loss": loss_value, "mean_loss": mean_loss, "learning_rate": learning_rate,
+             "fps": fps, "elapsed_s": round(elapsed, 3), "unalignable": self._unalignable}
       with open(self._csv, "a", newline="") as handle:
-        csv.writer(handle).writerow([global_step, loss_value, mean_loss, learning_rate, fps, round(elapsed, 3)])
+        csv.writer(handle).writerow([row.get(column, "") for column in self._columns])
     self._window_start = now
     self._window_steps = 0
+    self._unalignable = 0
+    self._runs = 0
+
+  def _count_unalignable(self, count, global_step):
+    self._unalignable += count
+    self._runs += 1
+    if count and not self._unalignable_seen:
+      self._unalignable_seen = True
+      deco_print("Warning: {} of {} utterances at global step {} cannot be aligned (label longer than the model's "
+                 "output frames, counting repeated characters twice); they get loss 0 and no gradient. Check "
+                 "max_duration, the encoder's total stride and the transcripts; the progress lines count them"
+                 .format(count, self._utterances_per_run, global_step))
 
 
 class PrintSamplesHook(tf.train.SessionRunHook):
