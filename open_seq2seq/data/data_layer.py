@@ -1,7 +1,7 @@
 """Base class of data layers."""
 import copy
 
-from open_seq2seq.utils.params import check_params
+from open_seq2seq.utils.params import Range, check_params
 
 
 class DataLayer:
@@ -14,16 +14,17 @@ class DataLayer:
   @staticmethod
   def get_optional_params():
     return {
-        "batch_size": int,
+        "batch_size": Range(int, low=1),
         "shuffle": bool,
         "dtype": None,
         "interactive": bool,
-        "num_workers": int,
-        "worker_id": int,
+        "num_workers": Range(int, low=1),
+        "worker_id": Range(int, low=0),
     }
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
-    check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__)
+    check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__,
+                 prefix="data_layer_params/")
     self._params = copy.deepcopy(params)
     self._model = model
     self._params.setdefault("num_workers", num_workers or 1)
@@ -52,3 +53,8 @@ class DataLayer:
 
   def report_skipped(self):
     """Prints the utterances a skip-bad-data mode left out (none by default)."""
+
+  def input_error(self):
+    """The ValueError (naming the file and row) behind a failed read of the input stream, or None when the
+    failure, if any, did not come from the data."""
+    return None

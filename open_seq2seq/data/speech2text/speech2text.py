@@ -1,4 +1,5 @@
 """LibriSpeech-style speech data layer: CSV manifests -> log-mel features -> padded tf.data batches."""
+import collections
 import os
 import threading
 
@@ -8,12 +9,14 @@ import tensorflow.compat.v1 as tf
 from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import load_vocab
 from open_seq2seq.utils.logging import deco_print
+from open_seq2seq.utils.params import ListOf, Range
 from .audio import audio_num_samples, read_audio
 from .augmentation import SignalAugmenter, spec_augment, validate_augmentation
 from .feature_cache import FORMATS, FeatureCache
 from .features import INPUT_TYPES, speech_features
 from .psf_features import psf_frame_count, psf_speech_features
 from .manifest import read_manifests
+from .preflight import RuntimeDrops, format_counts, list_problems, runtime_drop_reason, static_limits, usable_audio
 
 DEFAULT_PAD_TO = 8
 
@@ -26,9 +29,12 @@ class Speech2TextDataLayer(DataLayer):
   Static-shape mode (``max_feature_length`` frames, ``max_label_length`` characters, for devices that need
   fixed shapes): utterances over the limits are dropped (and counted) when the data layer is built, batches
   are padded to exactly those sizes, and the true lengths still travel with them for masks and CTC.
-  Bad data (malformed CSV rows, missing, corrupt or empty audio, characters outside the vocabulary) raises
-  an error naming the file and row; with ``skip_bad_data`` such utterances are skipped instead, and
-  ``report_skipped()`` prints their count and list (at construction and at the end of each pass).
+  Bad data (malformed CSV rows, missing, corrupt, truncated or empty audio, a sample rate or channel count the
+  config refuses, characters outside the vocabulary) raises an error naming the file and row when the layer
+  is built (the audio headers are scanned then, see preflight.py); with ``skip_bad_data`` such utterances are
+  skipped instead, and ``report_skipped()`` prints their count and list (at construction and after each pass).
+  ``max_duration``/``min_duration`` drop utterances by their header duration when built, and again after
+  speed perturbation when read. Eval/infer rows are split between ``num_workers`` in contiguous shards.
   ``length_bucket_boundaries`` (frames, train mode only) batches utterances of similar length together,
   which cuts the padded frames a training step computes on; without it batches follow the shuffled
   stream, as in the reference.
@@ -37,7 +43,7 @@ class Speech2TextDataLayer(DataLayer):
   @staticmethod
   def get_required_params():
     return dict(DataLayer.get_required_params(), **{
-        "num_audio_features": int,
+        "num_audio_features": Range(int, low=1),
         "input_type": list(INPUT_TYPES),
         "vocab_file": str,
         "dataset_files": list,
@@ -49,23 +55,23 @@ class Speech2TextDataLayer(DataLayer):
         "backend": ["librosa", "psf"],
         "dataset_root": str,
         "augmentation": dict,
-        "pad_to": int,
-        "max_duration": float,
-        "min_duration": float,
-        "window_size": float,
-        "window_stride": float,
+        "pad_to": Range(int, low=0),  # frames; 0: no padding to a multiple
+        "max_duration": Range(float),  # seconds; <= 0: no limit
+        "min_duration": Range(float),  # seconds; <= 0: no limit
+        "window_size": Range(float, low=0, low_inclusive=False),  # seconds
+        "window_stride": Range(float, low=0, low_inclusive=False),  # seconds
         "window": ["hanning", "hamming", "none"],
-        "sample_freq": int,
-        "dither": float,
+        "sample_freq": Range(int, low=1),  # Hz
+        "dither": Range(float, low=0),
         "norm_per_feature": bool,
-        "norm_epsilon": float,
+        "norm_epsilon": Range(float, low=0),
         "precompute_mel_basis": bool,
-        "gain": float,
-        "random_seed": int,
-        "num_parallel_calls": int,
-        "length_bucket_boundaries": list,
-        "max_feature_length": int,
-        "max_label_length": int,
+        "gain": Range(float, low=0, low_inclusive=False),
+        "random_seed": Range(int, low=0),
+        "num_parallel_calls": Range(int, low=1),
+        "length_bucket_boundaries": ListOf(Range(int, low=1)),  # frames
+        "max_feature_length": Range(int, low=-1),  # frames; -1 or 0: no static shape
+        "max_label_length": Range(int, low=-1),  # characters; -1 or 0: no static shape
         "resample_audio": bool,
         "mix_to_mono": bool,
         "cache_features": bool,
@@ -111,28 +117,24 @@ class Speech2TextDataLayer(DataLayer):
     self._skip_bad_data = p.get("skip_bad_data", False)
     self.skipped = []
     self._skipped_lock = threading.Lock()
+    self._input_error = None
+    self._drops = RuntimeDrops(p["dataset_files"])
     rows = read_manifests(p["dataset_files"], p.get("dataset_root"), need_transcripts=not self._infer,
                           bad_rows=self.skipped if self._skip_bad_data else None)
     self._all_wav_filenames = [row.wav_filename for row in rows]
     manifest_position = {(row.csv_file, row.row_number): position for position, row in enumerate(rows)}
-    if p["mode"] != "train":
-      rows = self._shard(rows, p["num_workers"], p["worker_id"])
-    rows = self._without_missing_audio(rows)
-    labels = None
-    if not self._infer:
-      encoded = [self._encode(row) for row in rows]
-      rows = [row for row, ids in zip(rows, encoded) if ids is not None]
-      labels = [ids for ids in encoded if ids is not None]
-    if not rows:
-      raise ValueError("dataset_files {} hold no usable utterances".format(p["dataset_files"]))
-    self._labels = labels
+    usable, labels, num_samples = self._usable_rows(rows)
     self.report_skipped()
     if p.get("max_feature_length", -1) > 0 or p.get("max_label_length", -1) > 0:
-      rows, self._labels = self._apply_static_limits(rows, self._labels)
-    self._rows = rows
-    self._manifest_positions = [manifest_position[row.csv_file, row.row_number] for row in rows]
+      usable, labels = static_limits(usable, labels, [self._frame_count(n) for n in num_samples], p)
+      self.num_dropped_by_static_shape = len(num_samples) - len(usable)
+    if p["mode"] != "train":
+      # Every worker filtered the same rows, so the shards partition exactly the usable utterances.
+      usable, labels = self._shard(usable, labels, p["num_workers"], p["worker_id"])
+    self._rows, self._labels = usable, labels
+    self._manifest_positions = [manifest_position[row.csv_file, row.row_number] for row in usable]
     data_folder = os.path.dirname(os.path.abspath(p["dataset_files"][0]))
-    self._augmenter = SignalAugmenter(p["augmentation"], p["sample_freq"], [row.path for row in rows], self._read,
+    self._augmenter = SignalAugmenter(p["augmentation"], p["sample_freq"], [row.path for row in usable], self._read,
                                       os.path.join(data_folder, "rir_cache")) if p["mode"] == "train" else None
     self._cache = None
     if p.get("cache_features", False):
@@ -140,26 +142,24 @@ class Speech2TextDataLayer(DataLayer):
       self._cache = FeatureCache(cache_dir, p, p.get("cache_format", "hdf5"), p.get("cache_regenerate", False))
     self._dataset = self._iterator = self._input_tensors = None
 
-  def _apply_static_limits(self, rows, labels):
-    """Drops rows whose frame count (from the audio header) or label length exceeds the static shape."""
-    p = self._params
-    if p.get("length_bucket_boundaries"):
-      raise ValueError("Speech2TextDataLayer: length_bucket_boundaries cannot be combined with static shapes "
-                       "(max_feature_length / max_label_length)")
-    max_frames, max_labels = p.get("max_feature_length", -1), p.get("max_label_length", -1)
-    keep = []
-    for index, row in enumerate(rows):
-      frames = self._frame_count(audio_num_samples(row.path, p["sample_freq"]))
-      too_long = 0 < max_frames < frames or (labels is not None and 0 < max_labels < len(labels[index]))
-      if not too_long:
-        keep.append(index)
-    self.num_dropped_by_static_shape = len(rows) - len(keep)
-    deco_print("Static shapes (max_feature_length={}, max_label_length={}) drop {} of {} utterances of {}".format(
-        max_frames, max_labels, self.num_dropped_by_static_shape, len(rows), ", ".join(p["dataset_files"])))
-    if not keep:
-      raise ValueError("max_feature_length={} / max_label_length={} leave no utterance of {}".format(
-          max_frames, max_labels, p["dataset_files"]))
-    return [rows[i] for i in keep], None if labels is None else [labels[i] for i in keep]
+  def _usable_rows(self, rows):
+    """``(rows, label ids or None in infer mode, samples at sample_freq)`` of the rows whose audio passes the
+    pre-flight scan and the duration limits and whose transcript encodes. Raises ValueError naming the
+    manifests and the count per reason when no row is left."""
+    counts = collections.Counter(malformed_row=len(self.skipped))
+    usable, num_samples, bad_audio, audio_counts = usable_audio(rows, self._params, self._skip_bad_data)
+    self.skipped.extend(bad_audio)
+    counts.update(audio_counts)
+    labels = None
+    if not self._infer:
+      encoded = [self._encode(row) for row in usable]
+      counts["transcript"] = sum(ids is None for ids in encoded)
+      usable, num_samples = [[x for x, ids in zip(xs, encoded) if ids is not None] for xs in (usable, num_samples)]
+      labels = [ids for ids in encoded if ids is not None]
+    if not usable:
+      raise ValueError("dataset_files {} hold no usable utterances: all {} rows were dropped ({})".format(
+          ", ".join(self._params["dataset_files"]), len(rows) + counts["malformed_row"], format_counts(counts)))
+    return usable, labels, num_samples
 
   def _frame_count(self, num_samples):
     """Feature frames of an utterance of ``num_samples`` samples (before any batch padding)."""
@@ -170,10 +170,11 @@ class Speech2TextDataLayer(DataLayer):
     return 1 + num_samples // hop
 
   @staticmethod
-  def _shard(rows, num_workers, worker_id):
-    size = len(rows) // num_workers
-    end = len(rows) if worker_id == num_workers - 1 else (worker_id + 1) * size
-    return rows[worker_id * size:end]
+  def _shard(rows, labels, num_workers, worker_id):
+    """Worker k of W takes rows [k * N // W, (k + 1) * N // W): contiguous, in manifest order, sizes differing
+    by at most one; with fewer rows than workers some shards are empty."""
+    begin, end = worker_id * len(rows) // num_workers, (worker_id + 1) * len(rows) // num_workers
+    return rows[begin:end], None if labels is None else labels[begin:end]
 
   def _record_bad(self, problem):
     """Raises ``problem`` or, with ``skip_bad_data``, records it."""
@@ -186,17 +187,7 @@ class Speech2TextDataLayer(DataLayer):
   def report_skipped(self):
     if self.skipped:
       deco_print("skip_bad_data: skipped {} utterance(s):".format(len(self.skipped)))
-      for problem in self.skipped:
-        deco_print(problem, offset=2)
-
-  def _without_missing_audio(self, rows):
-    missing = [row for row in rows if not os.path.isfile(row.path)]
-    if missing and not self._skip_bad_data:
-      raise ValueError("Audio file not found: {} ({} row {}); {} of {} listed files are missing".format(
-          missing[0].path, missing[0].csv_file, missing[0].row_number, len(missing), len(rows)))
-    for row in missing:
-      self._record_bad("Audio file not found: {} ({} row {})".format(row.path, row.csv_file, row.row_number))
-    return [row for row in rows if os.path.isfile(row.path)] if missing else rows
+      list_problems(self.skipped)
 
   def _encode(self, row):
     path, transcript, csv_file, row_number = row[:4]
@@ -208,8 +199,10 @@ class Speech2TextDataLayer(DataLayer):
             csv_file, row_number, char, transcript, self._params["vocab_file"]))
         return None
       ids.append(char2idx[char])
-    if not ids:
-      self._record_bad("{} row {}: empty transcript for {}".format(csv_file, row_number, path))
+    # A blank transcript would score any hypothesis against zero reference words (WER 0 or undefined).
+    if not transcript.split():
+      self._record_bad("{} row {}: empty transcript ({!r}, no words) for {}".format(csv_file, row_number, transcript,
+                                                                                   path))
       return None
     return np.asarray(ids, dtype=np.int32)
 
@@ -265,17 +258,32 @@ class Speech2TextDataLayer(DataLayer):
 
   def _parse(self, index, seed):
     try:
-      features, duration = self.features_of(int(index), seed)
+      return self._element(int(index), seed)
     except ValueError as error:
-      row = self._rows[int(index)]
+      # TensorFlow buries this in a trace of its own: input_error() hands the caller the error itself.
+      self._input_error = self._input_error or error
+      raise
+
+  def _element(self, index, seed):
+    """The element of row ``index`` plus a keep flag; False drops it (a file that fails only when decoded, with
+    skip_bad_data, or a speed-perturbed length outside the limits)."""
+    p = self._params
+    try:
+      features, duration = self.features_of(index, seed)
+      drop = runtime_drop_reason(features.shape[0], duration, p)
+    except ValueError as error:
+      row = self._rows[index]
       self._record_bad("{} ({} row {})".format(error, row.csv_file, row.row_number))
-      # An empty utterance is filtered out of the stream right after parsing.
-      features, duration = np.zeros((0, self._params["num_audio_features"]), np.float32), 0.0
-    length = np.int32(features.shape[0])
+      features, drop = np.zeros((0, p["num_audio_features"]), np.float32), "unreadable"
+    self._drops.note(drop, len(self._rows))
+    length, keep = np.int32(features.shape[0]), np.bool_(drop is None)
     if self._infer:
-      return features, length, np.int32(self._manifest_positions[int(index)]), np.float32(duration)
-    labels = self._labels[int(index)]
-    return features, length, labels, np.int32(len(labels)), np.float32(duration)
+      return features, length, np.int32(self._manifest_positions[index]), keep
+    return features, length, self._labels[index], np.int32(len(self._labels[index])), keep
+
+  def input_error(self):
+    """The ValueError that stopped the input stream (bad audio, nothing left to read), or None."""
+    return self._input_error
 
   def build_graph(self):
     p = self._params
@@ -287,9 +295,9 @@ class Speech2TextDataLayer(DataLayer):
       dataset = dataset.repeat()
     dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.random(seed=p["random_seed"])))
     if self._infer:
-      out_types = [tf.float32, tf.int32, tf.int32, tf.float32]
+      out_types = [tf.float32, tf.int32, tf.int32, tf.bool]
     else:
-      out_types = [tf.float32, tf.int32, tf.int32, tf.int32, tf.float32]
+      out_types = [tf.float32, tf.int32, tf.int32, tf.int32, tf.bool]
     num_features = p["num_audio_features"]
 
     def parse(index, seed):
@@ -300,17 +308,8 @@ class Speech2TextDataLayer(DataLayer):
       return tuple(values)
 
     dataset = dataset.map(parse, num_parallel_calls=p["num_parallel_calls"])
-    if self._skip_bad_data:
-      dataset = dataset.filter(lambda *v: v[1] > 0)
-    if p["max_duration"] > 0:
-      dataset = dataset.filter(lambda *v: v[-1] <= p["max_duration"])
-    if p["min_duration"] > 0:
-      dataset = dataset.filter(lambda *v: v[-1] >= p["min_duration"])
+    dataset = dataset.filter(lambda *v: v[-1]).map(lambda *v: v[:-1])
     max_frames = p.get("max_feature_length", -1)
-    if max_frames > 0:
-      # Speed perturbation can lengthen an utterance past the limit checked on the original audio.
-      dataset = dataset.filter(lambda *v: v[1] <= max_frames)
-    dataset = dataset.map(lambda *v: v[:-1])
     time_size = max_frames if max_frames > 0 else None
     label_size = p.get("max_label_length", -1) if p.get("max_label_length", -1) > 0 else None
     if self._infer:
