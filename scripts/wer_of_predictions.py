@@ -5,23 +5,43 @@ With ``--conditions`` (the mini corpus's dev-other/CONDITIONS.TXT: ``utt_id cond
 Markdown table of the WER per recording condition follows the overall figure.
 """
 import argparse
-import csv
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from open_seq2seq.data.speech2text.manifest import read_csv, read_manifests  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.metrics import corpus_wer  # pylint: disable=wrong-import-position
 
 
-def read_column_pairs(path, key, value):
-  try:
-    with open(path, newline="", encoding="utf-8") as handle:
-      reader = csv.DictReader(handle)
-      if reader.fieldnames is None or key not in reader.fieldnames or value not in reader.fieldnames:
-        raise ValueError("{}: expected columns {} and {}, got {}".format(path, key, value, reader.fieldnames))
-      return {row[key]: row[value] for row in reader}
-  except UnicodeDecodeError as error:
-    raise ValueError("{}: not UTF-8 text ({})".format(path, error)) from error
+def read_predictions(path):
+  """{wav_filename: predicted_transcript} of an inference CSV; a file listed twice is an error naming both lines."""
+  header, records = read_csv(path)
+  if header is None or "wav_filename" not in header or "predicted_transcript" not in header:
+    raise ValueError("{}: expected columns wav_filename and predicted_transcript, got {}".format(path, header))
+  key, value = header.index("wav_filename"), header.index("predicted_transcript")
+  predictions, lines = {}, {}
+  for line, fields in records:
+    if len(fields) != len(header):
+      raise ValueError("{} line {}: expected {} fields ({}), got {}".format(
+          path, line, len(header), ",".join(header), len(fields)))
+    if fields[key] in lines:
+      raise ValueError("{} lines {} and {}: two predictions for {}".format(
+          path, lines[fields[key]], line, fields[key]))
+    lines[fields[key]] = line
+    predictions[fields[key]] = fields[value]
+  return predictions
+
+
+def read_references(path):
+  """{wav_filename: transcript} of a manifest; a file listed twice is an error naming both rows."""
+  references, rows = {}, {}
+  for row in read_manifests([path]):
+    if row.wav_filename in rows:
+      raise ValueError("{} rows {} and {}: {} is listed twice".format(
+          path, rows[row.wav_filename], row.row_number, row.wav_filename))
+    rows[row.wav_filename] = row.row_number
+    references[row.wav_filename] = row.transcript
+  return references
 
 
 def main(argv=None):
@@ -30,15 +50,16 @@ def main(argv=None):
   parser.add_argument("--manifest", required=True)
   parser.add_argument("--conditions", help="CONDITIONS.TXT of the utterances: adds a WER table per condition")
   args = parser.parse_args(argv)
-  predictions = read_column_pairs(args.predictions, "wav_filename", "predicted_transcript")
-  references = read_column_pairs(args.manifest, "wav_filename", "transcript")
+  predictions = read_predictions(args.predictions)
+  references = read_references(args.manifest)
   missing = sorted(set(references) - set(predictions))
   if missing:
     raise ValueError("{}: no prediction for {} manifest rows, e.g. {}".format(args.predictions, len(missing), missing[0]))
   names = sorted(references)
-  print("{:.6f}".format(corpus_wer([references[n] for n in names], [predictions[n] for n in names])))
+  print("{:.6f}".format(corpus_wer([references[n] for n in names], [predictions[n] for n in names],
+                                   source=args.manifest)))
   if args.conditions:
-    print_condition_table(names, references, predictions, read_conditions(args.conditions))
+    print_condition_table(names, references, predictions, read_conditions(args.conditions), args.manifest)
   return 0
 
 
@@ -66,7 +87,7 @@ def _text_lines(handle, path):
     raise ValueError("{}: not UTF-8 text ({})".format(path, error)) from error
 
 
-def print_condition_table(names, references, predictions, conditions):
+def print_condition_table(names, references, predictions, conditions, manifest):
   by_condition = {}
   for name in names:
     utt_id = os.path.splitext(os.path.basename(name))[0]
@@ -76,7 +97,8 @@ def print_condition_table(names, references, predictions, conditions):
   print("| condition | utterances | WER (%) |")
   print("|---|---|---|")
   for condition, members in sorted(by_condition.items()):
-    wer = corpus_wer([references[n] for n in members], [predictions[n] for n in members])
+    wer = corpus_wer([references[n] for n in members], [predictions[n] for n in members],
+                     source="{} (condition {})".format(manifest, condition))
     print("| {} | {} | {:.2f} |".format(condition, len(members), 100 * wer))
 
 

@@ -18,6 +18,30 @@ def sparse_to_strings(sparse_value, idx2char, batch_size):
   return ["".join(c) for c in chars]
 
 
+def check_prediction_rows(ids, wav_filenames, data_params):
+  """Checks that the manifest positions ``ids`` (gathered from every worker) cover the manifest rows
+  ``wav_filenames`` once each. Rows left without a prediction are printed (count and names) when a data-layer
+  setting drops rows on purpose (skip_bad_data, max_duration, min_duration, max_feature_length; the data
+  layer reports why); otherwise, and for a row predicted twice, raises ValueError naming the manifests."""
+  manifests = ", ".join(data_params["dataset_files"])
+  predicted = set(ids)
+  if len(predicted) != len(ids):
+    raise ValueError("Inference over {} predicted {} rows more than once (internal error)".format(
+        manifests, len(ids) - len(predicted)))
+  missing = [name for position, name in enumerate(wav_filenames) if position not in predicted]
+  if not missing:
+    return
+  listed = ", ".join(missing[:10]) + (", ..." if len(missing) > 10 else "")
+  summary = "{} of {} rows of {} have no prediction: {}".format(len(missing), len(wav_filenames), manifests, listed)
+  dropping = ["{}={}".format(key, data_params[key]) for key in ("skip_bad_data", "max_duration", "min_duration",
+                                                              "max_feature_length")
+              if data_params.get(key) and data_params[key] > 0]
+  if not dropping:
+    raise ValueError("Inference lost rows: " + summary + " (no data-layer setting drops rows)")
+  deco_print("Inference writes {} rows; {} (dropped by {}, see above)".format(
+      len(predicted), summary, ", ".join(dropping)))
+
+
 class Speech2Text(EncoderDecoderModel):
 
   def _create_decoder(self):
@@ -50,7 +74,11 @@ class Speech2Text(EncoderDecoderModel):
   def finalize_evaluation(self, results_per_batch):
     edits = sum(r[0] for r in results_per_batch)
     words = sum(r[1] for r in results_per_batch)
-    wer = edits / words if words else 0.0
+    if not words:
+      raise ValueError("The references of {} hold no words ({} utterances evaluated): WER is undefined; expected "
+                       "transcripts with words".format(", ".join(self.get_data_layer().params["dataset_files"]),
+                                                       sum(len(r[2]) for r in results_per_batch)))
+    wer = edits / words
     deco_print("Validation WER:  {:.4f}".format(wer), offset=4)
     return {"Eval WER": wer, "word_edits": edits, "reference_words": words}
 
@@ -86,6 +114,7 @@ class Speech2Text(EncoderDecoderModel):
       outputs.extend(batch_outputs)
       ids.extend(int(i) for i in batch_ids)
     wav_filenames = self.get_data_layer().wav_filenames
+    check_prediction_rows(ids, wav_filenames, self.get_data_layer().params)
     order = np.argsort(ids, kind="stable")
     if self.logits_to_pickle:
       strides = [layer["stride"][0] for layer in self._params["encoder_params"]["convnet_layers"]]

@@ -18,11 +18,18 @@ def word_errors(reference, hypothesis):
   return levenshtein(ref_words, hypothesis.split()), len(ref_words)
 
 
-def corpus_wer(references, hypotheses):
-  """Total word edits over total reference words (not a mean of per-utterance rates)."""
+def corpus_wer(references, hypotheses, source="the references"):
+  """Total word edits over total reference words (not a mean of per-utterance rates); insertions against an
+  empty reference count. Raises ValueError naming ``source`` when the lists differ in length or the
+  references hold no words (the rate is undefined there, not 0)."""
+  if len(references) != len(hypotheses):
+    raise ValueError("{}: {} references but {} hypotheses".format(source, len(references), len(hypotheses)))
   edits = words = 0
   for reference, hypothesis in zip(references, hypotheses):
     e, w = word_errors(reference, hypothesis)
     edits += e
     words += w
-  return edits / words if words else 0.0
+  if not words:
+    raise ValueError("{}: the {} references hold no words (all empty or blank): WER is undefined".format(
+        source, len(references)))
+  return edits / words

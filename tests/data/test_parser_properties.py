@@ -11,7 +11,8 @@ from open_seq2seq.data.speech2text.manifest import read_manifests
 from open_seq2seq.data.vocab import load_vocab
 
 SETTINGS = settings(max_examples=150, deadline=None)
-FIELD = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20)
+# A manifest field never holds a line break: the reader refuses one as an unclosed quote (test_manifest_reliability).
+FIELD = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\n\r"), max_size=20)
 
 
 def write(text, suffix):

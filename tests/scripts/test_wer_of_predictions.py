@@ -47,3 +47,45 @@ def test_malformed_conditions_are_named(tmp_path):
     wop.main(_one_utterance_args(tmp_path, "9-9-0000", b"9-9-0000 clean {}\n\n9-9-0000 room {}\n"))
   with pytest.raises(ValueError, match="conditions.txt: not UTF-8"):
     wop.main(_one_utterance_args(tmp_path, "9-9-0000", b"9-9-0000 caf\xe9 {}\n"))
+
+
+def test_blank_references_are_an_error_not_wer_zero(tmp_path):
+  manifest = _write(tmp_path / "m.csv", "wav_filename,wav_filesize,transcript",
+                    [("a.wav", "1", " "), ("b.wav", "1", "  ")])
+  predictions = _write(tmp_path / "p.csv", "wav_filename,predicted_transcript", [("a.wav", "hello"), ("b.wav", "x")])
+  with pytest.raises(ValueError, match=r"m\.csv: the 2 references hold no words"):
+    wop.main(["--predictions", predictions, "--manifest", manifest])
+
+
+def test_insertions_against_a_blank_reference_count(tmp_path, capsys):
+  manifest = _write(tmp_path / "m.csv", "wav_filename,wav_filesize,transcript",
+                    [("a.wav", "1", "one two"), ("b.wav", "1", " ")])
+  predictions = _write(tmp_path / "p.csv", "wav_filename,predicted_transcript",
+                       [("a.wav", "one two"), ("b.wav", "x y")])
+  assert wop.main(["--predictions", predictions, "--manifest", manifest]) == 0
+  assert capsys.readouterr().out.splitlines()[0] == "{:.6f}".format(2 / 2)  # two insertions over two words
+
+
+@pytest.mark.parametrize("which", ["manifest", "predictions"])
+def test_a_quote_that_swallows_rows_is_refused(tmp_path, which):
+  rows = {"manifest": [("a.wav", "1", '"one'), ("b.wav", "1", "two"), ("c.wav", "1", "three")],
+          "predictions": [("a.wav", "one"), ("b.wav", '"two'), ("c.wav", "three")]}
+  clean = {"manifest": [("a.wav", "1", "one"), ("b.wav", "1", "two"), ("c.wav", "1", "three")],
+           "predictions": [("a.wav", "one"), ("b.wav", "two"), ("c.wav", "three")]}
+  files = {name: _write(tmp_path / (name + ".csv"), header, rows[name] if name == which else clean[name])
+           for name, header in (("manifest", "wav_filename,wav_filesize,transcript"),
+                                ("predictions", "wav_filename,predicted_transcript"))}
+  with pytest.raises(ValueError, match=r"{}\.csv line {}: ".format(which, 2 if which == "manifest" else 3)):
+    wop.main(["--predictions", files["predictions"], "--manifest", files["manifest"]])
+
+
+@pytest.mark.parametrize("which", ["manifest", "predictions"])
+def test_a_file_listed_twice_is_refused(tmp_path, which):
+  header = {"manifest": "wav_filename,wav_filesize,transcript", "predictions": "wav_filename,predicted_transcript"}
+  rows = {"manifest": [("a.wav", "1", "one"), ("a.wav", "1", "two")],
+          "predictions": [("a.wav", "one"), ("a.wav", "two")]}
+  single = {"manifest": [("a.wav", "1", "one")], "predictions": [("a.wav", "one")]}
+  files = {name: _write(tmp_path / (name + ".csv"), header[name], rows[name] if name == which else single[name])
+           for name in header}
+  with pytest.raises(ValueError, match=r"{}\.csv (rows|lines) 2 and 3: .*a\.wav".format(which)):
+    wop.main(["--predictions", files["predictions"], "--manifest", files["manifest"]])

@@ -6,49 +6,75 @@ import os
 ManifestRow = collections.namedtuple("ManifestRow", ["path", "transcript", "csv_file", "row_number", "wav_filename"])
 
 
+def read_csv(csv_file):
+  """``(header names, [(line number, fields)])`` of a UTF-8 CSV file (a byte-order mark is allowed).
+
+  Blank lines are skipped; header names are stripped of surrounding spaces. Raises ValueError naming the
+  file and line for text that is not UTF-8 and for broken quoting: a ``"`` never closed, text after a
+  closing ``"``, or a field that holds a line break. No manifest or transcript field legitimately holds one:
+  such a field is an unclosed quote that swallowed the rows after it, which would otherwise vanish silently.
+  """
+  records = []
+  try:
+    with open(csv_file, newline="", encoding="utf-8-sig") as handle:
+      reader = csv.reader(handle, strict=True)
+      while True:
+        start = reader.line_num + 1
+        try:
+          fields = next(reader)
+        except StopIteration:
+          break
+        except csv.Error as error:
+          raise ValueError("{} line {}: broken CSV quoting ({}): a '\"' opened in this row is never closed or is "
+                           "followed by text".format(csv_file, start, error)) from error
+        if any("\n" in field or "\r" in field for field in fields):
+          raise ValueError("{} line {}: a quoted field runs on to line {}: a '\"' opened in this row swallows the "
+                           "line breaks and rows after it (close the quote)".format(csv_file, start, reader.line_num))
+        if fields:
+          records.append((start, fields))
+  except UnicodeDecodeError as error:
+    raise ValueError("{}: not a readable UTF-8 CSV file ({})".format(csv_file, error)) from error
+  if not records:
+    return None, []
+  return [name.strip() for name in records[0][1]], records[1:]
+
+
 def read_manifests(dataset_files, dataset_root=None, need_transcripts=True, bad_rows=None):
   """Rows of every CSV as ``ManifestRow`` (resolved audio path, transcript, CSV file, row, raw name).
 
   A relative ``wav_filename`` is resolved against ``dataset_root`` when given, else against the
   directory of its CSV file (the importer writes paths relative to the CSV). A row with the wrong
-  number of fields raises, or, when a ``bad_rows`` list is given, is appended to it and skipped.
+  number of fields raises, or, when a ``bad_rows`` list is given, is appended to it and skipped. Broken
+  quoting always raises (see ``read_csv``): the rows after it cannot be trusted.
   """
   rows = []
   for csv_file in dataset_files:
     if not os.path.isfile(csv_file):
       raise ValueError("Dataset file not found: {}".format(csv_file))
     base_dir = dataset_root if dataset_root else os.path.dirname(os.path.abspath(csv_file))
-    try:
-      rows.extend(_read_manifest(csv_file, base_dir, need_transcripts, bad_rows))
-    except (UnicodeDecodeError, csv.Error) as error:
-      raise ValueError("{}: not a readable UTF-8 CSV manifest ({})".format(csv_file, error)) from error
+    rows.extend(_read_manifest(csv_file, base_dir, need_transcripts, bad_rows))
   return rows
 
 
 def _read_manifest(csv_file, base_dir, need_transcripts, bad_rows):
   """The rows of one CSV manifest (see read_manifests)."""
   rows = []
-  with open(csv_file, newline="", encoding="utf-8") as handle:
-    reader = csv.reader(handle)
-    header = next(reader, None)
-    if header is None or "wav_filename" not in header:
-      raise ValueError("{}: expected a header with 'wav_filename' (and 'transcript'), got {}".format(
-          csv_file, header))
-    path_col = header.index("wav_filename")
-    text_col = header.index("transcript") if "transcript" in header else None
-    if need_transcripts and text_col is None:
-      raise ValueError("{}: no 'transcript' column in header {}".format(csv_file, header))
-    for row_number, row in enumerate(reader, start=2):
-      if not row:
-        continue
-      if len(row) != len(header):
-        problem = "{} row {}: expected {} fields ({}), got {}".format(
-            csv_file, row_number, len(header), ",".join(header), len(row))
-        if bad_rows is None:
-          raise ValueError(problem)
-        bad_rows.append(problem)
-        continue
-      path = os.path.join(base_dir, row[path_col])
-      transcript = row[text_col] if text_col is not None else ""
-      rows.append(ManifestRow(path, transcript, csv_file, row_number, row[path_col]))
+  header, records = read_csv(csv_file)
+  if header is None or "wav_filename" not in header:
+    raise ValueError("{}: expected a header with 'wav_filename' (and 'transcript'), got {}".format(csv_file, header))
+  path_col = header.index("wav_filename")
+  text_col = header.index("transcript") if "transcript" in header else None
+  if need_transcripts and text_col is None:
+    raise ValueError("{}: no 'transcript' column in header {}".format(csv_file, header))
+  for row_number, row in records:
+    if len(row) != len(header):
+      problem = "{} row {}: expected {} fields ({}), got {}".format(
+          csv_file, row_number, len(header), ",".join(header), len(row))
+      if bad_rows is None:
+        raise ValueError(problem)
+      bad_rows.append(problem)
+      continue
+    path = os.path.join(base_dir, row[path_col])
+    transcript = row[text_col] if text_col is not None else ""
+    rows.append(ManifestRow(path, transcript, csv_file, row_number, row[path_col]))
   return rows
