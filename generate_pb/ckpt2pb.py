@@ -25,7 +25,7 @@ import tensorflow.compat.v1 as tf  # noqa: E402  pylint: disable=wrong-import-po
 from generate_pb.freeze import frozen_graph_def, write_graph_def  # noqa: E402  pylint: disable=wrong-import-position
 from generate_pb.inference_graph import (EXPORT_DTYPES, INPUT_NAMES, OUTPUT_NAMES,  # noqa: E402  pylint: disable=wrong-import-position
                                          build_inference_model, inference_tensors)
-from open_seq2seq.utils.checkpoint import build_restore_fn, latest_checkpoint  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.checkpoint import build_restore_fn, resolve_checkpoint  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.config import apply_cli_overrides, load_config_module, positive_int  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.logging import deco_print  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -35,7 +35,7 @@ def build_parser():
                                    allow_abbrev=False)
   parser.add_argument("--config_file", required=True, help="the model's config (as given to run.py)")
   parser.add_argument("--checkpoint", required=True,
-                      help="checkpoint prefix (logdir/model.ckpt-N) or a directory (its latest checkpoint)")
+                      help="checkpoint prefix (logdir/model.ckpt-N) or a directory (its newest intact checkpoint)")
   parser.add_argument("--output_file", required=True, help="frozen GraphDef to write, e.g. jasper_infer_float32.pb")
   parser.add_argument("--dtype", default="float32", choices=sorted(EXPORT_DTYPES),
                       help="dtype of the features input, the weights and the logits")
@@ -44,36 +44,21 @@ def build_parser():
   return parser
 
 
-def resolve_checkpoint(path):
-  """The checkpoint prefix ``path`` names: itself, or the newest one of a directory."""
-  if os.path.isdir(path):
-    checkpoint = latest_checkpoint(path)
-    if checkpoint is None:
-      raise IOError("--checkpoint={}: no checkpoint in that directory (expected a training logdir)".format(path))
-    return checkpoint
-  if not tf.io.gfile.exists(path + ".index"):
-    raise IOError("--checkpoint={}: neither a directory nor a checkpoint prefix ({}.index is missing)".format(
-        path, path))
-  return path
-
-
 def export(config_module, checkpoint, output_file, dtype, batch_size, num_frames):
   """Builds the inference graph, restores ``checkpoint`` into it, freezes and writes it; returns the tensors.
 
   As run.py's eval and infer modes, takes the moving averages of the weights when the config's infer-mode
   ``ema_decay`` is set and the checkpoint keeps them (``--ema_decay=0`` exports the raw weights instead).
+  Raises CheckpointMismatchError (a ValueError) when the checkpoint lacks a weight of the model, holds it in
+  another shape or holds weights the model lacks.
   """
   with tf.Graph().as_default():
     model = build_inference_model(config_module, dtype, batch_size, num_frames)
     tensors = inference_tensors()
     restore = build_restore_fn(checkpoint, use_ema=bool(model.ema_decay))
-    missing = tf.report_uninitialized_variables()
     with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
       restore(sess)
-      missing = [name.decode() for name in sess.run(missing)]
-      if missing:
-        raise ValueError("Checkpoint {} lacks {} variable(s) of the inference graph, e.g. {} (was it trained "
-                         "with this config?)".format(checkpoint, len(missing), ", ".join(missing[:3])))
       graph_def = frozen_graph_def(sess, OUTPUT_NAMES)
   write_graph_def(graph_def, output_file)
   return tensors
@@ -86,7 +71,7 @@ def main(argv=None):
   tf.logging.set_verbosity(tf.logging.ERROR)
   config_module = load_config_module(args.config_file)
   apply_cli_overrides(config_module["base_params"], overrides, args.config_file)
-  checkpoint = resolve_checkpoint(args.checkpoint)
+  checkpoint = resolve_checkpoint(args.checkpoint, "--checkpoint")
   deco_print("Exporting {} from {}".format(args.config_file, checkpoint))
   tensors = export(config_module, checkpoint, args.output_file, args.dtype, args.batch_size, args.num_frames)
   for kind, names in (("input", INPUT_NAMES), ("output", OUTPUT_NAMES)):

@@ -1,68 +1,247 @@
-"""Restoring forward-pass variables from a checkpoint by name and shape (eval, infer, export)."""
+"""Checkpoints on disk and into graphs: finding the newest intact one of a directory (damaged ones are skipped
+with a warning), repairing the state file on resume, and restoring variables by name and shape (eval, infer,
+export, warm start) or checking that a resume restores them exactly (checkpoint_fit.py)."""
 import glob
 import os
+import re
 import shutil
 
 import tensorflow.compat.v1 as tf
-from tensorflow.python.checkpoint import checkpoint_management
+from google.protobuf import text_format
+from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
 
+from open_seq2seq.utils.atomic import atomic_output
+from open_seq2seq.utils.checkpoint_fit import (EMA_SUFFIX, is_model_weight, match_exactly, match_sources,
+                                               mismatch_error, weights_missing_from_graph)
+# optimizers/ema.py imports source_name from here, with EMA_SUFFIX.
+from open_seq2seq.utils.checkpoint_fit import source_name  # noqa: F401  pylint: disable=unused-import
 from open_seq2seq.utils.logging import deco_print
 
-
-def latest_checkpoint(directory):
-  """Path prefix of the newest checkpoint in ``directory`` or None."""
-  if not directory or not tf.io.gfile.isdir(directory):
-    return None
-  return tf.train.latest_checkpoint(directory)
+STATE_FILE = "checkpoint"
 
 
-MASTER_COPY_PREFIX = "Loss_Optimization/FP32-master-copy/"
-# tf.train.ExponentialMovingAverage names the moving average (shadow) of variable v "<v>/ExponentialMovingAverage".
-EMA_SUFFIX = "/ExponentialMovingAverage"
+class CheckpointError(ValueError):
+  """No intact checkpoint where one is needed: every candidate of a directory, or the one named, is damaged."""
 
 
-def source_name(name, shape, stored, use_ema=False):
-  """Entry of ``stored`` (name -> shape: a checkpoint's or a graph's variables) to take graph variable ``name``'s
-  value from: its float32 master copy when the checkpoint comes from mixed-precision training, else the same
-  name; a master copy of this graph falls back to the plain variable of a checkpoint trained without one. With
-  ``use_ema``, the moving average of that entry (``<entry>/ExponentialMovingAverage``) when one is stored. None
-  when nothing of that shape is stored."""
-  candidates = [MASTER_COPY_PREFIX + name, name]
-  if name.startswith(MASTER_COPY_PREFIX):
-    candidates.append(name[len(MASTER_COPY_PREFIX):])
-  if use_ema:
-    candidates = [candidate + EMA_SUFFIX for candidate in candidates] + candidates
-  for candidate in candidates:
-    if candidate in stored and list(stored[candidate]) == shape:
-      return candidate
+def _first_line(error):
+  text = str(error).strip()
+  return "{}: {}".format(type(error).__name__, text.splitlines()[0][:300] if text else "(no message)")
+
+
+def checkpoint_problem(prefix):
+  """None when checkpoint ``prefix`` restores completely, else what is wrong with it (one line).
+
+  Reads every tensor back: TensorFlow checks each against the crc32c its index stores, so a truncated, zeroed or
+  bit-flipped data shard is found, as is an index that does not parse. Costs one read of the data (0.11 s for
+  330 MB in the page cache).
+  """
+  if not os.path.isfile(prefix + ".index"):
+    return "its index file {}.index is missing".format(os.path.basename(prefix))
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except Exception as error:  # pylint: disable=broad-except
+    # Damage surfaces as whatever the reader trips over first: IndexError for a short data shard, DataLossError
+    # for a checksum, another OpError for an index or a missing shard, DecodeError for a bad entry.
+    return _first_line(error)
   return None
 
 
-def build_restore_fn(checkpoint, variables=None, use_ema=False):
-  """Builds (before the graph is finalized) the ops restoring every graph variable whose name and shape
-  exist in ``checkpoint``; others are reported. Returns ``restore(sess)``.
+def checkpoint_is_complete(prefix):
+  """Whether checkpoint ``prefix`` restores: its index and every data shard are present and every tensor
+  reads back intact."""
+  return checkpoint_problem(prefix) is None
+
+
+def _read_state(directory):
+  """``(paths, problem)`` of ``directory``'s state file: the checkpoints it lists, newest first (relative entries
+  joined to ``directory``; an absolute one whose file is missing but whose name lies in ``directory``, as in a
+  logdir copied from another machine, taken from there), and what is wrong with the file (None when it reads
+  and lists a checkpoint with paths of this directory)."""
+  path = os.path.join(directory, STATE_FILE)
+  if not os.path.exists(path):
+    return [], "the state file {} is missing".format(path)
+  try:
+    with open(path, "rb") as handle:
+      state = text_format.Parse(handle.read().decode("utf-8"), CheckpointState())
+  except (OSError, UnicodeDecodeError, text_format.ParseError) as error:
+    return [], "the state file {} is unreadable ({})".format(path, _first_line(error))
+  listed = list(state.all_model_checkpoint_paths)
+  if state.model_checkpoint_path and state.model_checkpoint_path not in listed:
+    listed.append(state.model_checkpoint_path)
+  if not listed:
+    return [], "the state file {} lists no checkpoint".format(path)
+  paths, foreign = [], []
+  for entry in reversed(listed):
+    local = os.path.join(directory, os.path.basename(entry))
+    if not os.path.isabs(entry):
+      paths.append(os.path.join(directory, entry))
+    elif not os.path.exists(entry + ".index") and os.path.exists(local + ".index"):
+      foreign.append(entry)
+      paths.append(local)
+    else:
+      paths.append(entry)
+  problem = "the state file {} lists paths of another machine ({})".format(path, foreign[0]) if foreign else None
+  return paths, problem
+
+
+def listed_checkpoints(directory):
+  """Checkpoints the ``checkpoint`` state file lists, newest first, as paths (see _read_state)."""
+  return _read_state(directory)[0]
+
+
+def _step_and_time(prefix):
+  match = re.search(r"-(\d+)$", prefix)
+  return (int(match.group(1)) if match else -1, os.path.getmtime(prefix + ".index"))
+
+
+def _candidates(directory):
+  """``(listed, unlisted, state problem)``: the checkpoints the state file lists, newest first, and those whose
+  index lies in ``directory`` unlisted (a damaged or lost state file), highest step first."""
+  listed, problem = _read_state(directory)
+  on_disk = [path[:-len(".index")] for path in glob.glob(os.path.join(glob.escape(directory), "*.index"))]
+  unlisted = sorted((path for path in on_disk if path not in listed), key=_step_and_time, reverse=True)
+  return listed, unlisted, problem
+
+
+def _newest_intact(directory):
+  """``(intact, listed, state problem)``: the newest intact checkpoint of ``directory`` (None when it has no
+  checkpoint at all), trying the listed ones, then the unlisted (see _candidates). Only the candidates up to
+  the first intact one are read; each damaged one is skipped with a one-line warning, as is a damaged state
+  file. Raises CheckpointError naming the directory and the problem of each candidate when none is intact."""
+  listed, unlisted, state_problem = _candidates(directory)
+  damaged = []
+  for path in listed + unlisted:
+    problem = checkpoint_problem(path)
+    if problem is None:
+      for bad, why in damaged:
+        deco_print("Warning: skipping damaged checkpoint {} ({}); using {}".format(bad, why, path))
+      if state_problem:
+        deco_print("Warning: {}; using {}".format(state_problem, path))
+      return path, listed, state_problem
+    damaged.append((path, problem))
+  if damaged:
+    raise CheckpointError("No intact checkpoint in {}: {}{}".format(
+        directory, "; ".join("{}: {}".format(os.path.basename(path), why) for path, why in damaged),
+        "; " + state_problem if state_problem else ""))
+  return None, listed, state_problem
+
+
+def latest_checkpoint(directory):
+  """Path prefix of the newest intact checkpoint in ``directory``, or None when it holds no checkpoint at all
+  (or is not a directory). Damaged newer ones are skipped with a one-line warning each; the directory is not
+  modified. Raises CheckpointError when it holds checkpoints but none is intact."""
+  if not directory or not os.path.isdir(directory):
+    return None
+  return _newest_intact(directory)[0]
+
+
+def resolve_checkpoint(path, option):
+  """The checkpoint ``path`` (the value of command-line ``option``) names: the newest intact one of a
+  directory, or the prefix itself when it is intact. Raises IOError when there is none, CheckpointError when
+  it is damaged."""
+  if os.path.isdir(path):
+    checkpoint = latest_checkpoint(path)
+    if checkpoint is None:
+      raise IOError("{}={}: no checkpoint in that directory (expected a training logdir)".format(option, path))
+    return checkpoint
+  if not os.path.exists(path + ".index"):
+    raise IOError("{}={}: neither a directory nor a checkpoint prefix ({}.index is missing)".format(
+        option, path, path))
+  problem = checkpoint_problem(path)
+  if problem is not None:
+    raise CheckpointError("{}={}: the checkpoint is damaged ({})".format(option, path, problem))
+  return path
+
+
+def remove_interrupted_checkpoint_files(directory):
+  """Deletes the temporary files of checkpoint writes that were killed (never referenced by the state)."""
+  removed = []
+  for pattern in ("*.tempstate*", "*_temp*"):
+    for path in glob.glob(os.path.join(glob.escape(directory), pattern)):
+      if os.path.isdir(path):
+        shutil.rmtree(path)
+      else:
+        os.remove(path)
+      removed.append(path)
+  return removed
+
+
+def repair_checkpoint_state(directory):
+  """Before training resumes in ``directory``: removes leftovers of interrupted writes and, when the state file
+  does not name its newest intact checkpoint first (damaged newer ones, a damaged, missing or foreign state
+  file), rewrites it atomically to list that checkpoint and the older ones, relative to the directory as the
+  savers write it. Returns that checkpoint (None when there is none); raises CheckpointError when none is
+  intact."""
+  if not directory or not os.path.isdir(directory):
+    return None
+  for path in remove_interrupted_checkpoint_files(directory):
+    deco_print("Removed the leftover of an interrupted checkpoint write: {}".format(path))
+  intact, listed, state_problem = _newest_intact(directory)
+  if intact is None or (listed[:1] == [intact] and state_problem is None):
+    return intact
+  older = listed[listed.index(intact) + 1:] if intact in listed else []
+  kept = [intact] + [path for path in older if os.path.exists(path + ".index")]
+  state = CheckpointState(model_checkpoint_path=_state_entry(directory, intact),
+                          all_model_checkpoint_paths=[_state_entry(directory, path) for path in reversed(kept)])
+  with atomic_output(os.path.join(directory, STATE_FILE)) as tmp_path, open(tmp_path, "w") as handle:
+    handle.write(text_format.MessageToString(state))
+  deco_print("Checkpoint state of {} now names {}".format(directory, intact))
+  return intact
+
+
+def _state_entry(directory, path):
+  """``path`` relative to ``directory`` when it lies there (a moved logdir still resumes), else as it is."""
+  inside = os.path.dirname(os.path.abspath(path)) == os.path.abspath(directory)
+  return os.path.basename(path) if inside else path
+
+
+def check_resume_fits(checkpoint, variables=None):
+  """Raises CheckpointMismatchError unless a tf.train.Saver restores every graph variable (default: all global
+  ones) from ``checkpoint`` and every model weight it holds has a variable: resuming after changing the model
+  is refused before training, naming each variable and both shapes."""
+  variables = variables if variables is not None else tf.global_variables()
+  stored = dict(tf.train.list_variables(checkpoint))
+  dtypes = tf.train.load_checkpoint(checkpoint).get_variable_to_dtype_map()
+  problems = match_exactly(variables, stored, dtypes) + weights_missing_from_graph(stored, variables)
+  if problems:
+    raise mismatch_error(checkpoint, problems)
+
+
+def build_restore_fn(checkpoint, variables=None, use_ema=False, warm_start=False):
+  """Builds (before the graph is finalized) the ops restoring graph ``variables`` (default: all global ones)
+  from ``checkpoint`` by name and shape. Returns ``restore(sess)``.
 
   Float32 master copies of a mixed-precision checkpoint are preferred over its float16 weights; a variable
-  stored with another dtype (float16 weights into a float32 graph, say) is cast on assign. ``use_ema`` (the
-  model's ``ema_decay`` is set): each variable is restored from its exponential moving average where the
-  checkpoint keeps one, and one line says whether any did.
+  stored with another dtype is cast on assign. ``use_ema`` (the model's ``ema_decay`` is set): each variable is
+  restored from its exponential moving average where the checkpoint keeps one, and one line says whether any
+  did. Every model weight (checkpoint_fit.is_model_weight) must be restored and every model weight of the
+  checkpoint must have a variable, else CheckpointMismatchError; other variables (global_step, loss-scale
+  state, optimizer slots) keep their initial values when the checkpoint lacks them, as the forward pass never
+  reads them. ``warm_start`` (a base model for training): a subset is restored on purpose and one line lists
+  what was not and why.
   """
   variables = variables if variables is not None else tf.global_variables()
   stored = dict(tf.train.list_variables(checkpoint))
   reader = tf.train.load_checkpoint(checkpoint)
   dtypes = reader.get_variable_to_dtype_map()
-  same_dtype, assign_ops, averaged = {}, [], 0
-  for var in variables:
-    name = var.op.name
-    source = source_name(name, var.shape.as_list(), stored, use_ema)
-    if source is None:
-      deco_print("Not restoring {} (absent from {} or of another shape)".format(name, checkpoint))
-      continue
-    averaged += source.endswith(EMA_SUFFIX)
+  sources, unmatched = match_sources(variables, stored, use_ema)
+  unused = weights_missing_from_graph(stored, variables)
+  if warm_start:
+    _report_warm_start(checkpoint, len(sources), len(variables), unmatched, unused)
+  else:
+    problems = [(name, why) for name, why in unmatched if is_model_weight(name)] + unused
+    if problems:
+      raise mismatch_error(checkpoint, problems)
+  same_dtype, assign_ops = {}, []
+  for var, source in sources.items():
     if dtypes[source] == var.dtype.base_dtype:
       same_dtype[source] = var
     else:
       assign_ops.append(tf.assign(var, tf.cast(reader.get_tensor(source), var.dtype.base_dtype)))
+  averaged = sum(1 for source in sources.values() if source.endswith(EMA_SUFFIX))
   if use_ema and averaged:
     deco_print("Restoring the exponential moving averages of {} weights (ema_decay) from {}".format(
         averaged, checkpoint))
@@ -80,63 +259,10 @@ def build_restore_fn(checkpoint, variables=None, use_ema=False):
   return restore
 
 
-def checkpoint_is_complete(prefix):
-  """Whether checkpoint ``prefix`` restores: its index and every data shard are present and every tensor
-  reads back."""
-  if not tf.io.gfile.exists(prefix + ".index"):
-    return False
-  try:
-    reader = tf.train.load_checkpoint(prefix)
-    for name in reader.get_variable_to_shape_map():
-      reader.get_tensor(name)
-  except (tf.errors.OpError, ValueError, OSError):
-    return False
-  return True
-
-
-def listed_checkpoints(directory):
-  """Checkpoints the ``checkpoint`` state file lists, newest first, as paths (get_checkpoint_state has
-  already joined relative entries to ``directory``)."""
-  state = tf.train.get_checkpoint_state(directory)
-  if state is None:
-    return []
-  listed = list(state.all_model_checkpoint_paths)
-  if state.model_checkpoint_path and state.model_checkpoint_path not in listed:
-    listed.append(state.model_checkpoint_path)
-  return list(reversed(listed))
-
-
-def remove_interrupted_checkpoint_files(directory):
-  """Deletes the temporary files of checkpoint writes that were killed (never referenced by the state)."""
-  removed = []
-  for pattern in ("*.tempstate*", "*_temp*"):
-    for path in glob.glob(os.path.join(directory, pattern)):
-      if os.path.isdir(path):
-        shutil.rmtree(path)
-      else:
-        os.remove(path)
-      removed.append(path)
-  return removed
-
-
-def repair_checkpoint_state(directory):
-  """Points ``directory``'s checkpoint state at its newest checkpoint that restores completely, dropping
-  listed checkpoints that do not, and removes leftovers of interrupted writes. Returns that checkpoint (None
-  when there is none)."""
-  if not directory or not os.path.isdir(directory):
-    return None
-  for path in remove_interrupted_checkpoint_files(directory):
-    deco_print("Removed the leftover of an interrupted checkpoint write: {}".format(path))
-  listed = listed_checkpoints(directory)
-  complete = [path for path in listed if checkpoint_is_complete(path)]
-  if complete != listed:
-    for path in listed:
-      if path not in complete:
-        deco_print("Warning: checkpoint {} is incomplete or unreadable; it will not be used".format(path))
-    if complete:
-      # Written relative to the directory, as the savers do (save_relative_paths), so a moved logdir still resumes.
-      checkpoint_management.update_checkpoint_state_internal(
-          directory, complete[0], all_model_checkpoint_paths=list(reversed(complete)), save_relative_paths=True)
-    else:
-      os.remove(os.path.join(directory, "checkpoint"))
-  return complete[0] if complete else None
+def _report_warm_start(checkpoint, restored, total, unmatched, unused):
+  parts = ["Warm start from {}: restored {} of {} variables".format(checkpoint, restored, total)]
+  if unmatched:
+    parts.append("not restored: " + ", ".join("{} ({})".format(name, why) for name, why in unmatched))
+  if unused:
+    parts.append("not used from the checkpoint: " + ", ".join(name for name, _ in unused))
+  deco_print("; ".join(parts))

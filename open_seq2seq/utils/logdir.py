@@ -15,7 +15,9 @@ def checkpoint_dir(logdir, enable_logs):
 
 
 def check_logdir(mode, logdir, enable_logs, continue_learning, restore_best_checkpoint=False):
-  """Returns the checkpoint to start from (train: None for scratch) or raises IOError."""
+  """Returns the checkpoint to start from (train: None for scratch): the newest intact one (utils/checkpoint.py
+  latest_checkpoint, which skips damaged ones with a warning). Raises IOError for a logdir that does not suit
+  ``mode``, CheckpointError when its checkpoints are all damaged. Modifies nothing."""
   ckpt_dir = checkpoint_dir(logdir, enable_logs)
   if mode in ("train", "train_eval"):
     if os.path.isfile(logdir):
@@ -37,12 +39,13 @@ def check_logdir(mode, logdir, enable_logs, continue_learning, restore_best_chec
   best_dir = os.path.join(ckpt_dir, "best_models")
   if restore_best_checkpoint and os.path.isdir(best_dir):
     deco_print("Restoring from the best checkpoint")
-    checkpoint = latest_checkpoint(best_dir)
+    search_dir = best_dir
   else:
     deco_print("Restoring from the latest checkpoint")
-    checkpoint = latest_checkpoint(ckpt_dir)
+    search_dir = ckpt_dir
+  checkpoint = latest_checkpoint(search_dir)
   if checkpoint is None:
-    raise IOError("There is no valid checkpoint in {}".format(ckpt_dir))
+    raise IOError("There is no checkpoint in {}".format(search_dir))
   return checkpoint
 
 

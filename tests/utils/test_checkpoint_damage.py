@@ -1,0 +1,196 @@
+"""Damaged checkpoints (utils/checkpoint.py, utils/logdir.py): every way a power loss, a bad disk or a copy from
+another machine leaves a checkpoint or the state file, through every function that picks the checkpoint of a
+directory (eval, infer, resume, restore_best_checkpoint, load_model and ckpt2pb). The newest intact checkpoint
+is used with a warning naming the damaged one; with none intact, one error names the directory and what is
+wrong with each; only the resume's repair writes into the directory."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.utils.checkpoint import (CheckpointError, checkpoint_problem, latest_checkpoint,
+                                          repair_checkpoint_state, resolve_checkpoint)
+from open_seq2seq.utils.logdir import check_logdir
+from tests.utils.test_checkpoint_state import save_checkpoints
+
+tf.disable_eager_execution()
+
+DATA = ".data-00000-of-00001"
+
+
+def _truncate(path, size):
+  with open(path, "r+b") as handle:
+    handle.truncate(size)
+
+
+def _flip(path, offset):
+  with open(path, "r+b") as handle:
+    handle.seek(offset)
+    byte = handle.read(1)[0]
+    handle.seek(offset)
+    handle.write(bytes([byte ^ 0x04]))
+
+
+def _write(path, content):
+  with open(path, "wb") as handle:
+    handle.write(content)
+
+
+# Damage of one checkpoint (its prefix), as power loss, a bad disk or a partial copy leaves it.
+CHECKPOINT_DAMAGE = {
+    "data truncated": lambda prefix: _truncate(prefix + DATA, os.path.getsize(prefix + DATA) // 2),
+    "data 0 bytes": lambda prefix: _truncate(prefix + DATA, 0),
+    "data bit flipped": lambda prefix: _flip(prefix + DATA, os.path.getsize(prefix + DATA) // 2),
+    "data missing": lambda prefix: os.remove(prefix + DATA),
+    "index truncated": lambda prefix: _truncate(prefix + ".index", os.path.getsize(prefix + ".index") // 2),
+    "index 0 bytes": lambda prefix: _truncate(prefix + ".index", 0),
+    "index garbage": lambda prefix: _write(prefix + ".index", np.random.default_rng(0).bytes(300)),
+    "index bit flipped": lambda prefix: _flip(prefix + ".index", 10),
+    "index missing": lambda prefix: os.remove(prefix + ".index"),
+}
+
+# Damage of the state file of a directory whose checkpoints are intact.
+STATE_DAMAGE = {
+    "state empty": lambda state: _write(state, b""),
+    "state garbage": lambda state: _write(state, b'model_checkpoint_path: "model.ckpt-200\nall_model {{'),
+    "state binary": lambda state: _write(state, np.random.default_rng(1).bytes(64)),
+    "state missing": os.remove,
+    "state lists missing files": lambda state: _write(
+        state, b'model_checkpoint_path: "model.ckpt-300"\nall_model_checkpoint_paths: "model.ckpt-100"\n'
+               b'all_model_checkpoint_paths: "model.ckpt-200"\nall_model_checkpoint_paths: "model.ckpt-300"\n'),
+    "state of another machine": lambda state: _write(
+        state, b'model_checkpoint_path: "/nonexistent/machine/logdir/model.ckpt-200"\n'
+               b'all_model_checkpoint_paths: "/nonexistent/machine/logdir/model.ckpt-100"\n'
+               b'all_model_checkpoint_paths: "/nonexistent/machine/logdir/model.ckpt-200"\n'),
+}
+
+# Every way a checkpoint of a directory is picked; each takes the directory the checkpoints are in
+# (<logdir>/best_models) and returns the chosen prefix.
+ENTRIES = {
+    "latest_checkpoint": latest_checkpoint,
+    "ckpt2pb --checkpoint / load_model": lambda directory: resolve_checkpoint(directory, "--checkpoint"),
+    "eval": lambda directory: check_logdir("eval", directory, False, False),
+    "infer": lambda directory: check_logdir("infer", directory, False, False),
+    "restore_best_checkpoint": lambda directory: check_logdir("eval", os.path.dirname(directory), False, False,
+                                                              restore_best_checkpoint=True),
+    "train resume": repair_checkpoint_state,
+}
+
+
+@pytest.fixture(name="checkpoint_dir")
+def fixture_checkpoint_dir(tmp_path):
+  """<tmp>/logdir/best_models with model.ckpt-100 (weight arange(4) + 1) and model.ckpt-200 (+ 2)."""
+  directory = str(tmp_path / "logdir" / "best_models")
+  save_checkpoints(directory, [100, 200])
+  return directory
+
+
+def snapshot(root):
+  """Every file under ``root`` with its bytes: what a read-only entry must leave as it was."""
+  files = {}
+  for folder, _, names in os.walk(root):
+    for name in names:
+      with open(os.path.join(folder, name), "rb") as handle:
+        files[os.path.relpath(os.path.join(folder, name), root)] = handle.read()
+  return files
+
+
+def stored_weight(prefix):
+  return tf.train.load_checkpoint(prefix).get_tensor("weight")
+
+
+def pick(entry, directory):
+  """The entry's choice and whether it left the logdir unchanged."""
+  root = os.path.dirname(directory)
+  before = snapshot(root)
+  chosen = ENTRIES[entry](directory)
+  return chosen, snapshot(root) == before
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+@pytest.mark.parametrize("damage", sorted(CHECKPOINT_DAMAGE))
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(checkpoint_dir, damage, entry, capsys):
+  newest, previous = os.path.join(checkpoint_dir, "model.ckpt-200"), os.path.join(checkpoint_dir, "model.ckpt-100")
+  CHECKPOINT_DAMAGE[damage](newest)
+  chosen, unchanged = pick(entry, checkpoint_dir)
+  assert chosen == previous
+  np.testing.assert_array_equal(stored_weight(chosen), np.arange(4, dtype=np.float32) + 1.0)
+  warnings = [line for line in capsys.readouterr().out.splitlines() if "Warning" in line]
+  assert len(warnings) == 1 and "skipping damaged checkpoint {}".format(newest) in warnings[0], warnings
+  assert warnings[0].endswith("using " + previous)
+  if entry == "train resume":
+    # MonitoredTrainingSession restores what TensorFlow's own reading of the state names.
+    assert tf.train.latest_checkpoint(checkpoint_dir) == previous
+    assert tf.train.get_checkpoint_state(checkpoint_dir).all_model_checkpoint_paths == [previous]
+  else:
+    assert unchanged
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+@pytest.mark.parametrize("damage", sorted(STATE_DAMAGE))
+def test_a_damaged_state_file_falls_back_to_the_newest_intact_checkpoint(checkpoint_dir, damage, entry, capsys):
+  state = os.path.join(checkpoint_dir, "checkpoint")
+  STATE_DAMAGE[damage](state)
+  chosen, unchanged = pick(entry, checkpoint_dir)
+  assert chosen == os.path.join(checkpoint_dir, "model.ckpt-200")
+  np.testing.assert_array_equal(stored_weight(chosen), np.arange(4, dtype=np.float32) + 2.0)
+  warnings = [line for line in capsys.readouterr().out.splitlines() if "Warning" in line]
+  assert warnings and all(line.endswith("using " + chosen) for line in warnings), warnings
+  assert any(state in line or "model.ckpt-300" in line for line in warnings), warnings
+  if entry == "train resume":
+    assert tf.train.latest_checkpoint(checkpoint_dir) == chosen
+  else:
+    assert unchanged
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+def test_state_damage_and_a_damaged_newest_checkpoint_together(checkpoint_dir, entry):
+  STATE_DAMAGE["state empty"](os.path.join(checkpoint_dir, "checkpoint"))
+  CHECKPOINT_DAMAGE["data truncated"](os.path.join(checkpoint_dir, "model.ckpt-200"))
+  assert pick(entry, checkpoint_dir)[0] == os.path.join(checkpoint_dir, "model.ckpt-100")
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+def test_no_intact_checkpoint_is_one_error_naming_each(checkpoint_dir, entry):
+  CHECKPOINT_DAMAGE["data 0 bytes"](os.path.join(checkpoint_dir, "model.ckpt-200"))
+  CHECKPOINT_DAMAGE["index garbage"](os.path.join(checkpoint_dir, "model.ckpt-100"))
+  before = snapshot(os.path.dirname(checkpoint_dir))
+  with pytest.raises(CheckpointError) as raised:
+    ENTRIES[entry](checkpoint_dir)
+  message = str(raised.value)
+  assert "\n" not in message and message.startswith("No intact checkpoint in {}: ".format(checkpoint_dir))
+  assert "model.ckpt-200: IndexError: Read less bytes than requested" in message
+  assert "model.ckpt-100: " in message and "sstable" in message
+  assert snapshot(os.path.dirname(checkpoint_dir)) == before
+
+
+def test_an_explicitly_named_damaged_checkpoint_is_refused(checkpoint_dir):
+  newest = os.path.join(checkpoint_dir, "model.ckpt-200")
+  CHECKPOINT_DAMAGE["data bit flipped"](newest)
+  with pytest.raises(CheckpointError, match=r"--checkpoint={}: the checkpoint is damaged \(.*Checksum".format(newest)):
+    resolve_checkpoint(newest, "--checkpoint")
+  assert resolve_checkpoint(os.path.join(checkpoint_dir, "model.ckpt-100"), "--checkpoint").endswith("-100")
+
+
+@pytest.mark.parametrize("suffix", [".index", DATA])
+def test_any_flipped_byte_is_found_or_harmless(checkpoint_dir, suffix):
+  """A flip anywhere in a file is reported, or (padding of the index footer) every tensor reads back unchanged:
+  a checkpoint that passes never restores other values."""
+  prefix = os.path.join(checkpoint_dir, "model.ckpt-200")
+  reader = tf.train.load_checkpoint(prefix)
+  original = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+  path = prefix + suffix
+  found = 0
+  for offset in range(os.path.getsize(path)):
+    _flip(path, offset)
+    if checkpoint_problem(prefix) is None:
+      reader = tf.train.load_checkpoint(prefix)
+      assert set(reader.get_variable_to_shape_map()) == set(original), offset
+      for name, value in original.items():
+        np.testing.assert_array_equal(reader.get_tensor(name), value, err_msg="offset {}".format(offset))
+    else:
+      found += 1
+    _flip(path, offset)
+  assert found >= os.path.getsize(path) // 2
+  assert checkpoint_problem(prefix) is None
