@@ -16,7 +16,7 @@ from open_seq2seq.training.stop_signals import TrainingInterrupted  # pylint: di
 from open_seq2seq.training.train import train  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.config import (apply_cli_overrides, load_config_module,  # pylint: disable=wrong-import-position
                                        mode_config)
-from open_seq2seq.utils.checkpoint import latest_checkpoint, repair_checkpoint_state  # pylint: disable=wrong-import-position
+from open_seq2seq.utils.checkpoint import repair_checkpoint_state, resolve_checkpoint  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.logdir import check_logdir, checkpoint_dir, create_logdir  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.logging import deco_print, set_console_output  # pylint: disable=wrong-import-position
 
@@ -95,10 +95,8 @@ def main(argv=None):
   if not logdir and not args.benchmark:
     raise ValueError("Config {} sets no 'logdir'".format(args.config_file))
 
-  load_model = base_params.get("load_model")
-  if load_model and not latest_checkpoint(load_model):
-    raise IOError("load_model={}: no checkpoint in that directory (expected the logdir of a trained base "
-                  "model)".format(load_model))
+  if master and base_params.get("load_model"):
+    resolve_checkpoint(base_params["load_model"], "load_model")
   checkpoint = None
   if master and args.continue_learning and args.mode in ("train", "train_eval"):
     # A run killed while saving must resume from its newest checkpoint that restores completely.

@@ -8,8 +8,8 @@ from open_seq2seq.distributed.backend import select_backend
 from open_seq2seq.distributed.npu import npu_session_config
 from open_seq2seq.training.hooks import NonFiniteLossHook, PrintSamplesHook, ProgressHook, RunEvaluationHook
 from open_seq2seq.training.stop_signals import StopOnSignal, TrainingInterrupted
-from open_seq2seq.utils.checkpoint import (EMA_SUFFIX, build_restore_fn, latest_checkpoint,
-                                          remove_interrupted_checkpoint_files)
+from open_seq2seq.utils.checkpoint import (EMA_SUFFIX, build_restore_fn, check_resume_fits, latest_checkpoint,
+                                          remove_interrupted_checkpoint_files, resolve_checkpoint)
 from open_seq2seq.utils.logging import deco_print
 
 
@@ -83,14 +83,19 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
     from tensorflow.python import debug as tf_debug  # pylint: disable=import-outside-toplevel
     hooks.append(tf_debug.TensorBoardDebugHook("localhost:{}".format(debug_port)))
 
-  if master:
-    _check_resume_has_moving_averages(train_model, latest_checkpoint(logdir))
+  resume_checkpoint = latest_checkpoint(logdir) if master else None
+  if resume_checkpoint:
+    # The saver restores every variable by its exact name and shape; refuse a changed model before training.
+    _check_resume_has_moving_averages(train_model, resume_checkpoint)
+    check_resume_fits(resume_checkpoint)
   init_data = [train_model.get_data_layer().iterator.initializer]
   init_fn = None
-  base_checkpoint = latest_checkpoint(params.get("load_model")) if master else None
-  if base_checkpoint and not latest_checkpoint(logdir):
+  load_model = params.get("load_model") if master and not resume_checkpoint else None
+  if load_model:
+    base_checkpoint = resolve_checkpoint(load_model, "load_model")
     deco_print("Initialising from the base model {}".format(base_checkpoint))
-    restore = build_restore_fn(base_checkpoint, [v for v in tf.global_variables() if "global_step" not in v.op.name])
+    restore = build_restore_fn(base_checkpoint, [v for v in tf.global_variables() if "global_step" not in v.op.name],
+                               warm_start=True)
 
     def init_fn(scaffold, sess):  # pylint: disable=function-redefined
       del scaffold
