@@ -11,6 +11,11 @@ For every split folder (``train-clean-100``, ``dev-clean``, ...) this
 
 * walks the ``*.trans.txt`` files (sorted), each line ``<utt-id> <TRANSCRIPT>``;
   the transcript is NFKD-normalised, reduced to ASCII, lower-cased, stripped;
+* checks that transcript lines and ``<utt-id>.flac`` files pair up: a FLAC
+  without a line, a line without a FLAC, a duplicate id or a malformed line is
+  listed (one line each, with counts per kind) and an error, as a complete
+  LibriSpeech download has none; ``--skip_incomplete`` imports the utterances
+  that pair up and lists the rest;
 * converts ``<utt-id>.flac`` to ``<data_dir>/LibriSpeech/<split>-wav/<utt-id>.wav``
   (16-bit PCM, 16 kHz, mono), skipping WAV files that are already complete;
 * writes ``<data_dir>/librivox-<split>.csv`` with the header
@@ -80,7 +85,8 @@ def iter_transcript_files(split_dir):
 
 
 def parse_transcript_file(path):
-  """Yields (utt_id, normalised transcript) for each line of one file."""
+  """Yields ``(line number, utt_id, normalised transcript, problem)`` for each non-blank line of one file;
+  ``problem`` describes a malformed line (then utt_id and transcript are None)."""
   try:
     with open(path, "rb") as f:
       raw_lines = f.read().split(b"\n")
@@ -90,17 +96,79 @@ def parse_transcript_file(path):
     try:
       line = raw.decode("utf-8")
     except UnicodeDecodeError:
-      raise LibrivoxImportError("{}:{}: not valid UTF-8".format(path, number))
+      yield number, None, None, "{}:{}: not valid UTF-8".format(path, number)
+      continue
     line = line.rstrip("\r")
     if not line.strip():
       continue
     parts = line.strip().split(None, 1)
     transcript = normalize_transcript(parts[1]) if len(parts) == 2 else ""
     if not transcript:
-      raise LibrivoxImportError(
-          "{}:{}: expected '<utterance-id> <TRANSCRIPT>', got {!r}".format(
-              path, number, line))
-    yield parts[0], transcript
+      yield number, None, None, "{}:{}: expected '<utterance-id> <TRANSCRIPT>', got {!r}".format(path, number, line)
+      continue
+    yield number, parts[0], transcript, None
+
+
+PROBLEM_KINDS = ("malformed transcript line", "duplicate utterance id", "transcript line without a FLAC",
+                 "FLAC without a transcript line")
+
+
+def audit_split(split_dir, trans_files):
+  """Pairs the transcript lines of ``split_dir`` with its FLAC files.
+
+  Returns ``(jobs, problems)``: ``(utt_id, transcript, flac_path)`` of every utterance with exactly one
+  transcript line and its FLAC beside it, and ``(kind, message)`` for everything else (a kind of
+  PROBLEM_KINDS; every occurrence of a duplicate id is left out, as which one is right cannot be told).
+  """
+  entries, problems, duplicates = {}, [], set()
+  for trans_path in trans_files:
+    for number, utt_id, transcript, problem in parse_transcript_file(trans_path):
+      flac_path = None if utt_id is None else os.path.join(os.path.dirname(trans_path), utt_id + ".flac")
+      if problem:
+        problems.append((PROBLEM_KINDS[0], problem))
+      elif utt_id in entries:
+        first = entries[utt_id][0]
+        problems.append((PROBLEM_KINDS[1], "utterance id {} appears twice: in {}:{} and in {}:{}".format(
+            utt_id, first[0], first[1], trans_path, number)))
+        duplicates.add(utt_id)
+        entries[utt_id].append((trans_path, number, transcript, flac_path))
+      else:
+        entries[utt_id] = [(trans_path, number, transcript, flac_path)]
+  flacs = set()
+  for root, _, files in os.walk(split_dir):
+    flacs.update(os.path.join(root, name) for name in files if name.endswith(".flac"))
+  jobs = []
+  for utt_id, occurrences in entries.items():
+    trans_path, number, transcript, flac_path = occurrences[0]
+    if flac_path not in flacs:
+      problems.append((PROBLEM_KINDS[2], "{}:{}: {}: missing audio file {}".format(
+          trans_path, number, utt_id, flac_path)))
+    elif utt_id not in duplicates:
+      jobs.append((utt_id, transcript, flac_path))
+  listed = {occurrence[3] for occurrences in entries.values() for occurrence in occurrences}
+  for flac_path in sorted(flacs - listed):
+    problems.append((PROBLEM_KINDS[3], "{}: no transcript line for {} in the *.trans.txt of its folder".format(
+        flac_path, os.path.basename(flac_path)[:-len(".flac")])))
+  return jobs, problems
+
+
+def report_problems(split, problems, num_jobs, skip_incomplete):
+  """Lists ``problems`` (one line each, on stderr) and their counts per kind; raises LibrivoxImportError
+  unless ``skip_incomplete`` (then the ``num_jobs`` complete utterances are imported)."""
+  for _, message in problems:
+    print("  " + message, file=sys.stderr)
+  counts = ", ".join("{}: {}".format(kind, sum(kind == k for k, _ in problems))
+                     for kind in PROBLEM_KINDS if any(kind == k for k, _ in problems))
+  summary = "{}: {} problem(s) between transcripts and FLAC files ({}), listed above".format(
+      split, len(problems), counts)
+  if not skip_incomplete:
+    raise LibrivoxImportError(
+        "{}; a complete LibriSpeech download has none: extract the archive again, or pass --skip_incomplete to "
+        "import the {} complete utterances".format(summary, num_jobs))
+  if not num_jobs:
+    raise LibrivoxImportError("{}; no complete utterance is left to import".format(summary))
+  print("import_librivox.py: warning: {}; --skip_incomplete: importing the {} complete utterances".format(
+      summary, num_jobs), file=sys.stderr)
 
 
 def wav_is_complete(wav_path, frames):
@@ -154,43 +222,27 @@ def convert_flac(flac_path, wav_path):
   return os.path.getsize(wav_path)
 
 
-def _count_lines(paths):
-  total = 0
-  for path in paths:
-    with open(path, "rb") as f:
-      total += sum(1 for line in f if line.strip())
-  return total
-
-
-def import_split(data_dir, split, workers=4, show_progress=True, keep_flac=False):
+def import_split(data_dir, split, workers=4, show_progress=True, keep_flac=False, skip_incomplete=False):
   """Converts one split (or, with ``keep_flac``, lists its FLAC files as they are, which the data layer
-  reads directly); returns the path of the CSV file written."""
+  reads directly); returns the path of the CSV file written. Transcript lines and FLAC files that do not
+  pair up are listed and an error, or with ``skip_incomplete`` left out (see audit_split)."""
   librispeech_dir = os.path.join(data_dir, "LibriSpeech")
   split_dir = os.path.join(librispeech_dir, split)
   if not os.path.isdir(split_dir):
     raise LibrivoxImportError("split folder {} not found".format(split_dir))
+  trans_files = list(iter_transcript_files(split_dir))
+  if not trans_files:
+    raise LibrivoxImportError("no *.trans.txt files below {}".format(
+        split_dir))
+  jobs, problems = audit_split(split_dir, trans_files)
+  if problems:
+    report_problems(split, problems, len(jobs), skip_incomplete)
+
   wav_dir_rel = "LibriSpeech/{}-wav".format(split)
   wav_dir = os.path.join(data_dir, *wav_dir_rel.split("/"))
   if not keep_flac:
     os.makedirs(wav_dir, exist_ok=True)
     remove_temp_files(wav_dir)
-
-  trans_files = list(iter_transcript_files(split_dir))
-  if not trans_files:
-    raise LibrivoxImportError("no *.trans.txt files below {}".format(
-        split_dir))
-
-  def jobs():
-    seen = {}
-    for trans_path in trans_files:
-      directory = os.path.dirname(trans_path)
-      for utt_id, transcript in parse_transcript_file(trans_path):
-        if utt_id in seen:
-          raise LibrivoxImportError(
-              "utterance id {} appears twice: in {} and in {}".format(
-                  utt_id, seen[utt_id], trans_path))
-        seen[utt_id] = trans_path
-        yield (utt_id, transcript, os.path.join(directory, utt_id + ".flac"))
 
   def work(job):
     utt_id, transcript, flac_path = job
@@ -203,9 +255,9 @@ def import_split(data_dir, split, workers=4, show_progress=True, keep_flac=False
 
   bar = None
   if show_progress and tqdm is not None:
-    bar = tqdm(total=_count_lines(trans_files), unit="utt", desc=split,
+    bar = tqdm(total=len(jobs), unit="utt", desc=split,
                dynamic_ncols=True)
-  rows = list(bounded_parallel_map(work, jobs(), workers, bar))
+  rows = list(bounded_parallel_map(work, jobs, workers, bar))
   rows.sort(key=lambda row: row[0])
   csv_path = os.path.join(data_dir, "librivox-{}.csv".format(split))
   with atomic_output(csv_path) as tmp, open(tmp, "w", newline="", encoding="ascii") as f:
@@ -217,7 +269,7 @@ def import_split(data_dir, split, workers=4, show_progress=True, keep_flac=False
 
 
 def import_librivox(data_dir, splits=None, workers=4, show_progress=True,
-                    log=print, keep_flac=False):
+                    log=print, keep_flac=False, skip_incomplete=False):
   """Imports ``splits`` (default: every known split present); returns CSVs."""
   librispeech_dir = os.path.join(data_dir, "LibriSpeech")
   if not os.path.isdir(librispeech_dir):
@@ -233,7 +285,8 @@ def import_librivox(data_dir, splits=None, workers=4, show_progress=True,
               librispeech_dir, ", ".join(KNOWN_SPLITS)))
   csv_paths = []
   for split in splits:
-    csv_path = import_split(data_dir, split, workers, show_progress, keep_flac)
+    csv_path = import_split(data_dir, split, workers, show_progress, keep_flac,
+                            skip_incomplete)
     log("{}: wrote {}".format(split, csv_path))
     csv_paths.append(csv_path)
   return csv_paths
@@ -250,6 +303,10 @@ def parse_args(argv=None):
   parser.add_argument("--keep_flac", action="store_true",
                       help="list the FLAC files in the CSVs instead of converting them to WAV "
                            "(the data layer reads FLAC directly; saves the WAV copy's disk space)")
+  parser.add_argument("--skip_incomplete", action="store_true",
+                      help="import the utterances whose transcript line and FLAC file pair up and "
+                           "list the rest (FLAC without a line, line without a FLAC, duplicate ids, "
+                           "malformed lines); without it any of these is an error")
   parser.add_argument("--splits", nargs="+", default=None,
                       help="splits to import, space- or comma-separated "
                            "(default: every one of {} found under "
@@ -266,7 +323,8 @@ def main(argv=None):
   if args.splits:
     splits = [s for item in args.splits for s in item.split(",") if s]
   try:
-    import_librivox(args.data_dir, splits, args.workers, keep_flac=args.keep_flac)
+    import_librivox(args.data_dir, splits, args.workers, keep_flac=args.keep_flac,
+                    skip_incomplete=args.skip_incomplete)
   except LibrivoxImportError as e:
     print("import_librivox.py: error: {}".format(e), file=sys.stderr)
     return 1

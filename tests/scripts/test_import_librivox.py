@@ -257,3 +257,64 @@ def test_keep_flac_still_checks_the_audio(tmp_path, capsys):
   data_dir = _make_tree(str(tmp_path), rate=8000)
   assert imp.main(["--data_dir", data_dir, "--keep_flac"]) == 1
   assert "sample rate of 8000 Hz" in capsys.readouterr().err
+
+
+def _trans(data_dir, speaker, chapter):
+  return os.path.join(data_dir, "LibriSpeech", "dev-clean", speaker, chapter,
+                      "{}-{}.trans.txt".format(speaker, chapter))
+
+
+def _break_pairing(data_dir):
+  """One problem of each kind; returns (problem lines expected on stderr, ids still complete)."""
+  orphan = _flac(data_dir, "84-121123-0009")
+  shutil.copy(_flac(data_dir, "84-121123-0000"), orphan)
+  missing = _flac(data_dir, "84-121123-0002")
+  os.remove(missing)
+  with open(_trans(data_dir, "84", "121123"), "a") as f:
+    f.write("84-121123-0001 SAID TWICE\n")
+  with open(_trans(data_dir, "2", "5"), "a") as f:
+    f.write("2-5-0007\n")
+  trans_84, trans_2 = _trans(data_dir, "84", "121123"), _trans(data_dir, "2", "5")
+  lines = ["{}: no transcript line for 84-121123-0009 in the *.trans.txt of its folder".format(orphan),
+           "{}:3: 84-121123-0002: missing audio file {}".format(trans_84, missing),
+           "utterance id 84-121123-0001 appears twice: in {}:1 and in {}:4".format(trans_84, trans_84),
+           "{}:2: expected '<utterance-id> <TRANSCRIPT>', got '2-5-0007'".format(trans_2)]
+  return lines, ["2-5-0000", "84-121123-0000"]
+
+
+SUMMARY = ("dev-clean: 4 problem(s) between transcripts and FLAC files (malformed transcript line: 1, duplicate "
+           "utterance id: 1, transcript line without a FLAC: 1, FLAC without a transcript line: 1), listed above")
+
+
+@pytest.mark.parametrize("keep_flac", [[], ["--keep_flac"]])
+def test_unpaired_files_are_listed_and_an_error(tmp_path, capsys, keep_flac):
+  data_dir = _make_tree(str(tmp_path))
+  lines, _ = _break_pairing(data_dir)
+  assert imp.main(["--data_dir", data_dir] + keep_flac) == 1
+  err = capsys.readouterr().err.splitlines()
+  assert sorted(line.strip() for line in err[:-1]) == sorted(lines)
+  assert err[-1].startswith("import_librivox.py: error: " + SUMMARY + "; a complete LibriSpeech download")
+  assert "--skip_incomplete to import the 2 complete utterances" in err[-1]
+  assert not os.path.exists(os.path.join(data_dir, "librivox-dev-clean.csv"))
+  assert not os.path.exists(os.path.join(data_dir, "LibriSpeech", "dev-clean-wav"))
+
+
+def test_skip_incomplete_imports_what_pairs_up_and_lists_the_rest(tmp_path, capsys):
+  data_dir = _make_tree(str(tmp_path))
+  lines, complete = _break_pairing(data_dir)
+  assert imp.main(["--data_dir", data_dir, "--skip_incomplete"]) == 0
+  err = capsys.readouterr().err
+  assert all(line in err for line in lines)
+  assert SUMMARY + "; --skip_incomplete: importing the 2 complete utterances" in err
+  rows = _read_csv(os.path.join(data_dir, "librivox-dev-clean.csv"))
+  assert rows == [["LibriSpeech/dev-clean-wav/2-5-0000.wav", rows[0][1], "a second speaker's line"],
+                  ["LibriSpeech/dev-clean-wav/84-121123-0000.wav", rows[1][1], "but in less than five minutes"]]
+  assert sorted(os.listdir(os.path.join(data_dir, "LibriSpeech", "dev-clean-wav"))) == [
+      utt + ".wav" for utt in complete]
+
+
+def test_skip_incomplete_with_nothing_complete_is_an_error(tmp_path, capsys):
+  data_dir = _make_tree(str(tmp_path), lines={("1", "2"): ["1-2-0000 HELLO THERE"]})
+  os.remove(_flac(data_dir, "1-2-0000"))
+  assert imp.main(["--data_dir", data_dir, "--skip_incomplete"]) == 1
+  assert "no complete utterance is left to import" in capsys.readouterr().err
