@@ -116,7 +116,7 @@ class LanguageModelDecoding:
                      "--unknown_word_offset={}".format(unknown_word_offset)]
 
   def wer(self, split, logdir, overrides, log_path):
-    logits = os.path.join(self.output_dir, "{}_logits.pickle".format(split))
+    logits = os.path.join(self.output_dir, "{}_logits.npz".format(split))
     run_py(["--mode=infer", "--config_file=" + self.configs[split], "--logdir=" + logdir,
             "--infer_output_file=" + logits, "--decoder_params/infer_logits_to_pickle=True"] + list(overrides),
            log_path)

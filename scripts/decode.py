@@ -1,36 +1,51 @@
 #!/usr/bin/env python
 """CTC beam-search decoding with a word n-gram language model, over the logits that
 ``run.py --mode=infer --decoder_params/infer_logits_to_pickle=True`` dumps (the reference's scripts/decode.py
-workflow, same flags).
+workflow, same flags; the dump is a ``.npz`` file, see docs/logits_format.md).
 
     # eval: WER of greedy and of LM beam search for every (alpha, beta) on the grid, best pair reported
-    python scripts/decode.py --logits dev_logits.pickle --labels data/mini_librispeech/librivox-dev-clean.csv \\
+    python scripts/decode.py --logits dev_logits.npz --labels data/mini_librispeech/librivox-dev-clean.csv \\
         --lm lm-3gram.arpa --vocab open_seq2seq/test_utils/toy_speech_data/vocab.txt \\
         --alpha 0.5 --alpha_max 1.5 --alpha_step 0.5 --beta 0 --beta_max 2 --beta_step 1 --mode eval
     # infer: transcripts with one (alpha, beta)
-    python scripts/decode.py --logits test_logits.pickle --lm lm-3gram.arpa --vocab ... --alpha 1 --beta 1 \\
+    python scripts/decode.py --logits test_logits.npz --lm lm-3gram.arpa --vocab ... --alpha 1 --beta 1 \\
         --mode infer --infer_output_file test_predictions.csv
 
-Utterances are decoded in parallel, one process per core.
+The LM is read and checked once, before decoding starts; utterances are then decoded in parallel, one process
+per core. A logits pickle of an older run.py or of OpenSeq2Seq is read only with --trust_pickle, since
+unpickling a file can run any code it holds.
 """
 import argparse
+import concurrent.futures
 import csv
-import multiprocessing
+import math
 import os
-import pickle
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
+# The package's decoders import TensorFlow, whose start-up notices would bury the one-line error.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from open_seq2seq.decoders.ctc_beam_search import WordScorer, ctc_beam_search, log_softmax  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.decoders.lm import ArpaLanguageModel  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.decoders.lm import load_language_model  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.decoders.logits_file import read_logits  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.data.vocab import load_vocab  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.atomic import atomic_output  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.metrics import corpus_wer  # noqa: E402  pylint: disable=wrong-import-position
 
+# More values than this on one axis is a mistyped step, and the grid would run for days.
+MAX_GRID_VALUES = 1000
 _WORKER = {}
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+  """Reports a bad command line as a ValueError, so it ends in the one ``*** Error:`` line like other bad input."""
+
+  def error(self, message):
+    raise ValueError("{} (see --help)".format(message))
 
 
 def read_labels(vocab_file):
@@ -38,37 +53,60 @@ def read_labels(vocab_file):
   return sorted(vocab, key=vocab.get)
 
 
-def load_logits(path, vocab):
-  """``{wav_filename: [T', V+1] logits}`` of an infer_logits_to_pickle dump, checked against ``vocab``."""
-  with open(path, "rb") as handle:
-    try:
-      stored = pickle.load(handle)
-    except (pickle.UnpicklingError, EOFError, AttributeError) as error:
-      raise ValueError("{}: not a logits pickle written by run.py ({})".format(path, error)) from None
-  if not isinstance(stored, dict) or "logits" not in stored:
-    raise ValueError("{}: expected a dict with 'logits' (from --decoder_params/infer_logits_to_pickle=True)".format(
-        path))
-  if "vocab" in stored:
-    stored_labels = [stored["vocab"][i] for i in sorted(stored["vocab"])]
-    if stored_labels != list(vocab):
-      raise ValueError("{}: the logits were made with the vocabulary {!r}, --vocab gives {!r}".format(
-          path, "".join(stored_labels), "".join(vocab)))
-  for name, logits in stored["logits"].items():
-    if np.ndim(logits) != 2 or np.shape(logits)[1] != len(vocab) + 1:
+def load_logits(path, labels, trust_pickle=False):
+  """``{wav_filename: [T', V+1] logits}`` (manifest order) of a logits file, checked against ``labels``."""
+  dump = read_logits(path, trust_pickle)
+  if dump.vocab is not None and dump.vocab != list(labels):
+    raise ValueError("{}: the logits were made with the vocabulary {!r}, --vocab gives {!r}".format(
+        path, "".join(dump.vocab), "".join(labels)))
+  for name, logits in dump.logits.items():
+    if logits.shape[1] != len(labels) + 1:
       raise ValueError("{}: logits of {} have shape {}, expected [T, {}]".format(
-          path, name, list(np.shape(logits)), len(vocab) + 1))
-  return stored["logits"]
+          path, name, list(logits.shape), len(labels) + 1))
+  if not dump.logits:
+    raise ValueError("{}: holds no utterances".format(path))
+  return dump.logits
 
 
 def read_references(path):
+  """``{wav_filename: transcript}`` of a manifest CSV; ValueError naming the file and row on bad rows."""
+  references = {}
   with open(path, newline="", encoding="utf-8") as handle:
     try:
       reader = csv.DictReader(handle)
       if not reader.fieldnames or not {"wav_filename", "transcript"} <= set(reader.fieldnames):
         raise ValueError("{}: expected columns wav_filename and transcript, got {}".format(path, reader.fieldnames))
-      return {row["wav_filename"]: row["transcript"] for row in reader}
+      for row in reader:
+        name, transcript = row["wav_filename"], row["transcript"]
+        if not name or transcript is None:
+          raise ValueError("{}:{}: expected a wav_filename and a transcript".format(path, reader.line_num))
+        if references.get(name, transcript) != transcript:
+          raise ValueError("{}:{}: a second, different transcript for {}".format(path, reader.line_num, name))
+        references[name] = transcript
     except UnicodeDecodeError as error:
       raise ValueError("{}: not UTF-8 text ({})".format(path, error.reason)) from None
+    except csv.Error as error:
+      raise ValueError("{}: not a readable CSV manifest ({})".format(path, error)) from None
+  return references
+
+
+def match_references(manifests, names, logits_path):
+  """The transcripts of ``names`` (the logits' utterances) from ``manifests``; both must hold the same set."""
+  references = {}
+  for manifest in manifests:
+    for name, transcript in read_references(manifest).items():
+      if references.get(name, transcript) != transcript:
+        raise ValueError("{}: a transcript for {} that differs from an earlier manifest's".format(manifest, name))
+      references[name] = transcript
+  missing = [name for name in names if name not in references]
+  if missing:
+    raise ValueError("{}: no transcript for {} utterances of {}, e.g. {}".format(
+        ", ".join(manifests), len(missing), logits_path, missing[0]))
+  extra = sorted(set(references) - set(names))
+  if extra:
+    raise ValueError("{}: no logits for {} utterances of {}, e.g. {} (logits of another set, or an inference "
+                     "run that skipped rows?)".format(logits_path, len(extra), ", ".join(manifests), extra[0]))
+  return [references[name] for name in names]
 
 
 def greedy_transcript(logits, labels):
@@ -78,9 +116,8 @@ def greedy_transcript(logits, labels):
   return " ".join("".join(chars).split())
 
 
-def _init_worker(lm_path, labels, beam_width, cutoff_prob, cutoff_top_n, unknown_word_offset):
-  _WORKER.update(lm=ArpaLanguageModel.from_file(lm_path) if lm_path else None, labels=labels,
-                 beam_width=beam_width, cutoff_prob=cutoff_prob, cutoff_top_n=cutoff_top_n,
+def _init_worker(lm, labels, beam_width, cutoff_prob, cutoff_top_n, unknown_word_offset):
+  _WORKER.update(lm=lm, labels=labels, beam_width=beam_width, cutoff_prob=cutoff_prob, cutoff_top_n=cutoff_top_n,
                  unknown_word_offset=unknown_word_offset, scorers={})
 
 
@@ -96,16 +133,33 @@ def _decode_one(job):
                          cutoff_prob=_WORKER["cutoff_prob"], cutoff_top_n=_WORKER["cutoff_top_n"])
 
 
-def grid(start, stop, step):
-  if stop is None or step is None or step <= 0:
+def grid(name, start, stop, step):
+  """``[start, start + step, ...]`` up to ``stop`` inclusive (6 decimals), ``[start]`` without stop and step;
+  ValueError naming the ``--name`` flags when they do not make a grid."""
+  if any(value is not None and not math.isfinite(value) for value in (start, stop, step)):
+    raise ValueError("--{0}, --{0}_max and --{0}_step must be finite numbers".format(name))
+  if stop is None and step is None:
     return [start]
-  count = int(round((stop - start) / step)) + 1
-  return [round(start + i * step, 6) for i in range(max(count, 1))]
+  if stop is None or step is None:
+    raise ValueError("--{0}_max and --{0}_step make a grid together; one of them is missing".format(name))
+  if step <= 0:
+    raise ValueError("--{}_step must be > 0, got {:g}".format(name, step))
+  if stop < start:
+    raise ValueError("--{0}_max ({1:g}) is below --{0} ({2:g})".format(name, stop, start))
+  count = int(math.floor((stop - start) / step + 1e-9)) + 1
+  if count > MAX_GRID_VALUES:
+    raise ValueError("--{0} {1:g} to {2:g} in steps of {3:g} makes {4} values, at most {5} allowed".format(
+        name, start, stop, step, count, MAX_GRID_VALUES))
+  return [round(start + i * step, 6) for i in range(count)]
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--logits", required=True, help="pickle from run.py --mode=infer with infer_logits_to_pickle")
+def parse_args(argv):
+  parser = _ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--logits", required=True,
+                      help="logits .npz file from run.py --mode=infer with infer_logits_to_pickle")
+  parser.add_argument("--trust_pickle", action="store_true",
+                      help="also read a logits pickle (older run.py, OpenSeq2Seq); unpickling runs any code the "
+                           "file holds: only for files you made yourself")
   parser.add_argument("--labels", nargs="+",
                       help="manifest CSVs (wav_filename, transcript); required for --mode eval")
   parser.add_argument("--lm", help="ARPA word language model (.arpa or .arpa.gz); without it, plain beam search")
@@ -128,61 +182,86 @@ def main(argv=None):
   parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
   args = parser.parse_args(argv)
   if args.mode == "eval" and not args.labels:
-    parser.error("--mode eval needs --labels")
+    raise ValueError("--mode eval needs --labels")
   if args.mode == "infer" and not args.infer_output_file:
-    parser.error("--mode infer needs --infer_output_file")
-  labels = read_labels(args.vocab)
-  logits = load_logits(args.logits, labels)
-  names = sorted(logits)
-  references = None
-  if args.labels:
-    references = {}
-    for manifest in args.labels:
-      references.update(read_references(manifest))
-    missing = [name for name in names if name not in references]
-    if missing:
-      raise ValueError("{}: no transcript for {} utterances of {}, e.g. {}".format(
-          ", ".join(args.labels), len(missing), args.logits, missing[0]))
-  log_probs = [log_softmax(logits[name]) for name in names]
-  pairs = [(a, b) for a in grid(args.alpha, args.alpha_max, args.alpha_step)
-           for b in grid(args.beta, args.beta_max, args.beta_step)] if args.lm else [(0.0, 0.0)]
-  if args.mode == "infer":
-    pairs = pairs[:1]
+    raise ValueError("--mode infer needs --infer_output_file")
+  for flag, valid, expected in [("beam_width", args.beam_width >= 1, ">= 1"),
+                                ("cutoff_prob", 0 < args.cutoff_prob <= 1, "in (0, 1]"),
+                                ("cutoff_top_n", args.cutoff_top_n >= 1, ">= 1"),
+                                ("unknown_word_offset", math.isfinite(args.unknown_word_offset), "finite"),
+                                ("workers", args.workers >= 1, ">= 1")]:
+    if not valid:
+      raise ValueError("--{} must be {}, got {}".format(flag, expected, getattr(args, flag)))
+  return args
 
+
+def parameter_pairs(args):
+  """The (alpha, beta) pairs to decode with: the grid with an LM, (0, 0) (plain beam search) without one."""
+  alphas = grid("alpha", args.alpha, args.alpha_max, args.alpha_step)
+  betas = grid("beta", args.beta, args.beta_max, args.beta_step)
+  if len(alphas) * len(betas) > 1 and (args.mode == "infer" or not args.lm):
+    raise ValueError("an (alpha, beta) grid needs --lm and --mode eval (infer decodes with one pair)")
+  return [(a, b) for a in alphas for b in betas] if args.lm else [(0.0, 0.0)]
+
+
+def decode_all(args, labels, lm, log_probs, references, greedy):
+  """``{(alpha, beta): (WER or None, beams per utterance)}``; prints the WER table when ``references``."""
   results = {}
-  with multiprocessing.Pool(args.workers, _init_worker,
-                            (args.lm, labels, args.beam_width, args.cutoff_prob, args.cutoff_top_n,
-                             args.unknown_word_offset)) as pool:
+  initargs = (lm, labels, args.beam_width, args.cutoff_prob, args.cutoff_top_n, args.unknown_word_offset)
+  # A ProcessPoolExecutor, unlike multiprocessing.Pool, fails (BrokenProcessPool) when a worker dies
+  # instead of starting replacements forever.
+  with concurrent.futures.ProcessPoolExecutor(min(args.workers, len(log_probs)), initializer=_init_worker,
+                                              initargs=initargs) as pool:
     if references is not None:
-      greedy = [greedy_transcript(logits[name], labels) for name in names]
-      print("greedy WER: {:.4f}".format(corpus_wer([references[n] for n in names], greedy)))
+      print("greedy WER: {:.4f}".format(corpus_wer(references, greedy)))
       print("| alpha | beta | WER | seconds |")
       print("|---|---|---|---|")
-    for alpha, beta in pairs:
+    for alpha, beta in parameter_pairs(args):
       started = time.time()
-      beams = pool.map(_decode_one, [(lp, alpha, beta) for lp in log_probs], chunksize=4)
+      beams = list(pool.map(_decode_one, [(lp, alpha, beta) for lp in log_probs], chunksize=4))
       wer = None
       if references is not None:
-        wer = corpus_wer([references[n] for n in names], [b[0][0] if b else "" for b in beams])
+        wer = corpus_wer(references, [b[0][0] if b else "" for b in beams])
         print("| {:g} | {:g} | {:.4f} | {:.1f} |".format(alpha, beta, wer, time.time() - started), flush=True)
       results[(alpha, beta)] = (wer, beams)
-  best_pair = min(results, key=lambda pair: results[pair][0]) if references is not None else pairs[0]
-  best_wer, best_beams = results[best_pair]
-  if best_wer is not None:
-    print("best: alpha {:g}, beta {:g}, WER {:.4f}".format(best_pair[0], best_pair[1], best_wer))
+  return results
+
+
+def write_outputs(args, names, beams_per_utterance):
   if args.infer_output_file:
     with atomic_output(args.infer_output_file) as tmp_file, \
         open(tmp_file, "w", newline="", encoding="utf-8") as handle:
       writer = csv.writer(handle)
       writer.writerow(["wav_filename", "predicted_transcript"])
-      for name, beams in zip(names, best_beams):
+      for name, beams in zip(names, beams_per_utterance):
         writer.writerow([name, beams[0][0] if beams else ""])
   if args.dump_all_beams_to:
     with atomic_output(args.dump_all_beams_to) as tmp_file, open(tmp_file, "w", encoding="utf-8") as handle:
-      for name, beams in zip(names, best_beams):
+      for name, beams in zip(names, beams_per_utterance):
         handle.write("{}\n".format(name))
         for text, score in beams:
           handle.write("{:.4f}\t{}\n".format(score, text))
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  parameter_pairs(args)  # a bad grid is refused before anything is read
+  labels = read_labels(args.vocab)
+  logits = load_logits(args.logits, labels, args.trust_pickle)
+  names = list(logits)
+  references = match_references(args.labels, names, args.logits) if args.labels else None
+  lm = None
+  if args.lm:
+    lm, notes = load_language_model(args.lm, labels)
+    for note in notes:
+      sys.stderr.write("Warning: {}\n".format(note))
+  greedy = [greedy_transcript(logits[name], labels) for name in names] if references is not None else None
+  results = decode_all(args, labels, lm, [log_softmax(logits[name]) for name in names], references, greedy)
+  best_pair = min(results, key=lambda pair: results[pair][0]) if references is not None else next(iter(results))
+  best_wer, best_beams = results[best_pair]
+  if best_wer is not None:
+    print("best: alpha {:g}, beta {:g}, WER {:.4f}".format(best_pair[0], best_pair[1], best_wer))
+  write_outputs(args, names, best_beams)
   return 0
 
 
@@ -190,5 +269,8 @@ if __name__ == "__main__":
   try:
     sys.exit(main())
   except (ValueError, OSError) as error:
-    sys.stderr.write("decode.py: error: {}\n".format(error))
+    sys.stderr.write("*** Error: {}\n".format(error))
+    sys.exit(1)
+  except BrokenProcessPool as error:
+    sys.stderr.write("*** Error: a decoding worker process died ({}); nothing was written\n".format(error))
     sys.exit(1)

@@ -69,8 +69,8 @@ for split in dev-clean test-clean dev-other; do
   "$py" -c 'import sys; from open_seq2seq.utils.config import write_eval_set_infer_config as w; w(*sys.argv[1:3], sys.argv[3:])' \
     "$config" "$split_config" "$JASPER_MINI_CORPUS/librivox-$split.csv"
   "$py" run.py --config_file="$split_config" --mode=infer --logdir="$logdir" \
-    --infer_output_file="$logdir/${split}_logits.pickle" --decoder_params/infer_logits_to_pickle=True
-  "$py" scripts/decode.py --logits "$logdir/${split}_logits.pickle" \
+    --infer_output_file="$logdir/${split}_logits.npz" --decoder_params/infer_logits_to_pickle=True
+  "$py" scripts/decode.py --logits "$logdir/${split}_logits.npz" \
     --labels "$JASPER_MINI_CORPUS/librivox-$split.csv" --lm "$lm" --vocab "$vocab" \
     --alpha "$lm_alpha" --beta 0 --unknown_word_offset -15 \
     --infer_output_file "$logdir/${split}_predictions_lm.csv" | tee "$logdir/decode_$split.log"

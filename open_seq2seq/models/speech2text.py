@@ -1,9 +1,9 @@
 """Speech recognition model: WER evaluation, sample printing and transcript output."""
 import csv
-import pickle
 
 import numpy as np
 
+from open_seq2seq.decoders.logits_file import write_logits
 from open_seq2seq.utils.atomic import atomic_output
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.metrics import word_errors
@@ -107,8 +107,9 @@ class Speech2Text(EncoderDecoderModel):
 
   def finalize_inference(self, results_per_batch, output_file):
     """Writes ``wav_filename,predicted_transcript`` in manifest order, atomically; with
-    ``infer_logits_to_pickle`` a pickle of ``{"logits": {wav_filename: [T', V+1] array}, "step_size": seconds
-    per logit frame, "vocab": idx2char}`` instead."""
+    ``infer_logits_to_pickle`` the ``[T', V+1]`` logits per utterance, the seconds per logit frame and the
+    vocabulary instead, as a logits ``.npz`` file (decoders/logits_file.py; the key keeps the reference's name,
+    the file is no pickle so that reading it cannot run code)."""
     outputs, ids = [], []
     for batch_outputs, batch_ids in results_per_batch:
       outputs.extend(batch_outputs)
@@ -119,10 +120,9 @@ class Speech2Text(EncoderDecoderModel):
     if self.logits_to_pickle:
       strides = [layer["stride"][0] for layer in self._params["encoder_params"]["convnet_layers"]]
       step_size = self.get_data_layer().params["window_stride"] * int(np.prod(strides))
-      logits = {wav_filenames[ids[position]]: outputs[position] for position in order}
-      with atomic_output(output_file) as tmp_file, open(tmp_file, "wb") as handle:
-        pickle.dump({"logits": logits, "step_size": step_size, "vocab": self.idx2char}, handle,
-                    protocol=pickle.HIGHEST_PROTOCOL)
+      write_logits(output_file, [wav_filenames[ids[position]] for position in order],
+                   [outputs[position] for position in order], step_size,
+                   [self.idx2char[i] for i in range(len(self.idx2char))])
     else:
       with atomic_output(output_file) as tmp_file, open(tmp_file, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

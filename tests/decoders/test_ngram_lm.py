@@ -83,7 +83,7 @@ def test_gzip_file_round_trip(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("\\data\\\nngram 1=2\n\n\\1-grams:\n-1.0\ta\n\\end\\\n", "announces 2 1-grams, the file has 1"),
-    ("\\data\\\nngram 1=1\n\n\\1-grams:\n-1.0\ta\n", "no \\end\\ marker"),
+    ("\\data\\\nngram 1=1\n\n\\1-grams:\n-1.0\ta\n", "test.arpa:5: the file ends inside the \\1-grams: section"),
     ("\\data\\\nngram 1=1\n\n\\1-grams:\nminus\ta\n\\end\\\n", "test.arpa:5: expected numbers"),
     ("\\data\\\nngram 1=1\n\n\\2-grams:\n-1.0\ta b\n\\end\\\n", "not announced"),
     ("\\data\\\nngram 1=1\n\n\\1-grams:\n-1.0\ta b c d\n\\end\\\n", "test.arpa:5: expected 'log10prob 1 words"),

@@ -2,12 +2,12 @@
 acoustically likelier misspelling, the LM beam search recovers the words; the (alpha, beta) grid, the
 transcripts CSV and the beam dump; clear errors on bad input."""
 import csv
-import pickle
 import re
 
 import numpy as np
 import pytest
 
+from open_seq2seq.decoders.logits_file import write_logits
 from tests.e2e.e2e_helpers import run_script
 from tests.scripts.script_loader import REPO_ROOT, load_script
 
@@ -42,10 +42,9 @@ def dump(tmp_path):
   assert build_lm.main(["--text", str(text), "--output", str(lm), "--order", "3", "--vocab", VOCAB]) == 0
   utterances = {"a.wav": (list("the cat s") + ["d|t"], "the cat sat"),
                 "b.wav": (list("a dog ") + ["z|s"] + list("at"), "a dog sat")}
-  logits = tmp_path / "logits.pickle"
-  with open(logits, "wb") as handle:
-    pickle.dump({"logits": {name: frames_for(spoken) for name, (spoken, _) in utterances.items()},
-                 "step_size": 0.02, "vocab": dict(enumerate(LABELS))}, handle)
+  logits = tmp_path / "logits.npz"
+  write_logits(str(logits), list(utterances), [frames_for(spoken) for spoken, _ in utterances.values()], 0.02,
+               LABELS)
   labels = tmp_path / "labels.csv"
   with open(labels, "w", newline="") as handle:
     writer = csv.writer(handle)
@@ -87,10 +86,10 @@ def test_infer_mode(dump):
     assert [row["predicted_transcript"] for row in csv.DictReader(handle)] == ["the cat sat", "a dog sat"]
 
 
-def test_not_a_pickle(dump, tmp_path):
-  bad = tmp_path / "bad.pickle"
-  bad.write_bytes(b"not a pickle")
-  with pytest.raises(ValueError, match="bad.pickle: not a logits pickle"):
+def test_not_a_logits_file(dump, tmp_path):
+  bad = tmp_path / "bad.npz"
+  bad.write_bytes(b"not a logits file")
+  with pytest.raises(ValueError, match="bad.npz: not a logits .npz file"):
     decode.main(["--logits", str(bad), "--vocab", VOCAB, "--mode", "infer", "--infer_output_file",
                  str(tmp_path / "o.csv")])
   assert not (tmp_path / "o.csv").exists()
@@ -126,10 +125,8 @@ def test_lexicon_word_beats_a_misspelling(tmp_path):
   text.write_text("THE CAT SAT\nTHE CAT SAT ON THE MAT\n")
   lexicon = tmp_path / "words"
   lexicon.write_text("purred\nMat\ncafé\n")
-  logits = tmp_path / "logits.pickle"
-  with open(logits, "wb") as handle:
-    pickle.dump({"logits": {"a.wav": frames_for(list("the cat purr") + ["a|e", "d"])}, "step_size": 0.02,
-                 "vocab": dict(enumerate(LABELS))}, handle)
+  logits = tmp_path / "logits.npz"
+  write_logits(str(logits), ["a.wav"], [frames_for(list("the cat purr") + ["a|e", "d"])], 0.02, LABELS)
   predictions = {}
   for name, extra in [("plain", []), ("lexicon", ["--lexicon", str(lexicon)])]:
     lm = str(tmp_path / (name + ".arpa"))

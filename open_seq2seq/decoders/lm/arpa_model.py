@@ -1,5 +1,7 @@
 """A word n-gram language model read from an ARPA file (what KenLM's lmplz and scripts/build_lm.py write),
 queried with the standard back-off rule."""
+import math
+
 from .text_files import read_text_lines
 
 BEGIN_OF_SENTENCE = "<s>"
@@ -50,55 +52,132 @@ class ArpaLanguageModel:
 
 
 def read_arpa(lines, source="<arpa>"):
-  """Parses ARPA text into ``{order: {words tuple: (log10 prob, log10 back-off)}}``; raises ArpaFormatError
-  naming ``source`` and the line on malformed input."""
-  expected, ngrams, order = {}, {}, None
-  section = "preamble"
-  for number, raw in enumerate(lines, start=1):
-    line = raw.strip()
+  """Parses ARPA text into ``{order: {words tuple: (log10 prob, log10 back-off)}}``.
+
+  ``lines``: the file's lines (line 1 first). Raises ArpaFormatError naming ``source`` and the line for
+  anything that is not a complete ARPA model: an empty file, no ``\\data\\`` header, sections out of order,
+  repeated or unannounced, counts under ``\\data\\`` that the sections do not match, a line with the wrong
+  number of fields for its section or a non-numeric / non-finite / positive log probability, a repeated
+  n-gram, a word of a longer n-gram that is no unigram, and a file that stops before ``\\end\\`` (truncated).
+  """
+  parser = _ArpaParser(source)
+  numbered = enumerate(lines, start=1)
+  for number, raw in numbered:
+    try:
+      if parser.feed(number, raw.strip()):
+        break
+    except ArpaFormatError as error:
+      if any(rest.strip() for _, rest in numbered):
+        raise
+      raise ArpaFormatError("{} (the file's last line: truncated?)".format(error)) from None
+  return parser.finish()
+
+
+class _ArpaParser:
+  """State of one pass over an ARPA file: the section being read and what ``\\data\\`` announced."""
+
+  def __init__(self, source):
+    self.source = source
+    self.section = "preamble"
+    self.order = None
+    self.announced = {}  # order -> (count, line number of its 'ngram N=COUNT')
+    self.ngrams = {}
+    self.last_line = 0
+
+  def _error(self, number, message):
+    return ArpaFormatError("{}:{}: {}".format(self.source, number, message))
+
+  def feed(self, number, line):
+    """Takes one stripped line; True once ``\\end\\`` is reached."""
     if not line:
-      continue
-    where = "{}:{}".format(source, number)
+      return False
+    self.last_line = number
     if line == "\\data\\":
-      section = "data"
+      if self.section != "preamble":
+        raise self._error(number, "a second \\data\\ header")
+      self.section = "data"
     elif line == "\\end\\":
-      section = "end"
-      break
+      if self.section == "preamble":
+        raise self._error(number, "\\end\\ before the \\data\\ header")
+      self.section = "end"
+      return True
     elif line.startswith("\\") and line.endswith("-grams:"):
-      try:
-        order = int(line[1:-len("-grams:")])
-      except ValueError:
-        raise ArpaFormatError("{}: expected a section header like \\2-grams:, got {!r}".format(where, line)) from None
-      if order not in expected:
-        raise ArpaFormatError("{}: section {} is not announced under \\data\\".format(where, line))
-      ngrams[order] = {}
-      section = "ngrams"
-    elif section == "data":
-      if not line.startswith("ngram ") or "=" not in line:
-        raise ArpaFormatError("{}: expected 'ngram N=COUNT' under \\data\\, got {!r}".format(where, line))
-      key, count = line[len("ngram "):].split("=", 1)
-      try:
-        expected[int(key)] = int(count)
-      except ValueError:
-        raise ArpaFormatError("{}: expected whole numbers in 'ngram N=COUNT', got {!r}".format(where, line)) from None
-    elif section == "ngrams":
-      fields = line.split()
-      if len(fields) not in (order + 1, order + 2):
-        raise ArpaFormatError("{}: expected 'log10prob {} words [backoff]' in the {}-grams, got {!r}".format(
-            where, order, order, line))
-      try:
-        log_prob = float(fields[0])
-        back_off = float(fields[order + 1]) if len(fields) == order + 2 else 0.0
-      except ValueError:
-        raise ArpaFormatError("{}: expected numbers for the probability and back-off, got {!r}".format(
-            where, line)) from None
-      ngrams[order][tuple(fields[1:order + 1])] = (log_prob, back_off)
-  if section != "end":
-    raise ArpaFormatError("{}: no \\end\\ marker (truncated file?)".format(source))
-  for k, count in expected.items():
-    if len(ngrams.get(k, {})) != count:
-      raise ArpaFormatError("{}: \\data\\ announces {} {}-grams, the file has {}".format(
-          source, count, k, len(ngrams.get(k, {}))))
-  if 1 not in ngrams:
-    raise ArpaFormatError("{}: no unigrams".format(source))
-  return ngrams
+      self._open_section(number, line)
+    elif self.section == "data":
+      self._announce(number, line)
+    elif self.section == "ngrams":
+      self._add_ngram(number, line)
+    # Text before \data\ is a comment in the ARPA format (some toolkits write a banner there).
+    return False
+
+  def _announce(self, number, line):
+    if not line.startswith("ngram ") or "=" not in line:
+      raise self._error(number, "expected 'ngram N=COUNT' under \\data\\, got {!r}".format(line))
+    key, count = line[len("ngram "):].split("=", 1)
+    try:
+      order, count = int(key), int(count)
+    except ValueError:
+      raise self._error(number, "expected whole numbers in 'ngram N=COUNT', got {!r}".format(line)) from None
+    if order < 1 or count < 0:
+      raise self._error(number, "expected an order >= 1 and a count >= 0, got {!r}".format(line))
+    if order in self.announced:
+      raise self._error(number, "the {}-gram count is announced twice".format(order))
+    self.announced[order] = (count, number)
+
+  def _open_section(self, number, line):
+    if self.section == "preamble":
+      raise self._error(number, "section {} before the \\data\\ header (not an ARPA file?)".format(line))
+    try:
+      order = int(line[1:-len("-grams:")])
+    except ValueError:
+      raise self._error(number, "expected a section header like \\2-grams:, got {!r}".format(line)) from None
+    if order not in self.announced:
+      raise self._error(number, "section {} is not announced under \\data\\".format(line))
+    expected = max(self.ngrams) + 1 if self.ngrams else 1
+    if order != expected:
+      raise self._error(number, "section {} where \\{}-grams: should come (sections go 1, 2, ... once each)".format(
+          line, expected))
+    self.order = order
+    self.ngrams[order] = {}
+    self.section = "ngrams"
+
+  def _add_ngram(self, number, line):
+    fields, order = line.split(), self.order
+    if len(fields) not in (order + 1, order + 2):
+      raise self._error(number, "expected 'log10prob {} words [backoff]' in the {}-grams, got {} fields: {!r}".format(
+          order, order, len(fields), line))
+    try:
+      log_prob = float(fields[0])
+      back_off = float(fields[order + 1]) if len(fields) == order + 2 else 0.0
+    except ValueError:
+      raise self._error(number, "expected numbers for the probability and back-off of a {}-gram, got {!r}".format(
+          order, line)) from None
+    if not (math.isfinite(log_prob) and math.isfinite(back_off)) or log_prob > 0:
+      raise self._error(number, "expected a finite log10 probability <= 0 and a finite back-off, got {!r}".format(
+          line))
+    words = tuple(fields[1:order + 1])
+    table = self.ngrams[order]
+    if words in table:
+      raise self._error(number, "the {}-gram {!r} is listed twice".format(order, " ".join(words)))
+    if order > 1 and any((word,) not in self.ngrams[1] for word in words):
+      raise self._error(number, "the {}-gram {!r} holds a word that is no unigram".format(order, " ".join(words)))
+    table[words] = (log_prob, back_off)
+
+  def finish(self):
+    """The parsed n-grams once the whole file is read; raises ArpaFormatError for what only the end shows."""
+    if self.section == "preamble":
+      if self.last_line == 0:
+        raise ArpaFormatError("{}: empty file, expected an ARPA language model".format(self.source))
+      raise ArpaFormatError("{}: no \\data\\ header in {} lines (not an ARPA file?)".format(
+          self.source, self.last_line))
+    if self.section != "end":
+      where = "the \\{}-grams: section".format(self.order) if self.section == "ngrams" else "\\data\\"
+      raise self._error(self.last_line, "the file ends inside {} without the \\end\\ marker (truncated?)".format(
+          where))
+    for order, (count, number) in sorted(self.announced.items()):
+      found = len(self.ngrams.get(order, {}))
+      if found != count:
+        raise self._error(number, "\\data\\ announces {} {}-grams, the file has {}".format(count, order, found))
+    if not self.ngrams.get(1):
+      raise ArpaFormatError("{}: no unigrams".format(self.source))
+    return self.ngrams

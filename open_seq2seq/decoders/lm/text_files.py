@@ -1,15 +1,50 @@
 """Line-by-line reading of the LM's text resources (sentence files, word lists, ARPA models), plain or
-gzip-compressed, with an error that names the file when the text is not UTF-8."""
+gzip-compressed (recognised by its content, whatever the file is called), with errors that name the file
+and line when the content is not UTF-8 text."""
 import gzip
+import zlib
+
+GZIP_MAGIC = b"\x1f\x8b"
+# KenLM's build_binary writes a memory image that opens with this; the ARPA text it was built from is
+# what this toolkit reads.
+KENLM_BINARY_MAGIC = b"mmap lm "
+
+
+def _open_text(path, compressed):
+  if compressed:
+    return gzip.open(path, "rt", encoding="utf-8")
+  return open(path, encoding="utf-8")
+
+
+def _refuse_binary_models(path, compressed):
+  """Raises ValueError for a KenLM binary model, whose bytes would otherwise surface as a vague UTF-8 error."""
+  try:
+    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as handle:
+      head = handle.read(len(KENLM_BINARY_MAGIC))
+  except (EOFError, OSError, zlib.error):
+    return  # a damaged gzip stream is reported with its line by the reader
+  if head == KENLM_BINARY_MAGIC:
+    raise ValueError("{}: a KenLM binary model (build_binary output); expected the ARPA text file it was built "
+                     "from (.arpa or .arpa.gz)".format(path))
 
 
 def read_text_lines(path):
-  """Yields ``(line number, line)`` of a UTF-8 text file, gunzipped when ``path`` ends in ``.gz``."""
-  opener = gzip.open if path.endswith(".gz") else open
+  """Yields ``(line number, line)`` of a UTF-8 text file, gunzipped when it holds gzip data.
+
+  Raises ValueError naming ``path`` and the line for a KenLM binary model, binary data (NUL bytes), text
+  that is not UTF-8 or a truncated/damaged gzip stream; OSError when the file cannot be opened.
+  """
+  with open(path, "rb") as probe:
+    compressed = probe.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+  _refuse_binary_models(path, compressed)
   number = 0
-  with opener(path, "rt", encoding="utf-8") as handle:
+  with _open_text(path, compressed) as handle:
     try:
       for number, line in enumerate(handle, start=1):
+        if "\0" in line:
+          raise ValueError("{}:{}: binary data (NUL bytes), expected text".format(path, number))
         yield number, line
     except UnicodeDecodeError as error:
       raise ValueError("{}:{}: not UTF-8 text ({})".format(path, number + 1, error.reason)) from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+      raise ValueError("{}:{}: damaged or truncated gzip data ({})".format(path, number + 1, error)) from None

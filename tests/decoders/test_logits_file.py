@@ -1,0 +1,135 @@
+"""The logits file of infer_logits_to_pickle: Speech2Text.finalize_inference writes a .npz that reads back
+to the very arrays the model returned, in manifest order; damaged or foreign files are refused by name; a
+pickle, which could run code, is read only with trust_pickle."""
+import io
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from open_seq2seq.decoders.logits_file import LogitsFileError, read_logits, write_logits
+from open_seq2seq.models.speech2text import Speech2Text
+
+LABELS = list(" abcdefghijklmnopqrstuvwxyz'")
+
+
+class StubDataLayer:
+
+  def __init__(self, wav_filenames):
+    self.wav_filenames = wav_filenames
+    self.params = {"window_stride": 0.01, "idx2char": dict(enumerate(LABELS)), "dataset_files": ["dev.csv"]}
+
+
+def stub_model(wav_filenames, strides):
+  model = Speech2Text.__new__(Speech2Text)  # finalize_inference needs no graph
+  model._params = {"decoder_params": {"infer_logits_to_pickle": True},  # pylint: disable=protected-access
+                   "encoder_params": {"convnet_layers": [{"stride": [s]} for s in strides]}}
+  model.get_data_layer = lambda: StubDataLayer(wav_filenames)
+  return model
+
+
+def test_finalize_inference_round_trip(tmp_path):
+  rng = np.random.default_rng(0)
+  names = ["dev/a.wav", "dev/b, with comma.wav", "dev/ü.wav"]
+  arrays = [rng.normal(size=(t, len(LABELS) + 1)).astype(np.float32) for t in (7, 1, 12)]
+  # batches arrive in any order; ids are manifest rows
+  batches = [([arrays[2], arrays[0]], np.array([2, 0])), ([arrays[1]], np.array([1]))]
+  output = str(tmp_path / "dev_logits.pickle")  # the user's name is kept; the content is .npz
+  stub_model(names, strides=[2, 1, 3]).finalize_inference(batches, output)
+  dump = read_logits(output)
+  assert list(dump.logits) == names and dump.vocab == LABELS
+  assert dump.step_size == pytest.approx(0.01 * 2 * 1 * 3)
+  for name, expected in zip(names, arrays):
+    np.testing.assert_array_equal(dump.logits[name], expected)
+    assert dump.logits[name].dtype == np.float32
+  with np.load(output, allow_pickle=False) as archive:  # plain numpy reads it too, without unpickling
+    assert json.loads(archive["index"].tobytes())["wav_filenames"] == names
+    np.testing.assert_array_equal(archive["logits_1"], arrays[1])
+
+
+def write_archive(path, **arrays):
+  with open(path, "wb") as handle:
+    np.savez(handle, **arrays)
+
+
+def index_bytes(**changes):
+  index = {"format": "jasper-ctc-logits", "version": 1, "wav_filenames": ["a.wav"], "step_size": 0.02,
+           "vocab": LABELS}
+  index.update(changes)
+  return np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
+
+
+GOOD = np.zeros((3, len(LABELS) + 1), dtype=np.float32)
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"logits_0": GOOD}, "no 'index' member"),
+    ({"index": np.frombuffer(b"{not json", dtype=np.uint8), "logits_0": GOOD}, "not UTF-8 JSON"),
+    ({"index": index_bytes(format="other"), "logits_0": GOOD}, "not jasper-ctc-logits version 1"),
+    ({"index": index_bytes(wav_filenames=["a.wav", "a.wav"]), "logits_0": GOOD, "logits_1": GOOD}, "distinct"),
+    ({"index": index_bytes(), "logits_0": GOOD, "logits_1": GOOD}, "lists 1 utterances"),
+    ({"index": index_bytes()}, "lists 1 utterances"),
+    ({"index": index_bytes(), "logits_0": GOOD[:, :5]}, r"shape \[3, 5\], expected \[T, 29\]"),
+    ({"index": index_bytes(), "logits_0": GOOD[None]}, r"shape \[1, 3, 29\]"),
+    ({"index": index_bytes(), "logits_0": GOOD + np.nan}, "finite floats"),
+    ({"index": index_bytes(), "logits_0": GOOD.astype(np.int32)}, "finite floats"),
+    ({"index": index_bytes(step_size=-1), "logits_0": GOOD}, "step_size must be a positive"),
+    ({"index": index_bytes(vocab="abc"), "logits_0": GOOD}, "vocab must be a list"),
+])
+def test_malformed_archives_are_refused(tmp_path, arrays, message):
+  path = str(tmp_path / "bad.npz")
+  write_archive(path, **arrays)
+  with pytest.raises(LogitsFileError, match="^" + path + ": .*" + message):
+    read_logits(path)
+
+
+def test_damaged_archives_are_refused(tmp_path):
+  path = str(tmp_path / "logits.npz")
+  write_logits(path, ["a.wav"], [GOOD], 0.02, LABELS)
+  data = open(path, "rb").read()
+  for name, content in [("cut.npz", data[:len(data) // 2]), ("cut_head.npz", data[:10]), ("empty.npz", b"")]:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(LogitsFileError, match=str(tmp_path / name)):
+      read_logits(str(tmp_path / name))
+  objects = str(tmp_path / "objects.npz")
+  with open(objects, "wb") as handle:  # object arrays are stored pickled inside the .npy
+    np.savez(handle, index=index_bytes(), logits_0=np.array([GOOD, None], dtype=object))
+  with pytest.raises(LogitsFileError, match="objects.npz: damaged or not a logits .npz archive"):
+    read_logits(objects)
+
+
+class CreatesAFile:
+  """Unpickling this calls open(path, "w"): the file's existence shows that the pickle ran code."""
+
+  def __init__(self, path):
+    self.path = path
+
+  def __reduce__(self):
+    return open, (self.path, "w")
+
+
+def test_a_crafted_pickle_is_not_run_without_trust_pickle(tmp_path):
+  marker = str(tmp_path / "created_by_the_pickle")
+  crafted = tmp_path / "logits.pickle"
+  crafted.write_bytes(pickle.dumps({"logits": {"a.wav": CreatesAFile(marker)}}))
+  with pytest.raises(LogitsFileError, match="logits.pickle: not a logits .npz file.*--trust_pickle"):
+    read_logits(str(crafted))
+  assert not os.path.exists(marker)
+  # the flag is what stands between the file and its code
+  with pytest.raises(LogitsFileError):
+    read_logits(str(crafted), trust_pickle=True)
+  assert os.path.exists(marker)
+
+
+def test_reference_pickle_is_read_with_trust_pickle(tmp_path):
+  arrays = {"b.wav": GOOD + 1, "a.wav": GOOD - 1}
+  path = tmp_path / "reference.pickle"
+  buffer = io.BytesIO()
+  pickle.dump({"logits": arrays, "step_size": 0.02, "vocab": dict(enumerate(LABELS))}, buffer)
+  path.write_bytes(buffer.getvalue())
+  dump = read_logits(str(path), trust_pickle=True)
+  assert list(dump.logits) == ["b.wav", "a.wav"] and dump.vocab == LABELS and dump.step_size == 0.02
+  for name, expected in arrays.items():
+    np.testing.assert_array_equal(dump.logits[name], expected)
