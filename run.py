@@ -12,7 +12,8 @@ import tensorflow.compat.v1 as tf  # pylint: disable=wrong-import-position
 from open_seq2seq.distributed.workers import init_workers  # pylint: disable=wrong-import-position
 from open_seq2seq.training.evaluate import evaluate, infer  # pylint: disable=wrong-import-position
 from open_seq2seq.training.hooks import NonFiniteLossError  # pylint: disable=wrong-import-position
-from open_seq2seq.training.stop_signals import TrainingInterrupted  # pylint: disable=wrong-import-position
+from open_seq2seq.training.stop_signals import (DEFAULT_GRACE_SECONDS, RunInterrupted,  # pylint: disable=wrong-import-position
+                                                StopOnSignal, TrainingInterrupted)
 from open_seq2seq.training.train import train  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.config import (apply_cli_overrides, load_config_module,  # pylint: disable=wrong-import-position
                                        mode_config)
@@ -38,6 +39,9 @@ def build_parser():
   parser.add_argument("--enable_logs", action="store_true",
                       help="save config, command line, git state and console output under logdir")
   parser.add_argument("--use_xla_jit", action="store_true", help="XLA JIT compilation")
+  parser.add_argument("--stop_grace_secs", type=float, default=DEFAULT_GRACE_SECONDS,
+                      help="after SIGINT/SIGTERM, seconds the running step may take before the process is ended "
+                           "without a final checkpoint")
   return parser
 
 
@@ -98,8 +102,10 @@ def main(argv=None):
   if master and base_params.get("load_model"):
     resolve_checkpoint(base_params["load_model"], "load_model")
   checkpoint = None
-  if master and args.continue_learning and args.mode in ("train", "train_eval"):
-    # A run killed while saving must resume from its newest checkpoint that restores completely.
+  if master and args.mode in ("train", "train_eval") and not args.benchmark and (
+      args.continue_learning or args.no_dir_check):
+    # A run killed while saving must resume from its newest checkpoint that restores completely (with
+    # --no_dir_check too, training resumes from a logdir's checkpoint).
     repair_checkpoint_state(checkpoint_dir(logdir, args.enable_logs))
   # Rank 0 alone checks a training logdir: the others could see the files it has just started to write.
   if not args.benchmark and (master or args.mode in ("eval", "infer")):
@@ -124,6 +130,8 @@ def main(argv=None):
       deco_print("Starting training from scratch")
     else:
       deco_print("Restored checkpoint from {}. Resuming training".format(checkpoint))
+  elif checkpoint is None:
+    raise IOError("--mode={} needs a trained checkpoint; there is none in {}".format(args.mode, logdir))
   else:
     deco_print("Loading model from {}".format(checkpoint))
 
@@ -131,10 +139,11 @@ def main(argv=None):
     model, eval_model = create_models(config_module, args.mode, args, workers)
     if args.mode in ("train", "train_eval"):
       train(model, eval_model, debug_port=args.debug_port,
-            custom_hooks=mode_config(config_module, "train").get("hooks", []))
-    elif args.mode == "eval":
-      return evaluate(model, checkpoint)
-    else:
+            custom_hooks=mode_config(config_module, "train").get("hooks", []), stop_grace_seconds=args.stop_grace_secs)
+      return None
+    with StopOnSignal(args.stop_grace_secs, stops_evaluation=True):
+      if args.mode == "eval":
+        return evaluate(model, checkpoint)
       infer(model, checkpoint, args.infer_output_file)
   return None
 
@@ -142,7 +151,7 @@ def main(argv=None):
 if __name__ == "__main__":
   try:
     main()
-  except TrainingInterrupted as interruption:
+  except (TrainingInterrupted, RunInterrupted) as interruption:
     sys.stderr.write("*** {}\n".format(interruption))
     sys.exit(interruption.exit_code)
   except (ValueError, IOError, NonFiniteLossError) as error:

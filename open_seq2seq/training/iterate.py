@@ -4,6 +4,7 @@ import time
 
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.training.stop_signals import RunInterrupted, evaluation_stop_signal
 from open_seq2seq.utils.logging import deco_print
 
 
@@ -11,7 +12,9 @@ def iterate_data(model, sess, compute_loss, verbose):
   """Runs the model over its whole data layer; returns ``(results per batch, mean loss or None)``.
 
   Results are ``model.evaluate(...)`` in eval mode and ``model.infer(...)`` in infer mode. Under Horovod each
-  worker runs its shard and every worker gets the results of all shards (rank order) and the global loss.
+  worker runs its shard (possibly empty: then no batch) and every worker gets the results of all shards (rank
+  order) and the global loss. Raises ValueError naming the file and row when an utterance cannot be read,
+  or when no utterance at all could be read; RunInterrupted when a stop signal arrives between batches.
   """
   data_layer = model.get_data_layer()
   sess.run(data_layer.iterator.initializer)
@@ -24,11 +27,17 @@ def iterate_data(model, sess, compute_loss, verbose):
   results, total_loss, total_samples = [], 0.0, 0
   timed_seconds, timed_objects, step = 0.0, 0, 0
   while True:
+    if evaluation_stop_signal() is not None:
+      raise RunInterrupted(evaluation_stop_signal(), "Evaluation" if model.mode == "eval" else "Inference")
     start = time.time()
     try:
       values = sess.run(fetches)
     except tf.errors.OutOfRangeError:
       break
+    except tf.errors.OpError as error:
+      if data_layer.input_error() is None:
+        raise
+      raise data_layer.input_error() from error
     if step >= bench_start:
       timed_seconds += time.time() - start
       timed_objects += values["objects"]
@@ -53,5 +62,8 @@ def iterate_data(model, sess, compute_loss, verbose):
     results = [batch for worker_results, _, _ in gathered for batch in worker_results]
     total_loss = sum(worker_loss for _, worker_loss, _ in gathered)
     total_samples = sum(worker_samples for _, _, worker_samples in gathered)
-  mean_loss = total_loss / total_samples if compute_loss and total_samples else None
+  if not total_samples:
+    raise ValueError("No utterance of {} could be read (every one was dropped while reading; see the skipped list "
+                     "above)".format(data_layer.params.get("dataset_files")))
+  mean_loss = total_loss / total_samples if compute_loss else None
   return results, mean_loss

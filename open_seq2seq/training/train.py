@@ -7,7 +7,7 @@ import tensorflow.compat.v1 as tf
 from open_seq2seq.distributed.backend import select_backend
 from open_seq2seq.distributed.npu import npu_session_config
 from open_seq2seq.training.hooks import NonFiniteLossHook, PrintSamplesHook, ProgressHook, RunEvaluationHook
-from open_seq2seq.training.stop_signals import StopOnSignal, TrainingInterrupted
+from open_seq2seq.training.stop_signals import DEFAULT_GRACE_SECONDS, StopOnSignal, TrainingInterrupted
 from open_seq2seq.utils.checkpoint import (EMA_SUFFIX, build_restore_fn, check_resume_fits, latest_checkpoint,
                                           remove_interrupted_checkpoint_files, resolve_checkpoint)
 from open_seq2seq.utils.logging import deco_print
@@ -49,8 +49,9 @@ def _write_failure(error, logdir):
       logdir, reason, intact or "none yet"))
 
 
-def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
+def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_grace_seconds=DEFAULT_GRACE_SECONDS):
   """Trains until ``train_model.last_step``; resumes automatically from the latest checkpoint of logdir.
+  A stop signal the loop has not taken ``stop_grace_seconds`` later ends the process (see stop_signals.py).
 
   Under Horovod every worker trains; rank 0 alone restores, writes checkpoints, summaries and progress, and
   the others receive its variables once the session exists.
@@ -106,9 +107,10 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=()):
   fetches = [train_model.train_op, train_model.num_objects_per_step]
   try:
     timed_steps, total_time, total_objects, stop_signal = _run_training_loop(
-        train_model, scaffold, logdir, workers, hooks, fetches)
+        train_model, scaffold, logdir, workers, hooks, fetches, stop_grace_seconds)
   except (tf.errors.OpError, OSError) as error:
-    failure = _write_failure(error, logdir)
+    # A bad audio file read mid-training is one line naming the file and row, not TensorFlow's trace.
+    failure = train_model.get_data_layer().input_error() or _write_failure(error, logdir)
     if failure is None:
       raise
     raise failure from error
@@ -135,7 +137,7 @@ def _check_resume_has_moving_averages(train_model, checkpoint):
                          train_model.ema_decay, checkpoint))
 
 
-def _run_training_loop(train_model, scaffold, logdir, workers, hooks, fetches):
+def _run_training_loop(train_model, scaffold, logdir, workers, hooks, fetches, stop_grace_seconds):
   """Runs training steps until the last step, the end of the data or a stop signal; returns the timing
   totals and the signal (None when training ended normally)."""
   params = train_model.params
@@ -147,7 +149,7 @@ def _run_training_loop(train_model, scaffold, logdir, workers, hooks, fetches):
 
   bench_start = params["bench_start"]
   total_time, total_objects, timed_steps, step = 0.0, 0, 0, 0
-  with StopOnSignal() as stop, tf.train.MonitoredTrainingSession(
+  with StopOnSignal(stop_grace_seconds) as stop, tf.train.MonitoredTrainingSession(
       scaffold=scaffold, checkpoint_dir=logdir, save_summaries_steps=params["save_summaries_steps"] if logdir else None,
       save_checkpoint_secs=None, save_checkpoint_steps=None, config=session_config(params, "train", workers),
       log_step_count_steps=params["save_summaries_steps"] if logdir else None, stop_grace_period_secs=300,

@@ -4,9 +4,11 @@ training. Results are cached per manifest in ``<manifest>.audio_scan.json``, key
 modification time; a damaged or foreign cache file is ignored and rebuilt.
 """
 import collections
+import contextlib
 import json
 import os
 import struct
+import sys
 import threading
 import time
 
@@ -118,6 +120,21 @@ class ScanCache:
       deco_print("Warning: audio scan cache {} not written ({}); the next run scans again".format(self.path, error))
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+  """Silences file descriptor 2: libsndfile's MPEG decoder prints 'Note: ...' lines straight to it while it
+  probes a file of random bytes, and the scan reports every bad file itself."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  try:
+    with open(os.devnull, "w") as devnull:
+      os.dup2(devnull.fileno(), 2)
+    yield
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+
+
 def scan_audio(rows, workers=None):
   """``AudioHeader`` of every ``ManifestRow`` (same order), probed in parallel and cached per manifest."""
   start = time.time()
@@ -137,9 +154,10 @@ def scan_audio(rows, workers=None):
   def probe(job):
     return job, probe_audio(job[1])
 
-  for (index, path, stat), header in bounded_parallel_map(probe, jobs, workers or min(32, 4 * (os.cpu_count() or 1))):
-    headers[index] = header
-    caches[rows[index].csv_file].put(path, stat, header)
+  with _quiet_stderr():
+    for (index, path, stat), header in bounded_parallel_map(probe, jobs, workers or min(32, 4 * (os.cpu_count() or 1))):
+      headers[index] = header
+      caches[rows[index].csv_file].put(path, stat, header)
   for cache in caches.values():
     cache.save()
   seconds = time.time() - start

@@ -157,6 +157,7 @@ class Speech2TextDataLayer(DataLayer):
       usable, num_samples = [[x for x, ids in zip(xs, encoded) if ids is not None] for xs in (usable, num_samples)]
       labels = [ids for ids in encoded if ids is not None]
     if not usable:
+      self.report_skipped()
       raise ValueError("dataset_files {} hold no usable utterances: all {} rows were dropped ({})".format(
           ", ".join(self._params["dataset_files"]), len(rows) + counts["malformed_row"], format_counts(counts)))
     return usable, labels, num_samples
