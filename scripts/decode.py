@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from open_seq2seq.decoders.ctc_beam_search import WordScorer, ctc_beam_search, log_softmax  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.decoders.lm import load_language_model  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.decoders.logits_file import read_logits  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.manifest import read_manifests  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.data.vocab import load_vocab  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.atomic import atomic_output  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.metrics import corpus_wer  # noqa: E402  pylint: disable=wrong-import-position
@@ -69,35 +70,26 @@ def load_logits(path, labels, trust_pickle=False):
 
 
 def read_references(path):
-  """``{wav_filename: transcript}`` of a manifest CSV; ValueError naming the file and row on bad rows."""
-  references = {}
-  with open(path, newline="", encoding="utf-8") as handle:
-    try:
-      reader = csv.DictReader(handle)
-      if not reader.fieldnames or not {"wav_filename", "transcript"} <= set(reader.fieldnames):
-        raise ValueError("{}: expected columns wav_filename and transcript, got {}".format(path, reader.fieldnames))
-      for row in reader:
-        name, transcript = row["wav_filename"], row["transcript"]
-        if not name or transcript is None:
-          raise ValueError("{}:{}: expected a wav_filename and a transcript".format(path, reader.line_num))
-        if references.get(name, transcript) != transcript:
-          raise ValueError("{}:{}: a second, different transcript for {}".format(path, reader.line_num, name))
-        references[name] = transcript
-    except UnicodeDecodeError as error:
-      raise ValueError("{}: not UTF-8 text ({})".format(path, error.reason)) from None
-    except csv.Error as error:
-      raise ValueError("{}: not a readable CSV manifest ({})".format(path, error)) from None
+  """``{wav_filename: transcript}`` of a manifest CSV read by the shared manifest reader (ValueError naming the
+  file and row for broken rows); a file listed twice is an error naming both rows."""
+  references, rows = {}, {}
+  for row in read_manifests([path]):
+    if row.wav_filename in rows:
+      raise ValueError("{} rows {} and {}: {} is listed twice".format(
+          path, rows[row.wav_filename], row.row_number, row.wav_filename))
+    rows[row.wav_filename] = row.row_number
+    references[row.wav_filename] = row.transcript
   return references
 
 
 def match_references(manifests, names, logits_path):
   """The transcripts of ``names`` (the logits' utterances) from ``manifests``; both must hold the same set."""
-  references = {}
+  references, listed_in = {}, {}
   for manifest in manifests:
     for name, transcript in read_references(manifest).items():
-      if references.get(name, transcript) != transcript:
-        raise ValueError("{}: a transcript for {} that differs from an earlier manifest's".format(manifest, name))
-      references[name] = transcript
+      if name in listed_in:
+        raise ValueError("{}: {} is listed in {} too".format(manifest, name, listed_in[name]))
+      references[name], listed_in[name] = transcript, manifest
   missing = [name for name in names if name not in references]
   if missing:
     raise ValueError("{}: no transcript for {} utterances of {}, e.g. {}".format(

@@ -170,9 +170,9 @@ def test_logits_and_manifests_that_do_not_match(logits):
   short.write_text("wav_filename,wav_filesize,transcript\na.wav,1\n")
   cases = [([str(missing)], "missing.csv: no transcript for 1 utterances of {}, e.g. b.wav".format(logits["path"])),
            ([str(extra)], "{}: no logits for 1 utterances of {}, e.g. c.wav".format(logits["path"], extra)),
-           ([str(conflicting)], "conflicting.csv:4: a second, different transcript for a.wav"),
-           ([str(short)], "short.csv:2: expected a wav_filename and a transcript"),
-           ([logits["manifest"], str(conflicting)], "conflicting.csv:4: a second")]
+           ([str(conflicting)], "conflicting.csv rows 2 and 4: a.wav is listed twice"),
+           ([str(short)], "short.csv row 2: expected 3 fields"),
+           ([logits["manifest"], str(missing)], "missing.csv: a.wav is listed in {} too".format(logits["manifest"]))]
   for manifests, message in cases:
     with pytest.raises(ValueError) as error:
       decode.main(["--logits", logits["path"], "--vocab", VOCAB, "--labels"] + manifests)

@@ -7,7 +7,9 @@ import re
 import numpy as np
 import pytest
 
+from open_seq2seq.decoders.lm import estimate_kneser_ney, write_arpa
 from open_seq2seq.decoders.logits_file import write_logits
+from tests.decoders.test_arpa_validation import upper_case_copy
 from tests.e2e.e2e_helpers import run_script
 from tests.scripts.script_loader import REPO_ROOT, load_script
 
@@ -159,5 +161,39 @@ def test_lm_text_and_labels_that_are_not_utf8(dump, tmp_path):
   assert not (tmp_path / "latin1.arpa").exists()
   labels = tmp_path / "latin1_labels.csv"
   labels.write_bytes(b"wav_filename,wav_filesize,transcript\na.wav,1,caf\xe9\n")
-  with pytest.raises(ValueError, match=r"latin1_labels.csv: not UTF-8 text"):
+  with pytest.raises(ValueError, match=r"latin1_labels.csv: not a readable UTF-8 CSV file"):
     decode.main(["--logits", dump["logits"], "--labels", str(labels), "--vocab", VOCAB])
+
+
+def decode_table_and_beams(dump, lm, name):
+  """(WER rows of the grid, beam dump of the best pair, stderr) of decode.py with ``lm``."""
+  beams = str(dump["dir"] / (name + "_beams.txt"))
+  result = run_script(["scripts/decode.py", "--logits", dump["logits"], "--labels", dump["labels"], "--lm", lm,
+                       "--vocab", VOCAB, "--alpha", "0", "--alpha_max", "1", "--alpha_step", "0.5", "--beta", "0",
+                       "--beta_max", "1", "--beta_step", "1", "--unknown_word_offset", "-5",
+                       "--dump_all_beams_to", beams, "--workers", "2"])
+  rows = re.findall(r"^\| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", result.stdout, re.MULTILINE)
+  return rows, open(beams).read(), result.stderr
+
+
+def test_upper_case_lm_decodes_like_the_lower_case_one(dump):
+  # LibriSpeech's published ARPA models are upper-case; the vocabulary is lower-case.
+  upper = dump["dir"] / "upper.arpa"
+  upper.write_text(upper_case_copy(open(dump["lm"]).read()))
+  assert "THE" in upper.read_text() and "<UNK>" in upper.read_text()
+  lower_rows, lower_beams, _ = decode_table_and_beams(dump, dump["lm"], "lower")
+  upper_rows, upper_beams, stderr = decode_table_and_beams(dump, str(upper), "upper")
+  assert len(lower_rows) == 6 and upper_rows == lower_rows and upper_beams == lower_beams
+  assert "Warning: {}: words lower-cased to match the vocabulary".format(upper) in stderr
+
+
+def test_lm_of_words_outside_the_vocabulary_is_refused(dump, tmp_path):
+  foreign = tmp_path / "foreign.arpa"
+  with open(foreign, "w", encoding="utf-8") as handle:
+    write_arpa(estimate_kneser_ney([["привет", "мир"], ["мир", "1999"], ["a"]], order=2), handle)
+  result = run_script(["scripts/decode.py", "--logits", dump["logits"], "--labels", dump["labels"], "--lm",
+                       str(foreign), "--vocab", VOCAB], check=False)
+  assert result.returncode == 1
+  assert result.stderr.strip() == "*** Error: {}: only 1 of the LM's 4 words can be spelled with the vocabulary " \
+      "{!r} (e.g. '1999', 'мир', 'привет'); expected an LM of the model's language and alphabet".format(
+          str(foreign), LABELS)
