@@ -2,7 +2,7 @@
 scripts/decode.py reads (docs/logits_format.md).
 
 It is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) that needs no unpickling to read, so a crafted file
-cannot run code: ``logits_<i>`` holds utterance i's ``[T', V+1]`` logits (valid frames only, blank last) and
+cannot run code: ``logits_<i>`` holds utterance i's ``[T', V+1]`` float32 logits (valid frames only, blank last) and
 ``index`` a UTF-8 JSON document as a uint8 array::
 
     {"format": "jasper-ctc-logits", "version": 1, "wav_filenames": [...manifest order...],
@@ -37,10 +37,12 @@ class LogitsFileError(ValueError):
 
 
 def write_logits(path, wav_filenames, logits, step_size, vocab):
-  """Writes the ``[T', V+1]`` arrays ``logits`` of ``wav_filenames`` (same order) atomically to ``path``."""
+  """Writes the ``[T', V+1]`` arrays ``logits`` (any float type, stored as float32) of ``wav_filenames`` (same
+  order) atomically to ``path``."""
   index = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "wav_filenames": list(wav_filenames),
            "step_size": float(step_size), "vocab": list(vocab)}
-  arrays = {"logits_{}".format(i): np.asarray(array) for i, array in enumerate(logits)}
+  # float32 holds float16 and bfloat16 exactly, and .npy has no bfloat16 type (it would be stored as raw bytes).
+  arrays = {"logits_{}".format(i): np.asarray(array, dtype=np.float32) for i, array in enumerate(logits)}
   arrays["index"] = np.frombuffer(json.dumps(index).encode("utf-8"), dtype=np.uint8)
   with atomic_output(path) as tmp_file, open(tmp_file, "wb") as handle:
     np.savez(handle, **arrays)

@@ -49,6 +49,18 @@ def test_finalize_inference_round_trip(tmp_path):
     np.testing.assert_array_equal(archive["logits_1"], arrays[1])
 
 
+def test_bfloat16_and_float16_logits_are_stored_exactly_as_float32(tmp_path):
+  import ml_dtypes  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(1)
+  values = rng.normal(size=(5, len(LABELS) + 1)) * 30
+  arrays = [values.astype(ml_dtypes.bfloat16), values.astype(np.float16)]
+  write_logits(str(tmp_path / "l.npz"), ["a.wav", "b.wav"], arrays, 0.02, LABELS)
+  dump = read_logits(str(tmp_path / "l.npz"))
+  for name, array in zip(["a.wav", "b.wav"], arrays):
+    assert dump.logits[name].dtype == np.float32
+    np.testing.assert_array_equal(dump.logits[name], [[float(v) for v in row] for row in array])
+
+
 def write_archive(path, **arrays):
   with open(path, "wb") as handle:
     np.savez(handle, **arrays)
