@@ -3,7 +3,9 @@ reported, never silently shortened (issue 14, cases 4 and 5)."""
 import csv
 import os
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from open_seq2seq.data.speech2text.manifest import read_csv, read_manifests
 from open_seq2seq.models.speech2text import check_prediction_rows
@@ -174,3 +176,45 @@ def test_infer_says_which_rows_skip_bad_data_left_out(env, corpus, checkpoint_di
     written = [row[0] for row in csv.reader(handle)][1:]
   assert written == [names[0]] + names[2:]
   assert "Inference writes 3 rows; 1 of 4 rows of {} have no prediction: {}".format(manifest, broken) in result.stdout
+
+
+def _rewrite_audio(manifest, tmp_path, subtype, edit=None):
+  """A copy of ``manifest`` whose WAVs are rewritten as ``subtype`` (samples as float in [-1, 1), then ``edit``)."""
+  with open(manifest, newline="") as handle:
+    rows = list(csv.reader(handle))
+  for row in rows[1:]:
+    samples, rate = sf.read(row[0], dtype="float64")
+    row[0] = str(tmp_path / "{}_{}".format(subtype, os.path.basename(row[0])))
+    sf.write(row[0], edit(samples) if edit else samples, rate, subtype=subtype)
+  copy = str(tmp_path / "{}.csv".format(subtype))
+  with open(copy, "w", newline="") as handle:
+    csv.writer(handle).writerows(rows)
+  return copy
+
+
+@pytest.mark.parametrize("subtype", ["FLOAT", "DOUBLE", "PCM_24"])
+def test_data_layer_features_of_float_wavs_equal_the_16_bit_originals(corpus, tmp_path, subtype):
+  original = _test_manifest(corpus, tmp_path)
+  layers = [layer(manifest, mode="infer", backend=backend) for backend in ("librosa", "psf")
+            for manifest in (original, _rewrite_audio(original, tmp_path, subtype))]
+  for index in range(4):
+    # The corpus's int16 samples are exact in every one of these formats: the features must be identical.
+    for pcm16, other in (layers[:2], layers[2:]):
+      np.testing.assert_allclose(other.features_of(index, seed=0)[0], pcm16.features_of(index, seed=0)[0],
+                                 rtol=0, atol=1e-5)
+
+
+def _nan_at_middle(samples):
+  samples = samples.copy()
+  samples[len(samples) // 2] = np.nan
+  return samples
+
+
+@pytest.mark.parametrize("mode", ["eval", "infer"])
+def test_nan_samples_are_one_error_naming_the_file(env, corpus, checkpoint_dir, tmp_path, mode):
+  manifest = _rewrite_audio(_test_manifest(corpus, tmp_path), tmp_path, "FLOAT", _nan_at_middle)
+  result, output = _run(env, checkpoint_dir, tmp_path, manifest, mode)
+  assert result.returncode != 0
+  errors = [text for text in result.stderr.splitlines() if text.startswith("*** Error:")]
+  assert len(errors) == 1 and "FLOAT_" in errors[0] and "non-finite samples" in errors[0], result.stderr[-3000:]
+  assert "Traceback" not in result.stderr and not os.path.exists(output)
