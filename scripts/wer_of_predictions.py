@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from open_seq2seq.data.speech2text.manifest import read_csv, read_manifests  # pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.manifest import read_csv, read_transcripts  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.metrics import corpus_wer  # pylint: disable=wrong-import-position
 
 
@@ -32,18 +32,6 @@ def read_predictions(path):
   return predictions
 
 
-def read_references(path):
-  """{wav_filename: transcript} of a manifest; a file listed twice is an error naming both rows."""
-  references, rows = {}, {}
-  for row in read_manifests([path]):
-    if row.wav_filename in rows:
-      raise ValueError("{} rows {} and {}: {} is listed twice".format(
-          path, rows[row.wav_filename], row.row_number, row.wav_filename))
-    rows[row.wav_filename] = row.row_number
-    references[row.wav_filename] = row.transcript
-  return references
-
-
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument("--predictions", required=True)
@@ -51,7 +39,7 @@ def main(argv=None):
   parser.add_argument("--conditions", help="CONDITIONS.TXT of the utterances: adds a WER table per condition")
   args = parser.parse_args(argv)
   predictions = read_predictions(args.predictions)
-  references = read_references(args.manifest)
+  references = read_transcripts(args.manifest)
   missing = sorted(set(references) - set(predictions))
   if missing:
     raise ValueError("{}: no prediction for {} manifest rows, e.g. {}".format(args.predictions, len(missing), missing[0]))

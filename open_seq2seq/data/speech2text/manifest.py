@@ -56,6 +56,19 @@ def read_manifests(dataset_files, dataset_root=None, need_transcripts=True, bad_
   return rows
 
 
+def read_transcripts(csv_file):
+  """``{wav_filename as written: transcript}`` of one manifest (the references of a WER); a file listed twice
+  is a ValueError naming both rows."""
+  transcripts, rows = {}, {}
+  for row in read_manifests([csv_file]):
+    if row.wav_filename in rows:
+      raise ValueError("{} rows {} and {}: {} is listed twice".format(
+          csv_file, rows[row.wav_filename], row.row_number, row.wav_filename))
+    rows[row.wav_filename] = row.row_number
+    transcripts[row.wav_filename] = row.transcript
+  return transcripts
+
+
 def _read_manifest(csv_file, base_dir, need_transcripts, bad_rows):
   """The rows of one CSV manifest (see read_manifests)."""
   rows = []
