@@ -46,3 +46,35 @@ def test_repair_keeps_complete_checkpoints(tmp_path, monkeypatch, spelling):
       os.path.join("runs", "logdir", "model.ckpt-100"))
   reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(str(tmp_path), "runs", "logdir")))
   np.testing.assert_array_equal(reader.get_tensor("weight"), np.arange(4, dtype=np.float32) + 1.0)
+
+
+def test_repair_leaves_a_sound_state_as_it_is(tmp_path):
+  logdir = str(tmp_path / "logdir")
+  save_checkpoints(logdir, [100, 200])
+  state = os.path.join(logdir, "checkpoint")
+  before = (os.stat(state).st_mtime_ns, open(state).read())
+  assert repair_checkpoint_state(logdir) == os.path.join(logdir, "model.ckpt-200")
+  assert (os.stat(state).st_mtime_ns, open(state).read()) == before
+
+
+def test_repair_of_a_state_from_another_machine_lists_this_directory(tmp_path, capsys):
+  """A logdir copied with its state file of absolute paths resumes from its own files, and the rewritten state
+  names them relative to it; the damaged newest checkpoint stays on disk."""
+  logdir = str(tmp_path / "logdir")
+  save_checkpoints(logdir, [100, 200])
+  with open(os.path.join(logdir, "checkpoint"), "w") as handle:
+    handle.write('model_checkpoint_path: "/elsewhere/logdir/model.ckpt-200"\n'
+                 'all_model_checkpoint_paths: "/elsewhere/logdir/model.ckpt-100"\n'
+                 'all_model_checkpoint_paths: "/elsewhere/logdir/model.ckpt-200"\n')
+  os.truncate(os.path.join(logdir, "model.ckpt-200.data-00000-of-00001"), 5)
+  assert tf.train.latest_checkpoint(logdir) is None  # TensorFlow itself finds nothing to resume
+  assert repair_checkpoint_state(logdir) == os.path.join(logdir, "model.ckpt-100")
+  out = capsys.readouterr().out
+  assert "lists paths of another machine (/elsewhere/logdir/model.ckpt-200)" in out
+  assert "skipping damaged checkpoint {}".format(os.path.join(logdir, "model.ckpt-200")) in out
+  with open(os.path.join(logdir, "checkpoint")) as handle:
+    assert handle.read() == ('model_checkpoint_path: "model.ckpt-100"\n'
+                             'all_model_checkpoint_paths: "model.ckpt-100"\n')
+  assert tf.train.latest_checkpoint(logdir) == os.path.join(logdir, "model.ckpt-100")
+  assert os.path.getsize(os.path.join(logdir, "model.ckpt-200.data-00000-of-00001")) == 5
+  assert sorted(name for name in os.listdir(logdir) if name.startswith(".")) == []
