@@ -25,8 +25,8 @@ def read_csv(csv_file):
         except StopIteration:
           break
         except csv.Error as error:
-          raise ValueError("{} line {}: broken CSV quoting ({}): a '\"' opened in this row is never closed or is "
-                           "followed by text".format(csv_file, start, error)) from error
+          raise ValueError("{} line {}: malformed CSV ({}), e.g. a '\"' opened in this row that is never closed or "
+                           "is followed by text".format(csv_file, start, error)) from error
         if any("\n" in field or "\r" in field for field in fields):
           raise ValueError("{} line {}: a quoted field runs on to line {}: a '\"' opened in this row swallows the "
                            "line breaks and rows after it (close the quote)".format(csv_file, start, reader.line_num))
