@@ -9,7 +9,9 @@ from open_seq2seq.utils.logging import deco_print
 
 def restored_session(model, checkpoint):
   """A session of ``model``'s graph with ``checkpoint`` restored: the moving averages of the weights when the
-  model's ``ema_decay`` is set and the checkpoint keeps them, else the weights."""
+  model's ``ema_decay`` is set and the checkpoint keeps them, else the weights. Raises CheckpointMismatchError
+  (a ValueError naming each variable and both shapes) when the checkpoint does not hold the model's weights,
+  rather than evaluating a model with random layers."""
   restore = build_restore_fn(checkpoint, use_ema=bool(model.ema_decay))
   sess = tf.Session(config=session_config(model.params, model.mode, model.hvd))
   sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
