@@ -6,6 +6,7 @@ from open_seq2seq.parts.component import Component
 
 class Decoder(Component):
   """A decoder turns ``{"encoder_output", "target_tensors"}`` into ``{"logits", "outputs", ...}``."""
+  CONFIG_KEY = "decoder_params"
 
   def __init__(self, params, model, name="decoder", mode="train"):
     super().__init__(params, model, name, mode)

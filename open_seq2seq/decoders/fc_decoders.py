@@ -1,6 +1,7 @@
 """Fully connected CTC decoder: a per-frame dense layer to the vocabulary plus the CTC blank."""
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.utils.params import Range
 from .decoder import Decoder
 
 
@@ -21,7 +22,7 @@ class FullyConnectedCTCDecoder(Decoder):
 
   @staticmethod
   def get_required_params():
-    return dict(Decoder.get_required_params(), **{"tgt_vocab_size": int})
+    return dict(Decoder.get_required_params(), **{"tgt_vocab_size": Range(int, low=1)})
 
   @staticmethod
   def get_optional_params():

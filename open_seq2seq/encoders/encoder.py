@@ -6,6 +6,7 @@ from open_seq2seq.parts.component import Component
 
 class Encoder(Component):
   """An encoder turns ``{"source_tensors": [x, x_len]}`` into ``{"outputs", "src_length"}``."""
+  CONFIG_KEY = "encoder_params"
 
   def __init__(self, params, model, name="encoder", mode="train"):
     super().__init__(params, model, name, mode)

@@ -2,10 +2,21 @@
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.parts.conv_block import conv_bn_activation
+from open_seq2seq.utils.params import ListOf, Range, check_params
 from .encoder import Encoder
 
-LAYER_REQUIRED = {"type", "repeat", "kernel_size", "stride", "num_channels", "padding", "dilation"}
-LAYER_OPTIONAL = {"dropout_keep_prob", "residual", "residual_dense"}
+KEEP_PROB = Range(float, low=0, high=1, low_inclusive=False)
+# Each entry of convnet_layers: one block of ``repeat`` conv sub-blocks (sizes in frames, one per dimension).
+LAYER_REQUIRED = {
+    "type": ["conv1d"],
+    "repeat": Range(int, low=1),
+    "kernel_size": ListOf(Range(int, low=1), length=1),
+    "stride": ListOf(Range(int, low=1), length=1),
+    "num_channels": Range(int, low=1),
+    "padding": ["SAME", "VALID"],
+    "dilation": ListOf(Range(int, low=1), length=1),
+}
+LAYER_OPTIONAL = {"dropout_keep_prob": KEEP_PROB, "residual": bool, "residual_dense": bool}
 
 
 class TDNNEncoder(Encoder):
@@ -18,8 +29,8 @@ class TDNNEncoder(Encoder):
   @staticmethod
   def get_required_params():
     return dict(Encoder.get_required_params(), **{
-        "dropout_keep_prob": float,
-        "convnet_layers": list,
+        "dropout_keep_prob": KEEP_PROB,
+        "convnet_layers": ListOf(dict),
         "activation_fn": None,
     })
 
@@ -28,33 +39,20 @@ class TDNNEncoder(Encoder):
     return dict(Encoder.get_optional_params(), **{
         "data_format": ["channels_last"],
         "normalization": ["batch_norm"],
-        "bn_momentum": float,
-        "bn_epsilon": float,
+        "bn_momentum": Range(float, low=0, high=1),
+        "bn_epsilon": Range(float, low=0, low_inclusive=False),
         "use_conv_mask": bool,
-        "drop_block_prob": float,
-        "drop_block_index": int,
+        "drop_block_prob": Range(float, low=0, high=0),  # DropBlock is not implemented: 0 only
+        "drop_block_index": Range(int, low=0),
     })
 
   def __init__(self, params, model, name="w2l_encoder", mode="train"):
     super().__init__(params, model, name, mode)
     for index, layer in enumerate(self._params["convnet_layers"]):
-      owner = "TDNNEncoder convnet_layers[{}]".format(index)
-      if not isinstance(layer, dict):
-        raise ValueError("{}: expected a dict, got {!r}".format(owner, layer))
-      missing = LAYER_REQUIRED - set(layer)
-      unknown = set(layer) - LAYER_REQUIRED - LAYER_OPTIONAL
-      if missing:
-        raise ValueError("{}: missing key(s) {}".format(owner, sorted(missing)))
-      if unknown:
-        raise ValueError("{}: unknown key(s) {}".format(owner, sorted(unknown)))
-      if layer["type"] != "conv1d":
-        raise ValueError("{}: type '{}' is not supported (expected 'conv1d')".format(owner, layer["type"]))
-      if layer["padding"] not in ("SAME", "VALID"):
-        raise ValueError("{}: padding must be 'SAME' or 'VALID', got {!r}".format(owner, layer["padding"]))
+      path = "{}/convnet_layers[{}]/".format(self.CONFIG_KEY, index)
+      check_params(layer, LAYER_REQUIRED, LAYER_OPTIONAL, "TDNNEncoder", prefix=path)
       if layer.get("residual") and layer["stride"][0] > 1:
-        raise ValueError("{}: residual blocks with stride > 1 are not supported".format(owner))
-    if self._params.get("drop_block_prob", 0.0) > 0.0:
-      raise ValueError("TDNNEncoder: drop_block_prob > 0 is not supported by Jasper configs")
+        raise ValueError("TDNNEncoder: {}: residual blocks with stride > 1 are not supported".format(path[:-1]))
 
   def _encode(self, input_dict):
     x, src_length = input_dict["source_tensors"]

@@ -16,7 +16,8 @@ class Loss:
     return {}
 
   def __init__(self, params, model, name="loss"):
-    check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__)
+    check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__,
+                 prefix="loss_params/")
     self._params = copy.deepcopy(params)
     self._model = model
     self._name = name

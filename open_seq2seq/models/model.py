@@ -8,9 +8,10 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.optimizers.ema import AveragedWeightsGetter, check_ema_decay
-from open_seq2seq.optimizers.optimize_loss import optimize_loss
+from open_seq2seq.optimizers.lr_policies import check_lr_policy_params
+from open_seq2seq.optimizers.optimize_loss import check_optimizer_params, optimize_loss
 from open_seq2seq.utils.logging import deco_print
-from open_seq2seq.utils.params import check_params
+from open_seq2seq.utils.params import Range, check_params
 
 DTYPES = [tf.float32, tf.float16, tf.bfloat16, "mixed", "bfloat16", "float32", "float16"]
 # The reduced-precision dtype of each mixed mode: the forward/backward pass runs in it, the optimizer
@@ -33,7 +34,7 @@ class Model:
   def get_required_params():
     return {
         "use_horovod": bool,
-        "batch_size_per_gpu": int,
+        "batch_size_per_gpu": Range(int, low=1),
         "data_layer": None,
     }
 
@@ -41,28 +42,29 @@ class Model:
   def get_optional_params():
     return {
         "logdir": str,
-        "num_gpus": int,
+        "num_gpus": Range(int, low=1),
         "gpu_ids": list,
         "load_model": str,
-        "random_seed": int,
-        "num_epochs": int,
-        "max_steps": int,
-        "iter_size": int,
-        "bench_start": int,
-        "save_summaries_steps": None,
-        "print_loss_steps": None,
-        "print_samples_steps": None,
-        "print_bench_info_steps": None,
-        "save_checkpoint_steps": None,
-        "num_checkpoints": int,
+        "random_seed": Range(int, low=0),
+        "num_epochs": Range(int, low=1),
+        "max_steps": Range(int, low=1),
+        "iter_size": Range(int, low=1),
+        "bench_start": Range(int, low=0),
+        # Periodic actions: every N global steps; 0 or None switches the action off.
+        "save_summaries_steps": Range(int, low=0),
+        "print_loss_steps": Range(int, low=0),
+        "print_samples_steps": Range(int, low=0),
+        "print_bench_info_steps": Range(int, low=0),
+        "save_checkpoint_steps": Range(int, low=0),
+        "num_checkpoints": Range(int, low=1),
         "restore_best_checkpoint": bool,
-        "eval_steps": int,
-        "eval_batch_size_per_gpu": int,
+        "eval_steps": Range(int, low=1),
+        "eval_batch_size_per_gpu": Range(int, low=1),
         "finetune": bool,
         "hooks": list,
         "data_layer_params": dict,
-        "optimizer": None,
-        "optimizer_params": dict,
+        "optimizer": None,  # a name of optimize_loss.OPTIMIZER_CLS_NAMES or a tf.train.Optimizer class
+        "optimizer_params": dict,  # checked against the optimizer's arguments (optimize_loss.OPTIMIZER_PARAMS)
         "freeze_variables_regex": str,
         "initializer": None,
         "initializer_params": dict,
@@ -70,17 +72,32 @@ class Model:
         "regularizer_params": dict,
         "dtype": DTYPES,
         "lr_policy": None,
-        "lr_policy_params": dict,
-        "max_grad_norm": float,
-        "larc_params": dict,
-        "loss_scaling": None,
+        "lr_policy_params": dict,  # checked against the policy's arguments (lr_policies.LR_POLICY_PARAMS)
+        "max_grad_norm": Range(float, low=0, low_inclusive=False),
+        "larc_params": dict,  # optimize_loss.LARC_PARAMS
+        "loss_scaling": (float, str),  # a fixed scale > 0, or "Backoff" / "LogMax" (automatic_loss_scaler.py)
         "loss_scaling_params": dict,
         "summaries": list,
         "use_xla_jit": bool,
         "processed_data_folder": str,
-        "max_consecutive_nonfinite_steps": int,
-        "ema_decay": float,  # default 0.0 (off), e.g. 0.999: average the weights; eval/infer/export use it (ema.py)
+        "max_consecutive_nonfinite_steps": Range(int, low=1),
+        # default 0.0 (off), e.g. 0.999: average the weights; eval/infer/export use it (ema.py)
+        "ema_decay": Range(float, low=0, high=1, high_inclusive=False),
     }
+
+  def _check_nested_params(self):
+    """The optimizer's, LARC's and the lr policy's parameters, each error naming the key's full path."""
+    p = self._params
+    owner = type(self).__name__
+    if p.get("optimizer") is not None:
+      check_optimizer_params(p["optimizer"], p.get("optimizer_params", {}), p.get("larc_params"), owner)
+    if p.get("lr_policy") is not None:
+      check_lr_policy_params(p["lr_policy"], p.get("lr_policy_params", {}), owner)
+    scale = p.get("loss_scaling")
+    positive = Range(float, low=0, low_inclusive=False)
+    if scale is not None and not isinstance(scale, str) and not positive.contains(scale):
+      raise ValueError("{}: parameter 'loss_scaling' is {!r}, expected a float > 0 or 'Backoff' / 'LogMax'".format(
+          owner, scale))
 
   def __init__(self, params, mode="train", hvd=None):
     check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__)
@@ -95,8 +112,6 @@ class Model:
     if hvd is None and num_gpus != 1:
       raise ValueError("num_gpus={}: one replica per process; use use_horovod=True with one process per device, "
                        "or set --num_gpus=1".format(num_gpus))
-    if p.get("iter_size", 1) < 1:
-      raise ValueError("iter_size must be >= 1, got {}".format(p["iter_size"]))
     p.setdefault("iter_size", 1)
     p["dtype"] = canonical_dtype(p.get("dtype", tf.float32))
     if isinstance(p.get("loss_scaling"), str):
@@ -104,6 +119,7 @@ class Model:
         p["loss_scaling"] = float(p["loss_scaling"])  # a fixed scale given on the command line
       except ValueError:
         pass
+    self._check_nested_params()
     p.setdefault("random_seed", int(time.time()))
     if hvd is not None:
       # Each worker draws its own dropout masks, augmentation and shuffle order.

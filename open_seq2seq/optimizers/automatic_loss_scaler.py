@@ -7,11 +7,15 @@ algorithm's ``STATE_NAMES`` maps its state to those names.
 """
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.utils.params import check_params
+from open_seq2seq.utils.params import Range, check_params
+
+_POSITIVE = Range(float, low=0, low_inclusive=False)
+_OPEN_UNIT_INTERVAL = Range(float, low=0, high=1, low_inclusive=False, high_inclusive=False)
+
 
 def _settings(params, defaults, types):
   """``defaults`` updated with the non-None entries of ``params`` after checking their names and types."""
-  check_params(params, {}, types, owner="loss_scaling_params")
+  check_params(params, {}, types, owner="AutomaticLossScaler", prefix="loss_scaling_params/")
   settings = dict(defaults)
   settings.update((key, value) for key, value in params.items() if value is not None)
   if not 0 < settings["scale_min"] <= settings["scale_max"]:
@@ -37,14 +41,11 @@ class BackoffScaler:
   ``[scale_min, scale_max]``. Defaults: 1.0, 2**14, 2.0, 2000.
   """
   DEFAULTS = {"scale_min": 1.0, "scale_max": 2.0 ** 14, "step_factor": 2.0, "step_window": 2000}
-  TYPES = {"scale_min": float, "scale_max": float, "step_factor": float, "step_window": int}
+  TYPES = {"scale_min": _POSITIVE, "scale_max": _POSITIVE, "step_factor": _POSITIVE, "step_window": Range(int, low=1)}
   STATE_NAMES = {"iteration": "Variable", "last_overflow_iteration": "Variable_1", "scale": "Variable_2"}
 
   def __init__(self, params):
     settings = _settings(params, self.DEFAULTS, self.TYPES)
-    if settings["step_factor"] <= 0 or settings["step_window"] <= 0:
-      raise ValueError("loss_scaling_params: step_factor and step_window must be > 0, got {!r} and {!r}".format(
-          settings["step_factor"], settings["step_window"]))
     self._scale_min = float(settings["scale_min"])
     self._scale_max = float(settings["scale_max"])
     self._step_factor = float(settings["step_factor"])
@@ -83,16 +84,13 @@ class LogMaxScaler:
   """
   DEFAULTS = {"scale_min": 1.0, "scale_max": 2.0 ** 14, "log_max": 16.0, "beta1": 0.99, "beta2": 0.999,
               "overflow_std_dev": 3.09}
-  TYPES = {"scale_min": float, "scale_max": float, "log_max": float, "beta1": float, "beta2": float,
-           "overflow_std_dev": float}
+  TYPES = {"scale_min": _POSITIVE, "scale_max": _POSITIVE, "log_max": _POSITIVE, "beta1": _OPEN_UNIT_INTERVAL,
+           "beta2": _OPEN_UNIT_INTERVAL, "overflow_std_dev": Range(float, low=0)}
   STATE_NAMES = {"iteration": "Variable", "scale": "Variable_1", "x_hat": "Variable_2", "slow_x_hat": "Variable_3",
                  "xsquared_hat": "Variable_4", "b1_correction": "Variable_5", "b2_correction": "Variable_6"}
 
   def __init__(self, params):
     settings = _settings(params, self.DEFAULTS, self.TYPES)
-    for beta in ("beta1", "beta2"):
-      if not 0.0 < settings[beta] < 1.0:
-        raise ValueError("loss_scaling_params: {} must be in (0, 1), got {!r}".format(beta, settings[beta]))
     self._scale_min = float(settings["scale_min"])
     self._scale_max = float(settings["scale_max"])
     self._log_max = float(settings["log_max"])

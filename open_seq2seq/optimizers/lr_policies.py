@@ -5,9 +5,46 @@ replaced by ``lr0 * s / warmup_steps``) and keeps that rate until ``begin_decay_
 is the step its decay formula sees. When a policy's signature has ``decay_steps`` the model fills it (and
 ``begin_decay_at``) from the run length unless the config sets them.
 """
+import inspect
 import math
 
 import tensorflow.compat.v1 as tf
+
+from open_seq2seq.utils.params import ListOf, Range, check_params
+
+_POSITIVE = Range(float, low=0, low_inclusive=False)
+_NON_NEGATIVE = Range(float, low=0)
+# The spec of every lr policy argument a config may set, whichever policy takes it.
+LR_POLICY_PARAMS = {
+    "learning_rate": _POSITIVE,
+    "decay_steps": Range(int, low=1),
+    "begin_decay_at": Range(int, low=0),
+    "warmup_steps": Range(int, low=0),
+    "power": _NON_NEGATIVE,
+    "min_lr": _NON_NEGATIVE,
+    "decay_rate": _POSITIVE,
+    "use_staircase_decay": bool,
+    "boundaries": ListOf(_NON_NEGATIVE),
+    "decay_rates": ListOf(_NON_NEGATIVE),
+    "steps_per_epoch": Range(int, low=1),
+    "d_model": _POSITIVE,
+    "max_lr": _POSITIVE,
+    "coefficient": _POSITIVE,
+}
+# Filled in by the model from the run's length when the config leaves them out.
+FILLED_BY_MODEL = ("decay_steps", "begin_decay_at", "steps_per_epoch")
+
+
+def check_lr_policy_params(lr_policy, lr_policy_params, owner="config"):
+  """Raises ValueError naming ``lr_policy_params/<key>`` for a key ``lr_policy`` does not take, a missing
+  argument or a value outside ``LR_POLICY_PARAMS``."""
+  signature = inspect.signature(lr_policy).parameters
+  names = [name for name in signature if name != "global_step"]
+  required = {name: LR_POLICY_PARAMS.get(name) for name in names
+              if signature[name].default is inspect.Parameter.empty and name not in FILLED_BY_MODEL}
+  optional = {name: LR_POLICY_PARAMS.get(name) for name in names if name not in required}
+  policy_name = getattr(lr_policy, "__name__", "lr_policy")
+  check_params(lr_policy_params, required, optional, "{} ({})".format(owner, policy_name), prefix="lr_policy_params/")
 
 
 def _require_positive(name, value):

@@ -1,10 +1,13 @@
 """Gradient pipeline: global step, learning rate, batch-norm updates, mixed precision and loss scaling,
 gradient accumulation, reduction across workers, clipping / LARC, summaries and the optimizer step."""
+import inspect
+
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.optimizers.automatic_loss_scaler import AutomaticLossScaler
 from open_seq2seq.optimizers.ema import MovingAverageOptimizer
 from open_seq2seq.optimizers.mp_wrapper import MixedPrecisionOptimizerWrapper
+from open_seq2seq.utils.params import Range, check_params
 
 OPTIMIZER_CLS_NAMES = {
     "Adagrad": tf.train.AdagradOptimizer,
@@ -14,6 +17,38 @@ OPTIMIZER_CLS_NAMES = {
     "RMSProp": tf.train.RMSPropOptimizer,
     "SGD": tf.train.GradientDescentOptimizer,
 }
+
+_UNIT_INTERVAL_OPEN_TOP = Range(float, low=0, high=1, high_inclusive=False)
+_POSITIVE = Range(float, low=0, low_inclusive=False)
+_NON_NEGATIVE = Range(float, low=0)
+# The spec of every optimizer argument a config may set in optimizer_params, whichever optimizer takes it.
+OPTIMIZER_PARAMS = {
+    "beta1": _UNIT_INTERVAL_OPEN_TOP, "beta2": _UNIT_INTERVAL_OPEN_TOP, "momentum": _UNIT_INTERVAL_OPEN_TOP,
+    "decay": _UNIT_INTERVAL_OPEN_TOP, "rho": _UNIT_INTERVAL_OPEN_TOP, "epsilon": _POSITIVE,
+    "weight_decay": _NON_NEGATIVE,
+    "initial_accumulator_value": _POSITIVE, "learning_rate_power": Range(float, high=0),
+    "l1_regularization_strength": _NON_NEGATIVE, "l2_regularization_strength": _NON_NEGATIVE,
+    "l2_shrinkage_regularization_strength": _NON_NEGATIVE, "grad_averaging": bool, "ema_bug_compat": bool,
+    "use_nesterov": bool, "centered": bool, "use_locking": bool, "name": str,
+}
+LARC_PARAMS = {"larc_eta": _POSITIVE, "larc_mode": ["clip", "scale"], "min_update": _NON_NEGATIVE, "epsilon": _POSITIVE}
+
+
+def check_optimizer_params(optimizer, optimizer_params, larc_params=None, owner="config"):
+  """Raises ValueError naming ``optimizer_params/<key>`` (or ``larc_params/<key>``) for an argument the
+  optimizer (a name of ``OPTIMIZER_CLS_NAMES`` or a class) does not take or a value outside its spec; the
+  learning rate comes from the lr policy, never from optimizer_params."""
+  if isinstance(optimizer, str):
+    if optimizer not in OPTIMIZER_CLS_NAMES:
+      raise ValueError("{}: optimizer '{}' is not one of {} (or an optimizer class)".format(
+          owner, optimizer, sorted(OPTIMIZER_CLS_NAMES)))
+    optimizer = OPTIMIZER_CLS_NAMES[optimizer]
+  names = [name for name in inspect.signature(optimizer.__init__).parameters if name not in ("self", "learning_rate")]
+  check_params(optimizer_params, {}, {name: OPTIMIZER_PARAMS.get(name) for name in names},
+               "{} ({})".format(owner, optimizer.__name__), prefix="optimizer_params/")
+  if larc_params is not None:
+    check_params(larc_params, {"larc_eta": LARC_PARAMS["larc_eta"]}, LARC_PARAMS, owner, prefix="larc_params/")
+
 
 SUMMARY_NAMES = ["learning_rate", "gradients", "gradient_norm", "global_gradient_norm", "variables",
                  "variable_norm", "larc_summaries", "loss_scale"]

@@ -7,7 +7,11 @@ from open_seq2seq.utils.params import check_params
 
 
 class Component:
-  """Validates ``params`` against the class declarations and resolves ``dtype`` ("mixed" -> float16)."""
+  """Validates ``params`` against the class declarations and resolves ``dtype`` ("mixed" -> float16).
+
+  ``CONFIG_KEY``: the model parameter holding the component's params, so errors name a key's full path.
+  """
+  CONFIG_KEY = None
 
   @staticmethod
   def get_required_params():
@@ -24,7 +28,8 @@ class Component:
     }
 
   def __init__(self, params, model, name, mode):
-    check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__)
+    check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__,
+                 prefix=self.CONFIG_KEY + "/" if self.CONFIG_KEY else "")
     self._params = copy.deepcopy(params)
     self._model = model
     self._name = name

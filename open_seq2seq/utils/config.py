@@ -102,10 +102,20 @@ def load_config_module(config_file):
   return config_module
 
 
+class _OverrideParser(argparse.ArgumentParser):
+  """Reports a value that does not parse as its key's type as a ValueError (one ``*** Error:`` line from
+  run.py) instead of argparse's usage dump and exit."""
+
+  def error(self, message):
+    raise ValueError("{}: {} (each override takes the type of the config's value; ranges are checked when "
+                     "the model is built)".format(self.prog, message))
+
+
 def apply_cli_overrides(base_params, override_args, config_file="config"):
-  """Parses ``--key=value`` / ``--a/b=value`` tokens against the flattened base_params."""
+  """Parses ``--key=value`` / ``--a/b=value`` tokens against the flattened base_params; raises ValueError
+  naming the key for a value that is not of the config value's type."""
   flat = flatten_dict(base_params)
-  parser = argparse.ArgumentParser(prog="run.py overrides of " + config_file, allow_abbrev=False)
+  parser = _OverrideParser(prog="run.py overrides of " + config_file, allow_abbrev=False)
   for key, value in flat.items():
     parser.add_argument("--" + key, default=value, type=_override_type(value))
   unknown = [tok for tok in override_args if tok.startswith("--")
