@@ -1,6 +1,9 @@
 #!/usr/bin/env python
 """Corpus WER of an inference CSV (wav_filename,predicted_transcript) against a manifest.
 
+Insertions against a blank reference count; references without any word are an error (the WER is undefined,
+not 0), and so are a manifest row without a prediction and a file listed twice.
+
 With ``--conditions`` (the mini corpus's dev-other/CONDITIONS.TXT: ``utt_id condition {params}`` lines) a
 Markdown table of the WER per recording condition follows the overall figure.
 """
