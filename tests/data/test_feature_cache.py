@@ -40,12 +40,28 @@ def test_hit_returns_identical_features_without_audio(tmp_path, cache_format):
   cache_dir = str(tmp_path / "cache")
   computed, duration = layer(manifest, cache_dir, cache_format=cache_format).features_of(0, seed=0)
   assert len(entries(cache_dir)) == 1
+  times = os.stat(audio)
   with open(audio, "r+b") as handle:  # corrupt the samples, keep the header: a hit must not read them
     handle.seek(44)
     handle.write(b"\x7f" * 16000)
+  os.utime(audio, ns=(times.st_atime_ns, times.st_mtime_ns))  # same size and mtime: the same entry
   cached, cached_duration = layer(manifest, cache_dir, cache_format=cache_format).features_of(0, seed=0)
   np.testing.assert_array_equal(cached, computed)
   assert cached_duration == pytest.approx(duration)
+
+
+def test_audio_replaced_under_the_same_name_misses(tmp_path):
+  manifest, audio = make_manifest(str(tmp_path))
+  cache_dir = str(tmp_path / "cache")
+  before = layer(manifest, cache_dir).features_of(0, seed=0)[0]
+  replacement = (np.random.default_rng(4).standard_normal(8000) * 2000).astype(np.int16)
+  sf.write(audio, replacement, 16000, subtype="PCM_16")
+  os.utime(audio, ns=(os.stat(audio).st_atime_ns, os.stat(audio).st_mtime_ns + 10**9))
+  after = layer(manifest, cache_dir).features_of(0, seed=0)[0]
+  uncached = layer(manifest, cache_dir, cache_features=False).features_of(0, seed=0)[0]
+  assert not np.allclose(before, after)
+  np.testing.assert_array_equal(after, uncached)
+  assert len(entries(cache_dir)) == 2
 
 
 def test_changed_parameter_misses(tmp_path):

@@ -1,8 +1,9 @@
 """On-disk cache of deterministic speech features (before dither and augmentation).
 
 Entries live in ``<cache_dir>/<key>/`` where the key hashes every parameter that changes the features, so a
-changed parameter can never read stale features; each entry is written atomically, so an interrupted run
-never leaves a truncated file under an entry's name. SpecAugment still runs on every read, and every
+changed parameter can never read stale features; an entry's name hashes the audio file's path, size and
+modification time, so a file replaced under the same name is read again; each entry is written atomically, so
+an interrupted run never leaves a truncated file under an entry's name. SpecAugment still runs on every read, and every
 augmentation before it (signal-level keys and VTLP) bypasses the cache, so augmentation is never frozen.
 """
 import hashlib
@@ -19,7 +20,9 @@ from open_seq2seq.utils.logging import deco_print
 FEATURE_PARAMS = ("input_type", "backend", "num_audio_features", "window_size", "window_stride", "window",
                   "sample_freq", "norm_per_feature", "norm_epsilon", "gain", "resample_audio", "mix_to_mono")
 FORMATS = ("hdf5", "npy", "npz")
-_LAYOUT_VERSION = 1
+# 2: entries keyed by size and mtime too; float/24/32-bit audio no longer read as int16 (version 1 held
+# features of such files truncated to {-1, 0, 1}).
+_LAYOUT_VERSION = 2
 
 
 class FeatureCache:
@@ -44,7 +47,13 @@ class FeatureCache:
     self._lock = threading.Lock()
 
   def entry_path(self, audio_path):
-    name = hashlib.sha1(os.path.abspath(audio_path).encode()).hexdigest()
+    """Entry of ``audio_path`` as it is now on disk; raises ValueError when the file cannot be stat'ed."""
+    try:
+      stat = os.stat(audio_path)
+    except OSError as error:
+      raise ValueError("Cannot read audio file {}: {}".format(audio_path, error)) from error
+    identity = "{}\0{}\0{}".format(os.path.abspath(audio_path), stat.st_size, stat.st_mtime_ns)
+    name = hashlib.sha1(identity.encode()).hexdigest()
     return os.path.join(self.directory, "{}.{}".format(name, self._format))
 
   def load(self, audio_path):
