@@ -3,7 +3,7 @@ models are refused before any worker starts (these once made the worker pool res
 that dies ends the run, a crafted logits pickle is refused unread, and bad flags, logits or manifests are
 refused by name. Hang guards run decode.py in a subprocess with a timeout."""
 import gzip
-import os
+import pickle
 import subprocess
 import sys
 
@@ -105,7 +105,6 @@ class CreatesAFile:
 
 
 def test_crafted_pickle_is_refused_unread(logits):
-  import pickle  # pylint: disable=import-outside-toplevel
   marker = logits["dir"] / "created_by_the_pickle"
   crafted = logits["dir"] / "logits.pickle"
   crafted.write_bytes(pickle.dumps({"logits": {"a.wav": CreatesAFile(str(marker))}}))
@@ -116,7 +115,6 @@ def test_crafted_pickle_is_refused_unread(logits):
 
 
 def test_reference_pickle_with_trust_pickle_decodes_like_the_npz(logits):
-  import pickle  # pylint: disable=import-outside-toplevel
   with np.load(logits["path"]) as archive:
     arrays = {"a.wav": archive["logits_0"], "b.wav": archive["logits_1"]}
   legacy = logits["dir"] / "legacy.pickle"
