@@ -137,6 +137,12 @@ def test_empty_binary_and_kenlm_binary_files(tmp_path):
   assert "KenLM binary model" in message and "expected the ARPA text" in message
 
 
+def test_byte_order_mark_and_windows_line_ends(tmp_path, good):
+  (tmp_path / "bom.arpa").write_bytes(b"\xef\xbb\xbf" + good.replace("\n", "\r\n").encode("utf-8"))
+  lm, _ = load_language_model(str(tmp_path / "bom.arpa"), LABELS)
+  assert lm.vocabulary == frozenset(word for (word,) in read_arpa(good.split("\n"), "plain")[1])
+
+
 @pytest.mark.parametrize("name", ["lm.arpa.gz", "lm.arpa"])
 def test_gzip_is_read_whatever_the_name(tmp_path, good, name):
   (tmp_path / name).write_bytes(gzip.compress(good.encode("utf-8")))

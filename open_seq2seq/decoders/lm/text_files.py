@@ -11,9 +11,10 @@ KENLM_BINARY_MAGIC = b"mmap lm "
 
 
 def _open_text(path, compressed):
+  # utf-8-sig: a byte-order mark (Windows editors write one) would otherwise glue itself to the first word.
   if compressed:
-    return gzip.open(path, "rt", encoding="utf-8")
-  return open(path, encoding="utf-8")
+    return gzip.open(path, "rt", encoding="utf-8-sig")
+  return open(path, encoding="utf-8-sig")
 
 
 def _refuse_binary_models(path, compressed):
