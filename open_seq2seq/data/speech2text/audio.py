@@ -15,9 +15,10 @@ def read_audio(path, expected_rate, resample=True, mix_to_mono=True):
 
   Every format libsndfile reads gives the samples of its 16-bit PCM copy (within the coarser format's
   quantisation step): integer and companded formats (PCM_U8 ... PCM_32, ULAW, ALAW, FLAC) and float ones
-  (FLOAT, DOUBLE, full scale 1.0). Float samples beyond full scale are kept, not clipped, since the
-  features normalise the peak anyway. Another sample rate is resampled (polyphase filter) when
-  ``resample``, else refused; several channels are averaged when ``mix_to_mono``, else refused.
+  (FLOAT, DOUBLE, full scale 1.0); lossy codecs (Vorbis, Opus, MP3, GSM 6.10, ADPCM) on the same scale.
+  Float samples beyond full scale are kept, not clipped, since the features normalise the peak anyway.
+  Another sample rate is resampled (polyphase filter) when ``resample``, else refused; several channels are
+  averaged when ``mix_to_mono``, else refused.
   Raises ValueError naming the file for an unreadable or empty file and for NaN/Inf samples.
   """
   try:
@@ -27,7 +28,7 @@ def read_audio(path, expected_rate, resample=True, mix_to_mono=True):
       # format keeps its resolution, and reading a float file as int16 would round its samples to {-1, 0, 1}.
       pcm16 = audio.subtype == "PCM_16"
       kind = "{} {}".format(audio.format, audio.subtype)
-      samples = audio.read(dtype="int16" if pcm16 else "float32", always_2d=True)
+      samples = _read_all(audio, "int16" if pcm16 else "float32")
   except (RuntimeError, OSError, sf.LibsndfileError) as error:
     raise ValueError("Cannot read audio file {}: {}".format(path, error)) from error
   if samples.shape[0] == 0:
@@ -49,6 +50,21 @@ def read_audio(path, expected_rate, resample=True, mix_to_mono=True):
     divisor = math.gcd(rate, expected_rate)
     signal = resample_poly(signal, expected_rate // divisor, rate // divisor).astype(np.float32)
   return signal
+
+
+def _read_all(audio, dtype):
+  """Every frame of an open SoundFile as ``[N, channels]``. libsndfile cannot seek in some codecs (GSM 6.10,
+  G.721/G.723 ADPCM, NMS ADPCM, XI DPCM) and soundfile refuses a whole-file read of those, so they are read in
+  blocks until the decoder runs dry."""
+  if audio.seekable():
+    return audio.read(dtype=dtype, always_2d=True)
+  blocks = []
+  while True:
+    block = audio.read(65536, dtype=dtype, always_2d=True)
+    if not len(block):
+      break
+    blocks.append(block)
+  return np.concatenate(blocks) if blocks else np.zeros((0, audio.channels), dtype=dtype)
 
 
 def audio_num_samples(path, expected_rate):
