@@ -34,6 +34,6 @@ def test_batches_have_the_requested_static_shapes_and_cycle():
 
 
 def test_non_positive_sizes_are_refused():
-  with pytest.raises(ValueError, match="num_frames must be >= 1"):
+  with pytest.raises(ValueError, match=r"'data_layer_params/num_frames' is 0 \(int\), expected int >= 1"):
     SyntheticSpeech2TextDataLayer({"mode": "train", "num_audio_features": 64, "vocab_file": VOCAB,
                                    "num_frames": 0}, None)

@@ -3,6 +3,7 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import load_vocab
+from open_seq2seq.utils.params import Range
 
 FEATURES = "features"
 FEATURES_LENGTH = "features_length"
@@ -22,18 +23,18 @@ class PlaceholderSpeechDataLayer(DataLayer):
   @staticmethod
   def get_required_params():
     return dict(DataLayer.get_required_params(), **{
-        "num_audio_features": int,
+        "num_audio_features": Range(int, low=1),
         "vocab_file": str,
     })
 
   @staticmethod
   def get_optional_params():
     return dict(DataLayer.get_optional_params(), **{
-        "pad_to": int,
-        "num_frames": int,
+        "pad_to": Range(int, low=0),
+        "num_frames": Range(int, low=1),  # None: any length
         "static_batch": bool,
         # Every model hands its data layer a seed; placeholders draw nothing.
-        "random_seed": int,
+        "random_seed": Range(int, low=0),
     })
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
@@ -42,9 +43,6 @@ class PlaceholderSpeechDataLayer(DataLayer):
     p.setdefault("pad_to", 0)
     p.setdefault("num_frames", None)
     p.setdefault("static_batch", False)
-    if p["num_frames"] is not None and p["num_frames"] < 1:
-      raise ValueError("PlaceholderSpeechDataLayer: num_frames must be >= 1 (or None for any length), got "
-                       "{}".format(p["num_frames"]))
     if p["static_batch"] and p.get("batch_size", 0) < 1:
       raise ValueError("PlaceholderSpeechDataLayer: static_batch needs batch_size >= 1, got {}".format(
           p.get("batch_size")))

@@ -4,6 +4,7 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import load_vocab
+from open_seq2seq.utils.params import Range
 
 
 class SyntheticSpeech2TextDataLayer(DataLayer):
@@ -15,17 +16,17 @@ class SyntheticSpeech2TextDataLayer(DataLayer):
   @staticmethod
   def get_required_params():
     return dict(DataLayer.get_required_params(), **{
-        "num_audio_features": int,
+        "num_audio_features": Range(int, low=1),
         "vocab_file": str,
     })
 
   @staticmethod
   def get_optional_params():
     return dict(DataLayer.get_optional_params(), **{
-        "num_frames": int,
-        "label_length": int,
-        "num_batches": int,
-        "random_seed": int,
+        "num_frames": Range(int, low=1),
+        "label_length": Range(int, low=1),
+        "num_batches": Range(int, low=1),
+        "random_seed": Range(int, low=0),
     })
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
@@ -36,9 +37,6 @@ class SyntheticSpeech2TextDataLayer(DataLayer):
     p.setdefault("label_length", 100)
     p.setdefault("num_batches", 2)
     p.setdefault("random_seed", 0)
-    for name in ("batch_size", "num_frames", "label_length", "num_batches"):
-      if p[name] < 1:
-        raise ValueError("SyntheticSpeech2TextDataLayer: {} must be >= 1, got {}".format(name, p[name]))
     p["char2idx"] = load_vocab(p["vocab_file"])
     p["idx2char"] = {i: c for c, i in p["char2idx"].items()}
     p["tgt_vocab_size"] = len(p["char2idx"]) + 1
