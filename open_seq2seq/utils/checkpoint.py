@@ -33,8 +33,8 @@ def checkpoint_problem(prefix):
   """None when checkpoint ``prefix`` restores completely, else what is wrong with it (one line).
 
   Reads every tensor back: TensorFlow checks each against the crc32c its index stores, so a truncated, zeroed or
-  bit-flipped data shard is found, as is an index that does not parse. Costs one read of the data (0.11 s for
-  330 MB in the page cache).
+  bit-flipped data shard is found, as is an index that does not parse. Costs one read of the data: for 1.33 GB
+  (Jasper 10x5's 332 M float32 weights) 2.5 s from disk, 0.8 s from the page cache.
   """
   if not os.path.isfile(prefix + ".index"):
     return "its index file {}.index is missing".format(os.path.basename(prefix))
@@ -45,7 +45,8 @@ def checkpoint_problem(prefix):
   except Exception as error:  # pylint: disable=broad-except
     # Damage surfaces as whatever the reader trips over first: IndexError for a short data shard, DataLossError
     # for a checksum, another OpError for an index or a missing shard, DecodeError for a bad entry.
-    return _first_line(error)
+    hint = " (a data shard is shorter than its index says)" if isinstance(error, IndexError) else ""
+    return _first_line(error) + hint
   return None
 
 
