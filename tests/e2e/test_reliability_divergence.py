@@ -26,12 +26,15 @@ def _assert_float_variables_finite(checkpoint):
       assert np.all(np.isfinite(value)), name
 
 
-@pytest.mark.parametrize("learning_rate", ["1e4", "1e12"])
-def test_diverging_learning_rate_ends_with_the_guard_error(env, tmp_path, learning_rate):
+@pytest.mark.parametrize("learning_rate, dtype", [
+    ("1e4", "float32"), ("1e12", "float32"),
+    ("1e12", "bfloat16"),  # mixed precision with the automatic loss scaler, which skips the overflowing steps
+])
+def test_diverging_learning_rate_ends_with_the_guard_error(env, tmp_path, learning_rate, dtype):
   logdir = str(tmp_path / "logdir")
   result = run_script(["run.py", "--config_file=" + CONFIG, "--mode=train", "--logdir=" + logdir,
-                       "--max_steps=400", "--eval_steps=100000", "--lr_policy_params/learning_rate=" + learning_rate],
-                      env, check=False)
+                       "--max_steps=400", "--eval_steps=100000", "--lr_policy_params/learning_rate=" + learning_rate,
+                       "--dtype=" + dtype], env, check=False)
   assert result.returncode != 0, result.stdout[-2000:]
   errors = [line for line in result.stderr.splitlines() if line.startswith("*** Error:")]
   assert len(errors) == 1 and "Training diverged" in errors[0], result.stderr[-2000:]
