@@ -60,7 +60,7 @@ def test_bom_crlf_spaces_and_quoting_parse_as_written(tmp_path):
 
 def test_non_utf8_manifest_is_named(tmp_path):
   path = _write(tmp_path / "latin.csv", HEADER + "\na.wav,1,caf\u00e9\n", encoding="latin-1")
-  with pytest.raises(ValueError, match=r"latin\.csv: not a readable UTF-8 CSV"):
+  with pytest.raises(ValueError, match=r"latin\.csv: not a readable UTF-8 CSV file \(line 2: "):
     read_manifests([path])
 
 
@@ -218,3 +218,63 @@ def test_nan_samples_are_one_error_naming_the_file(env, corpus, checkpoint_dir, 
   errors = [text for text in result.stderr.splitlines() if text.startswith("*** Error:")]
   assert len(errors) == 1 and "FLOAT_" in errors[0] and "non-finite samples" in errors[0], result.stderr[-3000:]
   assert "Traceback" not in result.stderr and not os.path.exists(output)
+
+
+# Rows of a four-utterance manifest with a stray character put into line ``line`` (1-based, header = 1).
+ROWS = ["a.wav,1,one", "b.wav,2,two two", "c.wav,3,three", "d.wav,4,four"]
+
+
+def _with_stray(stray, line, where):
+  lines = [HEADER] + ROWS
+  text = lines[line - 1]
+  lines[line - 1] = text[:3] + stray + text[3:] if where == "path" else text[:-2] + stray + text[-2:]
+  return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("line", [2, 3, 5])
+@pytest.mark.parametrize("where", ["path", "transcript"])
+def test_a_stray_carriage_return_is_refused_naming_its_line(tmp_path, line, where):
+  # csv splits a row at a lone \r: the row's transcript would be cut short and its tail look like a short row.
+  path = _write(tmp_path / "m.csv", _with_stray("\r", line, where))
+  for bad_rows in (None, []):
+    with pytest.raises(ValueError, match=r"m\.csv line {}: a carriage return".format(line)):
+      read_manifests([path], bad_rows=bad_rows)
+
+
+@pytest.mark.parametrize("line_end", ["\r\n", "\r"])
+def test_crlf_and_cr_only_manifests_read_like_lf(tmp_path, line_end):
+  lf = read_manifests([_write(tmp_path / "lf.csv", "\n".join([HEADER] + ROWS) + "\n")])
+  other = read_manifests([_write(tmp_path / "other.csv", line_end.join([HEADER] + ROWS) + line_end)])
+  expected = [(name, text) for name, _, text in (row.split(",") for row in ROWS)]
+  assert [(r.wav_filename, r.transcript) for r in other] == [(r.wav_filename, r.transcript) for r in lf] == expected
+
+
+@pytest.mark.parametrize("line", [1, 3, 5])
+@pytest.mark.parametrize("where", ["path", "transcript"])
+def test_a_nul_byte_is_refused_naming_its_line(tmp_path, line, where):
+  path = _write(tmp_path / "m.csv", _with_stray("\0", line, where))
+  with pytest.raises(ValueError, match=r"m\.csv line {}: a NUL byte".format(line)):
+    read_manifests([path], bad_rows=[], need_transcripts=False)
+
+
+def test_utf16_manifest_is_refused(tmp_path):
+  path = _write(tmp_path / "u16.csv", "\n".join([HEADER] + ROWS) + "\n", encoding="utf-16-le")
+  with pytest.raises(ValueError, match=r"u16\.csv line 1: a NUL byte"):
+    read_manifests([path])
+
+
+def test_non_utf8_text_is_named_by_line(tmp_path):
+  path = _write(tmp_path / "latin.csv", "\n".join([HEADER] + ROWS[:2] + ["c.wav,3,caf\u00e9"] + ROWS[3:]) + "\n",
+                encoding="latin-1")
+  with pytest.raises(ValueError, match=r"latin\.csv: not a readable UTF-8 CSV file \(line 4: "):
+    read_manifests([path])
+
+
+def test_a_repeated_header_is_named_not_read_as_a_file(tmp_path):
+  # Two manifests joined with `cat`: the second header would otherwise be an utterance named "wav_filename".
+  path = _write(tmp_path / "m.csv", "\n".join([HEADER] + ROWS[:2] + [HEADER] + ROWS[2:]) + "\n")
+  with pytest.raises(ValueError, match=r"m\.csv row 4: repeats the header"):
+    read_manifests([path])
+  bad_rows = []
+  rows = read_manifests([path], bad_rows=bad_rows)
+  assert [r.wav_filename for r in rows] == NAMES and len(bad_rows) == 1 and "row 4: repeats" in bad_rows[0]

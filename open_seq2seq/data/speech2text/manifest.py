@@ -1,6 +1,7 @@
 """OpenSeq2Seq CSV manifests: header ``wav_filename,wav_filesize,transcript``."""
 import collections
 import csv
+import io
 import os
 
 ManifestRow = collections.namedtuple("ManifestRow", ["path", "transcript", "csv_file", "row_number", "wav_filename"])
@@ -10,33 +11,57 @@ def read_csv(csv_file):
   """``(header names, [(line number, fields)])`` of a UTF-8 CSV file (a byte-order mark is allowed).
 
   Blank lines are skipped; header names are stripped of surrounding spaces. Raises ValueError naming the
-  file and line for text that is not UTF-8 and for broken quoting: a ``"`` never closed, text after a
-  closing ``"``, or a field that holds a line break. No manifest or transcript field legitimately holds one:
-  such a field is an unclosed quote that swallowed the rows after it, which would otherwise vanish silently.
+  file and line for text that is not UTF-8, for a NUL byte, for a carriage return inside a line (not part of
+  its line ending) and for broken quoting: a ``"`` never closed, text after a closing ``"``, or a field that
+  holds a line break. No manifest or transcript field legitimately holds one: such a field is an unclosed
+  quote that swallowed the rows after it, and a stray carriage return would split its row in two; either
+  would otherwise make rows vanish or change silently.
   """
-  records = []
+  with open(csv_file, "rb") as handle:
+    data = handle.read()
   try:
-    with open(csv_file, newline="", encoding="utf-8-sig") as handle:
-      reader = csv.reader(handle, strict=True)
-      while True:
-        start = reader.line_num + 1
-        try:
-          fields = next(reader)
-        except StopIteration:
-          break
-        except csv.Error as error:
-          raise ValueError("{} line {}: malformed CSV ({}), e.g. a '\"' opened in this row that is never closed or "
-                           "is followed by text".format(csv_file, start, error)) from error
-        if any("\n" in field or "\r" in field for field in fields):
-          raise ValueError("{} line {}: a quoted field runs on to line {}: a '\"' opened in this row swallows the "
-                           "line breaks and rows after it (close the quote)".format(csv_file, start, reader.line_num))
-        if fields:
-          records.append((start, fields))
+    text = data.decode("utf-8-sig")
   except UnicodeDecodeError as error:
-    raise ValueError("{}: not a readable UTF-8 CSV file ({})".format(csv_file, error)) from error
+    raise ValueError("{}: not a readable UTF-8 CSV file (line {}: {})".format(
+        csv_file, data.count(b"\n", 0, error.start) + 1, error)) from error
+  _check_line_breaks(csv_file, text)
+  records = []
+  reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+  while True:
+    start = reader.line_num + 1
+    try:
+      fields = next(reader)
+    except StopIteration:
+      break
+    except csv.Error as error:
+      raise ValueError("{} line {}: malformed CSV ({}), e.g. a '\"' opened in this row that is never closed or "
+                       "is followed by text".format(csv_file, start, error)) from error
+    if any("\n" in field or "\r" in field for field in fields):
+      raise ValueError("{} line {}: a quoted field runs on to line {}: a '\"' opened in this row swallows the "
+                       "line breaks and rows after it (close the quote)".format(csv_file, start, reader.line_num))
+    if fields:
+      records.append((start, fields))
   if not records:
     return None, []
   return [name.strip() for name in records[0][1]], records[1:]
+
+
+def _check_line_breaks(csv_file, text):
+  """Raises ValueError naming the line of the first NUL byte or carriage return that does not end a line
+  (files whose every line ends in a lone carriage return, old Mac style, are accepted)."""
+  position = text.find("\0")
+  if position >= 0:
+    raise ValueError("{} line {}: a NUL byte (binary data, or UTF-16 text saved without its byte-order mark); "
+                     "expected UTF-8 text".format(csv_file, text.count("\n", 0, position) + 1))
+  if "\n" not in text:
+    return
+  position = text.find("\r")
+  while position >= 0:
+    if text.startswith("\n", position + 1) or position == len(text) - 1:
+      position = text.find("\r", position + 2)
+      continue
+    raise ValueError("{} line {}: a carriage return (\\r) inside the line would split its row in two; "
+                     "remove it".format(csv_file, text.count("\n", 0, position) + 1))
 
 
 def read_manifests(dataset_files, dataset_root=None, need_transcripts=True, bad_rows=None):
@@ -80,9 +105,14 @@ def _read_manifest(csv_file, base_dir, need_transcripts, bad_rows):
   if need_transcripts and text_col is None:
     raise ValueError("{}: no 'transcript' column in header {}".format(csv_file, header))
   for row_number, row in records:
+    problem = None
     if len(row) != len(header):
       problem = "{} row {}: expected {} fields ({}), got {}".format(
           csv_file, row_number, len(header), ",".join(header), len(row))
+    elif [field.strip() for field in row] == header:
+      problem = "{} row {}: repeats the header (manifests concatenated?); expected an utterance".format(
+          csv_file, row_number)
+    if problem:
       if bad_rows is None:
         raise ValueError(problem)
       bad_rows.append(problem)
