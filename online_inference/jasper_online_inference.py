@@ -15,6 +15,10 @@ greedy CTC post-processing and WER (docs/export.md).
    time / audio duration); the timed runs follow one untimed warm-up run of the first batch.
 3. --post_process: greedy CTC transcripts -> <output_dir>/predictions.csv (wav_filename,predicted_transcript)
    and the corpus WER against the manifest's transcripts -> printed and <output_dir>/accuracy.txt.
+The graph and every manifest row are checked before anything is written, and the outputs are written into a
+hidden staging folder that replaces the previous jasper/ (with --pre_process), logits/, predictions.csv and
+accuracy.txt only when the whole run succeeds (staging.py): a failed run leaves the previous outputs as they
+were, and a successful one never leaves a predictions.csv or accuracy.txt of another run beside its logits.
 The graph must have the inputs features [B, T, F] and features_length [B] (int32) and the outputs
 ForwardPass/fully_connected_ctc_decoder/logits [B, T', V+1] and logits_length [B] (int32), as ckpt2pb.py writes
 them; a static B must be >= --batchSize and a static T >= the longest utterance. On Ascend (npu_bridge
@@ -22,7 +26,6 @@ importable) the session gets the NPU inference configuration (--precision_mode),
 """
 import argparse
 import os
-import shutil
 import sys
 import time
 
@@ -35,6 +38,7 @@ from online_inference.bin_files import LOGITS_DTYPE, write_bin  # noqa: E402  py
 from online_inference.frozen_model import FrozenJasper, inference_session_config  # noqa: E402  pylint: disable=wrong-import-position
 from online_inference.postprocess import score, write_predictions  # noqa: E402  pylint: disable=wrong-import-position
 from online_inference.preprocess import preprocess, read_index, read_utterance  # noqa: E402  pylint: disable=wrong-import-position
+from online_inference.staging import staged_outputs  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.data.vocab import load_vocab  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.distributed.npu import PRECISION_MODES  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.config import load_config_module, mode_config, positive_int  # noqa: E402  pylint: disable=wrong-import-position
@@ -94,46 +98,64 @@ def run_inference(model, source_dir, names, batch_size, logits_dir):
   return run_seconds
 
 
-def main(argv=None):
-  args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-  tf.disable_eager_execution()
-  tf.logging.set_verbosity(tf.logging.ERROR)
-  config_module = load_config_module(args.config_file)
+def check_feature_count(model, config_module):
+  """The graph's input must take the config's features; checked before any pre-processing."""
+  expected = mode_config(config_module, "infer")["data_layer_params"]["num_audio_features"]
+  if model.num_features != expected:
+    raise ValueError("{}: the graph takes {} features per frame, the config's data_layer_params/"
+                     "num_audio_features is {}: was it exported from another config?".format(
+                         model.path, model.num_features, expected))
+
+
+def post_process(config_module, manifest, output_dir, logits_dir, names, wav_filenames):
+  """Writes ``predictions.csv`` and ``accuracy.txt`` into ``output_dir`` and prints the corpus WER."""
+  vocab_file = mode_config(config_module, "infer")["data_layer_params"]["vocab_file"]
+  idx2char = {i: c for c, i in load_vocab(vocab_file).items()}
+  predictions, edits, words = score(logits_dir, names, wav_filenames, manifest, idx2char)
+  wer = edits / words if words else 0.0
+  write_predictions(os.path.join(output_dir, "predictions.csv"), wav_filenames, predictions)
+  with open(os.path.join(output_dir, "accuracy.txt"), "w", encoding="utf-8") as handle:
+    handle.write("total_word_count: {} total_word_lev: {} WER: {:.6f}\n".format(words, edits, wer))
+  deco_print("total_word_count: {} total_word_lev: {} WER: {:.6f}".format(words, edits, wer))
+
+
+def run_stages(args, config_module, model, staging):
+  """Pre-processing (into ``staging``), inference and post-processing; every output goes into ``staging``."""
   manifest = os.path.join(args.data_dir, args.manifest)
-  source_dir = os.path.join(args.output_dir, "jasper")
-  logits_dir = os.path.join(args.output_dir, "logits")
+  source_dir = os.path.join(staging if args.pre_process else args.output_dir, "jasper")
   if args.pre_process:
     start = time.perf_counter()
     count = preprocess(config_module, manifest, source_dir, args.num_workers)
-    deco_print("Pre-processed {} utterances of {} into {} in {:.1f} s".format(count, manifest, source_dir,
-                                                                             time.perf_counter() - start))
+    deco_print("Pre-processed {} utterances of {} in {:.1f} s".format(count, manifest, time.perf_counter() - start))
   names, wav_filenames, durations = read_index(source_dir)
-
-  start = time.perf_counter()
-  model = FrozenJasper(args.model_path, inference_session_config(args.precision_mode))
-  load_seconds = time.perf_counter() - start
-  deco_print("Load model cost time: {:.3f} s".format(load_seconds))
-  shutil.rmtree(logits_dir, ignore_errors=True)
+  logits_dir = os.path.join(staging, "logits")
   os.makedirs(logits_dir)
-  try:
-    run_seconds = run_inference(model, source_dir, names, args.batchSize, logits_dir)
-  finally:
-    model.close()
+  run_seconds = run_inference(model, source_dir, names, args.batchSize, logits_dir)
   audio_seconds = sum(durations)
   deco_print("Inference of {} utterances ({:.1f} s of audio) at batch size {}: {:.1f} s, average {:.3f} ms per "
              "utterance, {:.3f} utterances/s, real-time factor {:.4f}".format(
                  len(names), audio_seconds, args.batchSize, run_seconds, 1000 * run_seconds / len(names),
                  len(names) / run_seconds, run_seconds / audio_seconds))
-
   if args.post_process:
-    vocab_file = mode_config(config_module, "infer")["data_layer_params"]["vocab_file"]
-    idx2char = {i: c for c, i in load_vocab(vocab_file).items()}
-    predictions, edits, words = score(logits_dir, names, wav_filenames, manifest, idx2char)
-    wer = edits / words if words else 0.0
-    write_predictions(os.path.join(args.output_dir, "predictions.csv"), wav_filenames, predictions)
-    with open(os.path.join(args.output_dir, "accuracy.txt"), "w", encoding="utf-8") as handle:
-      handle.write("total_word_count: {} total_word_lev: {} WER: {:.6f}\n".format(words, edits, wer))
-    deco_print("total_word_count: {} total_word_lev: {} WER: {:.6f}".format(words, edits, wer))
+    post_process(config_module, manifest, staging, logits_dir, names, wav_filenames)
+
+
+def main(argv=None):
+  args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+  tf.disable_eager_execution()
+  tf.logging.set_verbosity(tf.logging.ERROR)
+  config_module = load_config_module(args.config_file)
+  start = time.perf_counter()
+  model = FrozenJasper(args.model_path, inference_session_config(args.precision_mode))
+  deco_print("Load model cost time: {:.3f} s".format(time.perf_counter() - start))
+  # Without pre-processing jasper/ is this run's input, not one of its outputs.
+  outputs = (["jasper"] if args.pre_process else []) + ["logits", "predictions.csv", "accuracy.txt"]
+  try:
+    check_feature_count(model, config_module)
+    with staged_outputs(args.output_dir, outputs) as staging:
+      run_stages(args, config_module, model, staging)
+  finally:
+    model.close()
   return 0
 
 

@@ -4,10 +4,11 @@ features the model sees in eval/infer mode (the config's data layer, no dither, 
 Layout under ``source_dir``: ``features/<name>.bin`` (float32 ``[frames, F]``), ``features_length/<name>.bin``
 (int32 ``[1]``) and ``utterances.csv`` (``name,wav_filename,duration``, manifest order, written last, so a
 pre-processing that did not finish leaves no index). ``<name>`` is the audio file name without extension.
+The caller gives a fresh ``source_dir`` (jasper_online_inference.py stages it, see staging.py), so a failed
+pre-processing never touches the features of an earlier one.
 """
 import csv
 import os
-import shutil
 
 from open_seq2seq.data.speech2text.speech2text import Speech2TextDataLayer
 from open_seq2seq.utils.atomic import atomic_output
@@ -47,16 +48,15 @@ def utterance_names(manifest, wav_filenames):
 
 
 def preprocess(config_module, manifest, source_dir, workers):
-  """Writes the features of every utterance of ``manifest`` under ``source_dir``; returns the utterance count."""
+  """Writes the features of every utterance of ``manifest`` under ``source_dir`` (created here, so it must
+  not exist yet); returns the utterance count. The data layer first checks every row (manifest fields, audio
+  header, sample rate and channels against the config) and raises ValueError naming the bad rows."""
   data_layer = feature_data_layer(config_module, manifest)
   wav_filenames = data_layer.wav_filenames
   names = utterance_names(manifest, wav_filenames)
   for sub_dir in (FEATURES_DIR, LENGTHS_DIR):
-    shutil.rmtree(os.path.join(source_dir, sub_dir), ignore_errors=True)
     os.makedirs(os.path.join(source_dir, sub_dir))
   index_file = os.path.join(source_dir, INDEX_FILE)
-  if os.path.exists(index_file):
-    os.remove(index_file)
 
   def featurize(index):
     try:
