@@ -12,10 +12,17 @@ def levenshtein(reference, hypothesis):
   return previous[-1]
 
 
+def words(text):
+  """The words of a transcript: its whitespace-separated tokens (any Unicode space, tab or NBSP) that hold a
+  letter or digit. A token of apostrophes, punctuation or zero-width characters alone spells no word in a
+  character vocabulary; counting it would let a reference without words score WER 0."""
+  return [token for token in text.split() if any(char.isalnum() for char in token)]
+
+
 def word_errors(reference, hypothesis):
-  """``(word edit distance, number of reference words)`` with whitespace tokenisation."""
-  ref_words = reference.split()
-  return levenshtein(ref_words, hypothesis.split()), len(ref_words)
+  """``(word edit distance, number of reference words)`` over the ``words`` of both texts."""
+  ref_words = words(reference)
+  return levenshtein(ref_words, words(hypothesis)), len(ref_words)
 
 
 def corpus_wer(references, hypotheses, source="the references"):
@@ -24,12 +31,12 @@ def corpus_wer(references, hypotheses, source="the references"):
   references hold no words (the rate is undefined there, not 0)."""
   if len(references) != len(hypotheses):
     raise ValueError("{}: {} references but {} hypotheses".format(source, len(references), len(hypotheses)))
-  edits = words = 0
+  edits = num_words = 0
   for reference, hypothesis in zip(references, hypotheses):
     e, w = word_errors(reference, hypothesis)
     edits += e
-    words += w
-  if not words:
-    raise ValueError("{}: the {} references hold no words (all empty or blank): WER is undefined".format(
-        source, len(references)))
-  return edits / words
+    num_words += w
+  if not num_words:
+    raise ValueError("{}: the {} references hold no words (all empty, blank or without a letter or digit): WER "
+                     "is undefined".format(source, len(references)))
+  return edits / num_words

@@ -3,7 +3,7 @@
 import pytest
 
 from open_seq2seq.models.speech2text import Speech2Text
-from open_seq2seq.utils.metrics import corpus_wer
+from open_seq2seq.utils.metrics import corpus_wer, word_errors, words
 
 
 @pytest.mark.parametrize("blank", ["", " ", "   ", "\t \n"])
@@ -17,6 +17,31 @@ def test_insertions_against_a_blank_reference_count():
   assert corpus_wer(["a b", " "], ["a b", "x y z"]) == pytest.approx(1.5)
   # one substitution ("c" -> "d") and one insertion ("e") over the 3 words of "a b c".
   assert corpus_wer(["a b c", "  "], ["a b d", "e"]) == pytest.approx(2 / 3)
+
+
+# Texts that hold no word in other ways: Unicode spaces (NBSP, ideographic, narrow NBSP, line separator), zero-width
+# characters that are no space at all, and tokens of apostrophes or punctuation only.
+NO_WORDS = ["\u00a0", "\u3000\u202f", "\u2028", "\u200b", "\ufeff \u200b", "'", "'' '", " - . ",
+            "\t'\u00a0"]
+
+
+@pytest.mark.parametrize("blank", NO_WORDS)
+def test_references_without_a_letter_are_an_error_not_wer_zero(blank):
+  with pytest.raises(ValueError, match=r"dev\.csv: the 2 references hold no words"):
+    corpus_wer([blank, blank], [blank, blank], source="dev.csv")
+
+
+@pytest.mark.parametrize("blank", NO_WORDS)
+def test_insertions_against_a_reference_without_words_count(blank):
+  # "a b" matched, then 2 inserted words over 0: (0 + 2) / 2; the blank hypothesis adds nothing.
+  assert corpus_wer(["a b", blank], ["a b", "x y"]) == pytest.approx(1.0)
+  assert word_errors(blank, blank) == (0, 0)
+
+
+def test_words_split_at_any_unicode_space_and_keep_apostrophes_inside():
+  assert words("it's\u00a0a\u3000test\tof don't '") == ["it's", "a", "test", "of", "don't"]
+  # NBSP between two words: two reference words, one deleted.
+  assert word_errors("hello\u00a0world", "hello") == (1, 2)
 
 
 def test_lists_of_different_length_are_an_error():
