@@ -112,7 +112,10 @@ def post_process(config_module, manifest, output_dir, logits_dir, names, wav_fil
   vocab_file = mode_config(config_module, "infer")["data_layer_params"]["vocab_file"]
   idx2char = {i: c for c, i in load_vocab(vocab_file).items()}
   predictions, edits, words = score(logits_dir, names, wav_filenames, manifest, idx2char)
-  wer = edits / words if words else 0.0
+  if not words:
+    raise ValueError("{}: the references of its {} utterances hold no words: WER is undefined".format(
+        manifest, len(wav_filenames)))
+  wer = edits / words
   write_predictions(os.path.join(output_dir, "predictions.csv"), wav_filenames, predictions)
   with open(os.path.join(output_dir, "accuracy.txt"), "w", encoding="utf-8") as handle:
     handle.write("total_word_count: {} total_word_lev: {} WER: {:.6f}\n".format(words, edits, wer))

@@ -141,3 +141,20 @@ def test_a_new_successful_run_replaces_every_output_and_leaves_no_staging(frozen
                       for row in csv.DictReader(handle))
   assert sorted(os.listdir(os.path.join(output_dir, "logits"))) == expected
   assert sorted(os.listdir(os.path.join(output_dir, "jasper", "features"))) == expected
+
+
+def test_references_without_words_are_an_error_not_wer_zero(previous_run, frozen_graph, corpus, env, tmp_path):
+  """Blank transcripts (spaces, a tab, a no-break space) leave the WER undefined: the run fails, nothing replaced."""
+  output_dir, hashes = previous_run
+  data_dir = tmp_path / "data"
+  data_dir.mkdir()
+  with open(os.path.join(corpus, DEV_MANIFEST), newline="", encoding="utf-8") as handle:
+    rows = list(csv.reader(handle))
+  for index, row in enumerate(rows[1:]):
+    row[0] = os.path.join(corpus, row[0])
+    row[2] = [" ", "\t ", "\u00a0"][index % 3]
+  with open(data_dir / DEV_MANIFEST, "w", newline="", encoding="utf-8") as handle:
+    csv.writer(handle).writerows(rows)
+  result = online(env, frozen_graph, str(data_dir), output_dir)
+  _assert_one_error_and_unchanged(result, output_dir, hashes)
+  assert "hold no words" in result.stderr
