@@ -2,7 +2,8 @@
 """Corpus WER of an inference CSV (wav_filename,predicted_transcript) against a manifest.
 
 Insertions against a blank reference count; references without any word are an error (the WER is undefined,
-not 0), and so are a manifest row without a prediction and a file listed twice.
+not 0), and so are a manifest row without a prediction, a prediction of a file the manifest does not list and a
+file listed twice. Errors end in one ``*** Error:`` line on stderr (exit code 1).
 
 With ``--conditions`` (the mini corpus's dev-other/CONDITIONS.TXT: ``utt_id condition {params}`` lines) a
 Markdown table of the WER per recording condition follows the overall figure.
@@ -43,15 +44,26 @@ def main(argv=None):
   args = parser.parse_args(argv)
   predictions = read_predictions(args.predictions)
   references = read_transcripts(args.manifest)
-  missing = sorted(set(references) - set(predictions))
-  if missing:
-    raise ValueError("{}: no prediction for {} manifest rows, e.g. {}".format(args.predictions, len(missing), missing[0]))
+  check_rows_match(references, predictions, args.predictions, args.manifest)
   names = sorted(references)
   print("{:.6f}".format(corpus_wer([references[n] for n in names], [predictions[n] for n in names],
                                    source=args.manifest)))
   if args.conditions:
     print_condition_table(names, references, predictions, read_conditions(args.conditions), args.manifest)
   return 0
+
+
+def check_rows_match(references, predictions, predictions_file, manifest):
+  """Raises ValueError when a manifest row has no prediction or a prediction names a file the manifest does not
+  list (predictions of another manifest, or of differently written paths: a WER of the overlap would look
+  complete); the message gives both counts and an example of each."""
+  missing = sorted(set(references) - set(predictions))
+  extra = sorted(set(predictions) - set(references))
+  if missing or extra:
+    raise ValueError("{} does not match {}: {} manifest rows without a prediction{}, {} predictions of files the "
+                     "manifest does not list{}".format(
+                         predictions_file, manifest, len(missing), " (e.g. {})".format(missing[0]) if missing else "",
+                         len(extra), " (e.g. {})".format(extra[0]) if extra else ""))
 
 
 def read_conditions(path):
@@ -97,5 +109,5 @@ if __name__ == "__main__":
   try:
     sys.exit(main())
   except (ValueError, OSError) as error:
-    sys.stderr.write("wer_of_predictions.py: error: {}\n".format(error))
+    sys.stderr.write("*** Error: {}\n".format(error))
     sys.exit(1)

@@ -1,6 +1,11 @@
 """scripts/wer_of_predictions.py: overall corpus WER and the per-condition table, against hand counts."""
+import os
+import subprocess
+import sys
+
 import pytest
 
+from tests.e2e.e2e_helpers import REPO
 from tests.scripts.script_loader import load_script
 
 wop = load_script("wer_of_predictions")
@@ -89,3 +94,38 @@ def test_a_file_listed_twice_is_refused(tmp_path, which):
            for name in header}
   with pytest.raises(ValueError, match=r"{}\.csv (rows|lines) 2 and 3: .*a\.wav".format(which)):
     wop.main(["--predictions", files["predictions"], "--manifest", files["manifest"]])
+
+
+def _manifest_and_predictions(tmp_path, predicted):
+  manifest = _write(tmp_path / "m.csv", "wav_filename,wav_filesize,transcript",
+                    [("a.wav", "1", "one two"), ("b.wav", "1", "three"), ("c.wav", "1", "four five")])
+  predictions = _write(tmp_path / "p.csv", "wav_filename,predicted_transcript", predicted)
+  return ["--predictions", predictions, "--manifest", manifest]
+
+
+# Predictions that leave manifest rows out, name files the manifest does not list, or both: the WER of the
+# overlap would look like the whole set's. (predicted rows, missing count, extra count)
+MISMATCHED = [
+    ([("a.wav", "one two"), ("c.wav", "four five")], 1, 0),
+    ([("a.wav", "one two"), ("b.wav", "three"), ("c.wav", "four five"), ("d.wav", "six")], 0, 1),
+    ([("./a.wav", "one two"), ("./b.wav", "three"), ("./c.wav", "four five")], 3, 3),
+    ([], 3, 0),
+]
+
+
+@pytest.mark.parametrize("predicted,missing,extra", MISMATCHED)
+def test_predictions_must_cover_exactly_the_manifest(tmp_path, predicted, missing, extra):
+  expected = r"p\.csv does not match .*m\.csv: {} manifest rows without a prediction.*, {} predictions of files".format(
+      missing, extra)
+  with pytest.raises(ValueError, match=expected):
+    wop.main(_manifest_and_predictions(tmp_path, predicted))
+
+
+def test_an_error_is_one_line_without_traceback(tmp_path):
+  args = _manifest_and_predictions(tmp_path, [("a.wav", "one two"), ("d.wav", "six")])
+  result = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "wer_of_predictions.py")] + args,
+                          capture_output=True, text=True, timeout=120, check=False)
+  assert result.returncode == 1 and result.stdout == ""
+  errors = [line for line in result.stderr.splitlines() if "error:" in line.lower()]  # not TensorFlow's notes
+  assert len(errors) == 1 and errors[0].startswith("*** Error: ") and "1 predictions of files" in errors[0]
+  assert "Traceback" not in result.stderr
