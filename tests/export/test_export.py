@@ -3,6 +3,7 @@ generate_pb/ckpt2pb.py, run by online_inference/jasper_online_inference.py and c
 transcripts and WER are compared with those of run.py's own infer and eval modes on the same checkpoint."""
 import csv
 import os
+import shutil
 
 import numpy as np
 import onnxruntime
@@ -13,7 +14,7 @@ import run
 from generate_pb import ckpt2pb
 from online_inference.frozen_model import FrozenJasper
 from online_inference.preprocess import read_utterance
-from open_seq2seq.utils.checkpoint import build_restore_fn
+from open_seq2seq.utils.checkpoint import CheckpointError, build_restore_fn
 from open_seq2seq.utils.config import load_config_module
 from tests.e2e.e2e_helpers import CONFIG, run_script
 
@@ -248,3 +249,15 @@ def test_mixed_precision_checkpoint_exports_its_float32_master_weights(env, tmp_
     assert constants[name].dtype == np.float32
     np.testing.assert_array_equal(constants[name], master)
     assert not np.array_equal(master, master.astype(np.float16).astype(np.float32))
+
+
+def test_a_damaged_checkpoint_prefix_is_refused_and_nothing_is_written(checkpoint, tmp_path):
+  """Named explicitly, a damaged checkpoint is an error (a directory would fall back to an older one)."""
+  copy = str(tmp_path / os.path.basename(checkpoint))
+  for suffix in (".index", ".data-00000-of-00001"):
+    shutil.copy(checkpoint + suffix, copy + suffix)
+  os.truncate(copy + ".data-00000-of-00001", os.path.getsize(copy + ".data-00000-of-00001") - 1)
+  output_file = str(tmp_path / "x.pb")
+  with pytest.raises(CheckpointError, match=r"--checkpoint={}: the checkpoint is damaged \(IndexError".format(copy)):
+    ckpt2pb.main(["--config_file=" + CONFIG, "--checkpoint=" + copy, "--output_file=" + output_file])
+  assert not os.path.exists(output_file)
