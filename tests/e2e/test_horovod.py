@@ -1,15 +1,19 @@
 """Two real Horovod processes (Gloo) on this machine, launched with horovodrun as a user would."""
+import csv
 import glob
 import os
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.utils.config import write_eval_set_infer_config
 from tests.e2e.e2e_helpers import REPO, read_progress, run_script
 
 CONFIG = os.path.join(REPO, "tests", "e2e", "horovod_test_config.py")
+DATA_CONFIG = os.path.join(REPO, "tests", "e2e", "data_test_config.py")
 HOROVODRUN = [os.path.join(os.path.dirname(sys.executable), "horovodrun"), "-np", "2", "-H", "localhost:2",
               "--gloo"]
 
@@ -81,3 +85,62 @@ def test_distributed_eval_and_infer_match_single_process(trained, env, tmp_path)
 def test_checkpoint_of_a_distributed_run_restores_in_one_process(trained):
   stored = dict(tf.train.list_variables(trained["two"]["logdir"]))
   assert stored["ForwardPass/w2l_encoder/conv11/kernel"] == [11, 64, 64] and stored["global_step"] == []
+
+
+def horovodrun(num_processes):
+  return [HOROVODRUN[0], "-np", str(num_processes), "-H", "localhost:{}".format(num_processes), "--gloo"]
+
+
+def word_error_rate(references, hypotheses):
+  """Corpus WER by a word-level Levenshtein distance written here (the oracle of the eval runs)."""
+  edits = words = 0
+  for reference, hypothesis in zip(references, hypotheses):
+    ref, hyp = reference.split(), hypothesis.split()
+    row = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, start=1):
+      previous, row[0] = row[0], i
+      for j, hyp_word in enumerate(hyp, start=1):
+        previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ref_word != hyp_word))
+    edits += row[-1]
+    words += len(ref)
+  return edits / words
+
+
+@pytest.mark.parametrize("num_rows", [1, 2])
+def test_eval_and_infer_with_fewer_utterances_than_processes(trained, env, tmp_path, num_rows):
+  with open(os.path.join(env["JASPER_MINI_CORPUS"], "librivox-dev-clean.csv"), newline="") as handle:
+    header, *rows = list(csv.reader(handle))[:num_rows + 1]
+  rows = [[os.path.join(env["JASPER_MINI_CORPUS"], row[0])] + row[1:] for row in rows]
+  manifest = str(tmp_path / "small.csv")
+  with open(manifest, "w", newline="") as handle:
+    csv.writer(handle).writerows([header] + rows)
+  config = write_eval_set_infer_config(CONFIG, str(tmp_path / "small_config.py"), [manifest])
+  common = ["run.py", "--config_file=" + config, "--logdir=" + trained["one"]["logdir"]]
+  metrics, predictions = {}, {}
+  for num_processes in (1, 2, 3):
+    launcher = horovodrun(num_processes) if num_processes > 1 else None
+    horovod = "--use_horovod={}".format(num_processes > 1)
+    metrics[num_processes] = metric_lines(run_script(common + ["--mode=eval", horovod], env, launcher=launcher).stdout)
+    output = str(tmp_path / "infer{}.csv".format(num_processes))
+    run_script(common + ["--mode=infer", horovod, "--infer_output_file=" + output], env, launcher=launcher)
+    with open(output, newline="") as handle:
+      predictions[num_processes] = list(csv.reader(handle))
+  assert metrics[1] and metrics[2] == metrics[1] and metrics[3] == metrics[1]
+  assert predictions[2] == predictions[1] and predictions[3] == predictions[1]
+  assert [row[0] for row in predictions[1][1:]] == [row[0] for row in rows]
+  wer = word_error_rate([row[2] for row in rows], [row[1] for row in predictions[1][1:]])
+  assert "Validation WER:  {:.4f}".format(wer) in "\n".join(metrics[1])
+
+
+def test_training_with_fewer_utterances_than_processes(env, tmp_path):
+  with open(os.path.join(env["JASPER_MINI_CORPUS"], "librivox-train-clean-100.csv"), newline="") as handle:
+    header, first = list(csv.reader(handle))[:2]
+  manifest = str(tmp_path / "one.csv")
+  with open(manifest, "w", newline="") as handle:
+    csv.writer(handle).writerows([header, [os.path.join(env["JASPER_MINI_CORPUS"], first[0])] + first[1:]])
+  result = subprocess.run(horovodrun(3) + [sys.executable, "run.py", "--config_file=" + DATA_CONFIG, "--mode=train",
+                                           "--use_horovod=True", "--logdir=" + str(tmp_path / "log"), "--max_steps=3"],
+                          cwd=REPO, env=dict(env, JASPER_TRAIN_CSV=manifest), capture_output=True, text=True,
+                          timeout=300, check=False)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert "Finished training" in result.stdout and os.path.exists(str(tmp_path / "log" / "model.ckpt-3.index"))
