@@ -15,7 +15,11 @@ For every split folder (``train-clean-100``, ``dev-clean``, ...) this
   without a line, a line without a FLAC, a duplicate id or a malformed line is
   listed (one line each, with counts per kind) and an error, as a complete
   LibriSpeech download has none; ``--skip_incomplete`` imports the utterances
-  that pair up and lists the rest;
+  that pair up and lists the rest; a transcript file may start with a
+  byte-order mark and end its lines in \n, \r\n or \r;
+* decodes every FLAC to its end (also with ``--keep_flac``): the files that
+  cannot be read or decoded are all listed and an error, or with
+  ``--skip_incomplete`` left out;
 * converts ``<utt-id>.flac`` to ``<data_dir>/LibriSpeech/<split>-wav/<utt-id>.wav``
   (16-bit PCM, 16 kHz, mono), skipping WAV files that are already complete;
 * writes ``<data_dir>/librivox-<split>.csv`` with the header
@@ -24,7 +28,8 @@ For every split folder (``train-clean-100``, ``dev-clean``, ...) this
   (``LibriSpeech/dev-clean-wav/1272-128104-0000.wav``).
 
 Every file is written to a temporary name and renamed, so an interrupted run
-leaves no half-written WAV or CSV and can simply be started again. Audio is
+leaves no half-written WAV or CSV and can simply be started again. Errors end
+in one ``*** Error:`` line on stderr (exit code 1). Audio is
 converted one utterance at a time and never held in memory as a whole.
 """
 
@@ -71,8 +76,7 @@ def normalize_transcript(text):
 
 def find_splits(librispeech_dir):
   """Known split folders present in ``librispeech_dir`` (fixed order)."""
-  return [s for s in KNOWN_SPLITS
-          if os.path.isdir(os.path.join(librispeech_dir, s))]
+  return [s for s in KNOWN_SPLITS if os.path.isdir(os.path.join(librispeech_dir, s))]
 
 
 def iter_transcript_files(split_dir):
@@ -89,16 +93,22 @@ def parse_transcript_file(path):
   ``problem`` describes a malformed line (then utt_id and transcript are None)."""
   try:
     with open(path, "rb") as f:
-      raw_lines = f.read().split(b"\n")
+      data = f.read()
   except OSError as e:
     raise LibrivoxImportError("cannot read {}: {}".format(path, e))
-  for number, raw in enumerate(raw_lines, 1):
+  # A byte-order mark (Windows editors) would glue itself to the first utterance id; lines may end in \n,
+  # \r\n or a lone \r (a \r left inside a line would end up in the CSV).
+  if data.startswith(b"\xef\xbb\xbf"):
+    data = data[3:]
+  for number, raw in enumerate(data.splitlines(), 1):
+    if b"\0" in raw:
+      yield number, None, None, "{}:{}: holds a NUL byte (UTF-16 text? expected UTF-8)".format(path, number)
+      continue
     try:
       line = raw.decode("utf-8")
     except UnicodeDecodeError:
       yield number, None, None, "{}:{}: not valid UTF-8".format(path, number)
       continue
-    line = line.rstrip("\r")
     if not line.strip():
       continue
     parts = line.strip().split(None, 1)
@@ -171,6 +181,26 @@ def report_problems(split, problems, num_jobs, skip_incomplete):
       summary, num_jobs), file=sys.stderr)
 
 
+def report_bad_audio(split, rows, skip_incomplete):
+  """``rows`` without those of audio that did not decode, which are listed (one line each, on stderr); raises
+  LibrivoxImportError if there are any, unless ``skip_incomplete`` and some rows are left."""
+  bad = sorted(row[3] for row in rows if row[1] is None)
+  if not bad:
+    return rows
+  for message in bad:
+    print("  " + message, file=sys.stderr)
+  good = [row for row in rows if row[1] is not None]
+  summary = "{}: {} FLAC file(s) that cannot be read or decoded, listed above".format(split, len(bad))
+  if not skip_incomplete:
+    raise LibrivoxImportError("{}; replace them, or pass --skip_incomplete to import the {} other utterances".format(
+        summary, len(good)))
+  if not good:
+    raise LibrivoxImportError("{}; no utterance is left to import".format(summary))
+  print("import_librivox.py: warning: {}; --skip_incomplete: importing the {} other utterances".format(
+      summary, len(good)), file=sys.stderr)
+  return good
+
+
 def wav_is_complete(wav_path, frames):
   """True if ``wav_path`` is a readable 16 kHz mono 16-bit WAV of ``frames``."""
   try:
@@ -183,22 +213,33 @@ def wav_is_complete(wav_path, frames):
 
 
 def check_flac(flac_path):
-  """Header checks of a LibriSpeech FLAC (exists, readable, 16 kHz, mono); returns its soundfile info."""
+  """Header checks of a LibriSpeech FLAC (exists, readable, 16 kHz, mono); returns its soundfile info.
+  Raises LibrivoxImportError naming the file."""
   if not os.path.isfile(flac_path):
     raise LibrivoxImportError("missing audio file {}".format(flac_path))
   try:
     info = sf.info(flac_path)
   except (RuntimeError, OSError) as e:
-    raise LibrivoxImportError("cannot read audio file {}: {}".format(
-        flac_path, e))
+    raise LibrivoxImportError("cannot read audio file {}: {}".format(flac_path, e))
   if info.samplerate != SAMPLE_RATE:
-    raise LibrivoxImportError(
-        "{} has a sample rate of {} Hz, expected {} Hz".format(
-            flac_path, info.samplerate, SAMPLE_RATE))
+    raise LibrivoxImportError("{} has a sample rate of {} Hz, expected {} Hz".format(
+        flac_path, info.samplerate, SAMPLE_RATE))
   if info.channels != 1:
-    raise LibrivoxImportError("{} has {} channels, expected mono".format(
-        flac_path, info.channels))
+    raise LibrivoxImportError("{} has {} channels, expected mono".format(flac_path, info.channels))
   return info
+
+
+def decode_flac(flac_path, info):
+  """int16 samples ``[N]`` of a FLAC whose header ``info`` check_flac read; raises LibrivoxImportError naming
+  the file when it does not decode to the end (truncated, damaged frames)."""
+  try:
+    data, _ = sf.read(flac_path, dtype="int16")
+  except (RuntimeError, OSError) as e:
+    raise LibrivoxImportError("cannot decode audio file {}: {}".format(flac_path, e))
+  if len(data) != info.frames:
+    raise LibrivoxImportError("{} is truncated or corrupt: decoded {} of {} samples".format(
+        flac_path, len(data), info.frames))
+  return data
 
 
 def convert_flac(flac_path, wav_path):
@@ -208,15 +249,7 @@ def convert_flac(flac_path, wav_path):
   """
   info = check_flac(flac_path)
   if not wav_is_complete(wav_path, info.frames):
-    try:
-      data, _ = sf.read(flac_path, dtype="int16")
-    except (RuntimeError, OSError) as e:
-      raise LibrivoxImportError("cannot decode audio file {}: {}".format(
-          flac_path, e))
-    if len(data) != info.frames:
-      raise LibrivoxImportError(
-          "{} is truncated or corrupt: decoded {} of {} samples".format(
-              flac_path, len(data), info.frames))
+    data = decode_flac(flac_path, info)
     with atomic_output(wav_path) as tmp:
       sf.write(tmp, data, SAMPLE_RATE, subtype="PCM_16", format="WAV")
   return os.path.getsize(wav_path)
@@ -232,8 +265,7 @@ def import_split(data_dir, split, workers=4, show_progress=True, keep_flac=False
     raise LibrivoxImportError("split folder {} not found".format(split_dir))
   trans_files = list(iter_transcript_files(split_dir))
   if not trans_files:
-    raise LibrivoxImportError("no *.trans.txt files below {}".format(
-        split_dir))
+    raise LibrivoxImportError("no *.trans.txt files below {}".format(split_dir))
   jobs, problems = audit_split(split_dir, trans_files)
   if problems:
     report_problems(split, problems, len(jobs), skip_incomplete)
@@ -245,19 +277,25 @@ def import_split(data_dir, split, workers=4, show_progress=True, keep_flac=False
     remove_temp_files(wav_dir)
 
   def work(job):
+    """The CSV row of one utterance, or ``(utt_id, None, None, problem)`` for audio that does not decode, so
+    that every bad file of the split is listed at once."""
     utt_id, transcript, flac_path = job
-    if keep_flac:
-      check_flac(flac_path)
-      relative = os.path.relpath(flac_path, data_dir).replace(os.sep, "/")
-      return (utt_id, relative, os.path.getsize(flac_path), transcript)
-    size = convert_flac(flac_path, os.path.join(wav_dir, utt_id + ".wav"))
+    try:
+      if keep_flac:
+        # The data layer reads these files as they are: damage must be found now, not hours into training.
+        decode_flac(flac_path, check_flac(flac_path))
+        relative = os.path.relpath(flac_path, data_dir).replace(os.sep, "/")
+        return (utt_id, relative, os.path.getsize(flac_path), transcript)
+      size = convert_flac(flac_path, os.path.join(wav_dir, utt_id + ".wav"))
+    except LibrivoxImportError as e:
+      return (utt_id, None, None, str(e))
     return (utt_id, "{}/{}.wav".format(wav_dir_rel, utt_id), size, transcript)
 
   bar = None
   if show_progress and tqdm is not None:
-    bar = tqdm(total=len(jobs), unit="utt", desc=split,
-               dynamic_ncols=True)
+    bar = tqdm(total=len(jobs), unit="utt", desc=split, dynamic_ncols=True)
   rows = list(bounded_parallel_map(work, jobs, workers, bar))
+  rows = report_bad_audio(split, rows, skip_incomplete)
   rows.sort(key=lambda row: row[0])
   csv_path = os.path.join(data_dir, "librivox-{}.csv".format(split))
   with atomic_output(csv_path) as tmp, open(tmp, "w", newline="", encoding="ascii") as f:
@@ -268,25 +306,21 @@ def import_split(data_dir, split, workers=4, show_progress=True, keep_flac=False
   return csv_path
 
 
-def import_librivox(data_dir, splits=None, workers=4, show_progress=True,
-                    log=print, keep_flac=False, skip_incomplete=False):
+def import_librivox(data_dir, splits=None, workers=4, show_progress=True, log=print, keep_flac=False,
+                    skip_incomplete=False):
   """Imports ``splits`` (default: every known split present); returns CSVs."""
   librispeech_dir = os.path.join(data_dir, "LibriSpeech")
   if not os.path.isdir(librispeech_dir):
-    raise LibrivoxImportError(
-        "no LibriSpeech folder in {}: extract the OpenSLR-12 archives (or run "
-        "scripts/build_mini_corpus.py) so that {} exists".format(
-            data_dir, librispeech_dir))
+    raise LibrivoxImportError("no LibriSpeech folder in {}: extract the OpenSLR-12 archives (or run "
+                              "scripts/build_mini_corpus.py) so that {} exists".format(data_dir, librispeech_dir))
   if not splits:
     splits = find_splits(librispeech_dir)
     if not splits:
-      raise LibrivoxImportError(
-          "{} holds none of the split folders {}".format(
-              librispeech_dir, ", ".join(KNOWN_SPLITS)))
+      raise LibrivoxImportError("{} holds none of the split folders {}".format(
+          librispeech_dir, ", ".join(KNOWN_SPLITS)))
   csv_paths = []
   for split in splits:
-    csv_path = import_split(data_dir, split, workers, show_progress, keep_flac,
-                            skip_incomplete)
+    csv_path = import_split(data_dir, split, workers, show_progress, keep_flac, skip_incomplete)
     log("{}: wrote {}".format(split, csv_path))
     csv_paths.append(csv_path)
   return csv_paths
@@ -294,25 +328,22 @@ def import_librivox(data_dir, splits=None, workers=4, show_progress=True,
 
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(
-      description="Convert <data_dir>/LibriSpeech/<split> FLAC files to WAV "
-                  "and write <data_dir>/librivox-<split>.csv (OpenSeq2Seq "
-                  "format, paths relative to data_dir). Nothing is "
-                  "downloaded.")
-  parser.add_argument("--data_dir", required=True,
-                      help="folder that contains LibriSpeech/")
+      description="Convert <data_dir>/LibriSpeech/<split> FLAC files to WAV and write "
+                  "<data_dir>/librivox-<split>.csv (OpenSeq2Seq format, paths relative to data_dir). "
+                  "Nothing is downloaded.")
+  parser.add_argument("--data_dir", required=True, help="folder that contains LibriSpeech/")
   parser.add_argument("--keep_flac", action="store_true",
                       help="list the FLAC files in the CSVs instead of converting them to WAV "
                            "(the data layer reads FLAC directly; saves the WAV copy's disk space)")
   parser.add_argument("--skip_incomplete", action="store_true",
                       help="import the utterances whose transcript line and FLAC file pair up and "
-                           "list the rest (FLAC without a line, line without a FLAC, duplicate ids, "
-                           "malformed lines); without it any of these is an error")
+                           "whose FLAC decodes, and list the rest (FLAC without a line, line without a "
+                           "FLAC, duplicate ids, malformed lines, unreadable or damaged FLAC); without "
+                           "it any of these is an error")
   parser.add_argument("--splits", nargs="+", default=None,
-                      help="splits to import, space- or comma-separated "
-                           "(default: every one of {} found under "
-                           "LibriSpeech/)".format(", ".join(KNOWN_SPLITS)))
-  parser.add_argument("--workers", type=int,
-                      default=min(8, os.cpu_count() or 1),
+                      help="splits to import, space- or comma-separated (default: every one of {} found "
+                           "under LibriSpeech/)".format(", ".join(KNOWN_SPLITS)))
+  parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
                       help="parallel conversions (default: %(default)s)")
   return parser.parse_args(argv)
 
@@ -325,12 +356,11 @@ def main(argv=None):
   try:
     import_librivox(args.data_dir, splits, args.workers, keep_flac=args.keep_flac,
                     skip_incomplete=args.skip_incomplete)
-  except LibrivoxImportError as e:
-    print("import_librivox.py: error: {}".format(e), file=sys.stderr)
+  except (LibrivoxImportError, OSError) as e:
+    print("*** Error: {}".format(e), file=sys.stderr)
     return 1
   except KeyboardInterrupt:
-    print("import_librivox.py: interrupted; run the same command again to "
-          "resume", file=sys.stderr)
+    print("import_librivox.py: interrupted; run the same command again to resume", file=sys.stderr)
     return 130
   return 0
 

@@ -293,7 +293,7 @@ def test_unpaired_files_are_listed_and_an_error(tmp_path, capsys, keep_flac):
   assert imp.main(["--data_dir", data_dir] + keep_flac) == 1
   err = capsys.readouterr().err.splitlines()
   assert sorted(line.strip() for line in err[:-1]) == sorted(lines)
-  assert err[-1].startswith("import_librivox.py: error: " + SUMMARY + "; a complete LibriSpeech download")
+  assert err[-1].startswith("*** Error: " + SUMMARY + "; a complete LibriSpeech download")
   assert "--skip_incomplete to import the 2 complete utterances" in err[-1]
   assert not os.path.exists(os.path.join(data_dir, "librivox-dev-clean.csv"))
   assert not os.path.exists(os.path.join(data_dir, "LibriSpeech", "dev-clean-wav"))
@@ -318,3 +318,96 @@ def test_skip_incomplete_with_nothing_complete_is_an_error(tmp_path, capsys):
   os.remove(_flac(data_dir, "1-2-0000"))
   assert imp.main(["--data_dir", data_dir, "--skip_incomplete"]) == 1
   assert "no complete utterance is left to import" in capsys.readouterr().err
+
+
+def _rewrite_transcripts(data_dir, encode):
+  for path in glob.glob(os.path.join(data_dir, "LibriSpeech", "dev-clean", "*", "*", "*.trans.txt")):
+    with open(path, encoding="utf-8") as f:
+      text = f.read()
+    with open(path, "wb") as f:
+      f.write(encode(text))
+
+
+@pytest.mark.parametrize("encode", [
+    lambda text: text.replace("\n", "\r\n").encode(),
+    lambda text: text.replace("\n", "\r").encode(),
+    lambda text: b"\xef\xbb\xbf" + text.encode(),
+    lambda text: b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode(),
+], ids=["crlf", "cr", "bom", "bom-crlf"])
+def test_windows_and_mac_transcript_files_import_like_plain_ones(tmp_path, encode):
+  # The oracle: the same tree with plain UTF-8, \n-terminated transcript files.
+  plain, other = _make_tree(str(tmp_path / "plain")), _make_tree(str(tmp_path / "other"))
+  _rewrite_transcripts(other, encode)
+  for data_dir in (plain, other):
+    assert imp.main(["--data_dir", data_dir, "--keep_flac"]) == 0
+  with open(os.path.join(plain, "librivox-dev-clean.csv"), "rb") as a, \
+       open(os.path.join(other, "librivox-dev-clean.csv"), "rb") as b:
+    assert a.read() == b.read()
+
+
+def test_a_nul_byte_in_a_transcript_line_is_named(tmp_path, capsys):
+  data_dir = _make_tree(str(tmp_path))
+  trans = _trans(data_dir, "84", "121123")
+  with open(trans, "rb") as f:
+    lines = f.read().split(b"\n")
+  lines[1] = lines[1].replace(b" LESS ", b" LE\0SS ")
+  with open(trans, "wb") as f:
+    f.write(b"\n".join(lines))
+  _expect_error(data_dir, capsys, trans + ":2: holds a NUL byte")
+
+
+def _damage(path, how):
+  with open(path, "rb") as f:
+    data = bytearray(f.read())
+  if how == "truncated":
+    data = data[:len(data) // 2]
+  elif how == "bit-flipped":
+    data[len(data) // 2:len(data) // 2 + 64] = bytes(b ^ 0xFF for b in data[len(data) // 2:len(data) // 2 + 64])
+  else:
+    data = bytearray(b"" if how == "empty" else b"\x00\x01garbage" * 40)
+  with open(path, "wb") as f:
+    f.write(bytes(data))
+
+
+@pytest.mark.parametrize("keep_flac", [[], ["--keep_flac"]])
+def test_every_damaged_flac_is_listed_at_once(tmp_path, capsys, keep_flac):
+  data_dir = _make_tree(str(tmp_path))
+  damaged = {"84-121123-0000": "truncated", "84-121123-0001": "bit-flipped", "84-121123-0002": "garbage",
+             "2-5-0000": "empty"}
+  for utt_id, how in damaged.items():
+    _damage(_flac(data_dir, utt_id), how)
+  assert imp.main(["--data_dir", data_dir] + keep_flac) == 1
+  err = capsys.readouterr().err.splitlines()
+  listed = [line.split(".flac")[0].split(" ")[-1] + ".flac" for line in err if line.startswith("  ")]
+  assert sorted(listed) == sorted(_flac(data_dir, utt_id) for utt_id in damaged)
+  assert err[-1].startswith("*** Error: dev-clean: 4 FLAC file(s) that cannot be read or decoded")
+  assert not os.path.exists(os.path.join(data_dir, "librivox-dev-clean.csv"))
+
+
+def test_skip_incomplete_leaves_damaged_flacs_out(tmp_path, capsys):
+  data_dir = _make_tree(str(tmp_path))
+  _damage(_flac(data_dir, "84-121123-0001"), "bit-flipped")
+  assert imp.main(["--data_dir", data_dir, "--skip_incomplete"]) == 0
+  assert "1 FLAC file(s) that cannot be read or decoded" in capsys.readouterr().err
+  rows = _read_csv(os.path.join(data_dir, "librivox-dev-clean.csv"))
+  assert [os.path.basename(row[0]) for row in rows] == ["2-5-0000.wav", "84-121123-0000.wav", "84-121123-0002.wav"]
+
+
+def test_chapters_without_or_with_an_empty_transcript_file_and_extra_files(tmp_path, capsys):
+  data_dir = _make_tree(str(tmp_path))
+  chapter = os.path.dirname(_flac(data_dir, "2-5-0000"))
+  os.makedirs(os.path.join(chapter, "notes", "deeper"))
+  for name in ("README.TXT", os.path.join("notes", "x.txt"), ".DS_Store"):
+    with open(os.path.join(chapter, name), "w") as f:
+      f.write("not audio")
+  assert imp.main(["--data_dir", data_dir, "--keep_flac"]) == 0  # extra non-FLAC files change nothing
+  capsys.readouterr()
+  no_transcript = os.path.join(data_dir, "LibriSpeech", "dev-clean", "7", "8")
+  os.makedirs(no_transcript)
+  shutil.copy(_flac(data_dir, "2-5-0000"), os.path.join(no_transcript, "7-8-0000.flac"))
+  open(_trans(data_dir, "2", "5"), "w").close()
+  assert imp.main(["--data_dir", data_dir, "--keep_flac"]) == 1
+  err = capsys.readouterr().err
+  for flac in (_flac(data_dir, "2-5-0000"), os.path.join(no_transcript, "7-8-0000.flac")):
+    assert "{}: no transcript line for".format(flac) in err
+  assert "FLAC without a transcript line: 2" in err.splitlines()[-1]
