@@ -41,6 +41,7 @@ import unicodedata
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from open_seq2seq.utils.atomic import atomic_output, remove_temp_files  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.metrics import words  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.parallel import bounded_parallel_map  # noqa: E402  pylint: disable=wrong-import-position
 
 import soundfile as sf
@@ -113,7 +114,8 @@ def parse_transcript_file(path):
       continue
     parts = line.strip().split(None, 1)
     transcript = normalize_transcript(parts[1]) if len(parts) == 2 else ""
-    if not transcript:
+    # An id is a file name beside the transcript file; a transcript without a word would score WER 0.
+    if not words(transcript) or "/" in parts[0] or "\\" in parts[0] or parts[0].startswith("."):
       yield number, None, None, "{}:{}: expected '<utterance-id> <TRANSCRIPT>', got {!r}".format(path, number, line)
       continue
     yield number, parts[0], transcript, None

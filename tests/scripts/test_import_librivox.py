@@ -207,7 +207,8 @@ def test_wrong_sample_rate(tmp_path, capsys):
   _expect_error(data_dir, capsys, "8000 Hz", ".flac")
 
 
-@pytest.mark.parametrize("line", ["84-121123-0003", "84-121123-0003   "])
+@pytest.mark.parametrize("line", ["84-121123-0003", "84-121123-0003   ", "84-121123-0003 '", "84-121123-0003 ...",
+                                  "84-121123-0003 \u2014", "../84-121123-0003 HELLO", "84/84-121123-0003 HELLO"])
 def test_malformed_transcript_line(tmp_path, capsys, line):
   data_dir = _make_tree(str(tmp_path))
   trans = os.path.join(data_dir, "LibriSpeech", "dev-clean", "84", "121123",
