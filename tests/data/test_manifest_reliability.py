@@ -241,12 +241,13 @@ def test_a_stray_carriage_return_is_refused_naming_its_line(tmp_path, line, wher
       read_manifests([path], bad_rows=bad_rows)
 
 
-@pytest.mark.parametrize("line_end", ["\r\n", "\r"])
+@pytest.mark.parametrize("line_end", ["\r\n", "\r", "\r\r\n"])
 def test_crlf_and_cr_only_manifests_read_like_lf(tmp_path, line_end):
   lf = read_manifests([_write(tmp_path / "lf.csv", "\n".join([HEADER] + ROWS) + "\n")])
   other = read_manifests([_write(tmp_path / "other.csv", line_end.join([HEADER] + ROWS) + line_end)])
-  expected = [(name, text) for name, _, text in (row.split(",") for row in ROWS)]
-  assert [(r.wav_filename, r.transcript) for r in other] == [(r.wav_filename, r.transcript) for r in lf] == expected
+  expected = [(name, text, line) for line, (name, _, text) in enumerate((row.split(",") for row in ROWS), start=2)]
+  assert ([(r.wav_filename, r.transcript, r.row_number) for r in other] ==
+          [(r.wav_filename, r.transcript, r.row_number) for r in lf] == expected)
 
 
 @pytest.mark.parametrize("line", [1, 3, 5])

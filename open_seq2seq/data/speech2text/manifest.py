@@ -3,6 +3,10 @@ import collections
 import csv
 import io
 import os
+import re
+
+# A carriage return that is not part of a line ending (\r\n, \r\r\n, or the end of the text).
+_STRAY_CR = re.compile(r"\r(?!\r*(\n|$))")
 
 ManifestRow = collections.namedtuple("ManifestRow", ["path", "transcript", "csv_file", "row_number", "wav_filename"])
 
@@ -26,7 +30,8 @@ def read_csv(csv_file):
         csv_file, data.count(b"\n", 0, error.start) + 1, error)) from error
   _check_line_breaks(csv_file, text)
   records = []
-  reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+  # \r\r\n counts as one line ending, so that line numbers match an editor's.
+  reader = csv.reader(io.StringIO(re.sub(r"\r+\n", "\n", text), newline=""), strict=True)
   while True:
     start = reader.line_num + 1
     try:
@@ -48,20 +53,16 @@ def read_csv(csv_file):
 
 def _check_line_breaks(csv_file, text):
   """Raises ValueError naming the line of the first NUL byte or carriage return that does not end a line
-  (files whose every line ends in a lone carriage return, old Mac style, are accepted)."""
+  (\r\n, \r\r\n of a twice-converted file, and files whose every line ends in a lone \r, old Mac style, are
+  accepted)."""
   position = text.find("\0")
   if position >= 0:
     raise ValueError("{} line {}: a NUL byte (binary data, or UTF-16 text saved without its byte-order mark); "
                      "expected UTF-8 text".format(csv_file, text.count("\n", 0, position) + 1))
-  if "\n" not in text:
-    return
-  position = text.find("\r")
-  while position >= 0:
-    if text.startswith("\n", position + 1) or position == len(text) - 1:
-      position = text.find("\r", position + 2)
-      continue
+  stray = _STRAY_CR.search(text) if "\n" in text else None
+  if stray:
     raise ValueError("{} line {}: a carriage return (\\r) inside the line would split its row in two; "
-                     "remove it".format(csv_file, text.count("\n", 0, position) + 1))
+                     "remove it".format(csv_file, text.count("\n", 0, stray.start()) + 1))
 
 
 def read_manifests(dataset_files, dataset_root=None, need_transcripts=True, bad_rows=None):
