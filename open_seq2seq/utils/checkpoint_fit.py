@@ -9,6 +9,8 @@ MASTER_COPY_PREFIX = "Loss_Optimization/FP32-master-copy/"
 # tf.train.ExponentialMovingAverage names the moving average (shadow) of variable v "<v>/ExponentialMovingAverage".
 EMA_SUFFIX = "/ExponentialMovingAverage"
 SHOWN_PROBLEMS = 8
+ABSENT = "absent from the checkpoint"
+NOT_IN_MODEL = "in the checkpoint, not in the model"
 
 
 class CheckpointMismatchError(ValueError):
@@ -49,7 +51,7 @@ def unmatched_reason(name, shape, stored, use_ema=False):
   for candidate in source_candidates(name, use_ema):
     if candidate in stored:
       return "shape {} in the checkpoint, {} in the model".format(list(stored[candidate]), shape)
-  return "absent from the checkpoint"
+  return ABSENT
 
 
 def match_sources(variables, stored, use_ema=False):
@@ -77,7 +79,7 @@ def match_exactly(variables, stored, stored_dtypes):
   for var in variables:
     name, shape, dtype = var.op.name, var.shape.as_list(), var.dtype.base_dtype
     if name not in stored:
-      problems.append((name, "absent from the checkpoint"))
+      problems.append((name, ABSENT))
     elif list(stored[name]) != shape:
       problems.append((name, "shape {} in the checkpoint, {} in the model".format(list(stored[name]), shape)))
     elif stored_dtypes[name] != dtype:
@@ -93,23 +95,30 @@ def weights_missing_from_graph(stored, variables):
   for var in variables:
     name = var.op.name
     names.add(name[len(MASTER_COPY_PREFIX):] if name.startswith(MASTER_COPY_PREFIX) else name)
-  return [(name, "in the checkpoint, not in the model") for name in sorted(stored)
+  return [(name, NOT_IN_MODEL) for name in sorted(stored)
           if is_model_weight(name) and name not in names]
 
 
+def _listed(items):
+  shown = ", ".join(items[:SHOWN_PROBLEMS])
+  return shown + (" and {} more".format(len(items) - SHOWN_PROBLEMS) if len(items) > SHOWN_PROBLEMS else "")
+
+
 def mismatch_error(checkpoint, problems):
-  """CheckpointMismatchError for ``problems`` ([(variable name, reason)], from the functions above) naming the
-  checkpoint, counting each kind and showing the first SHOWN_PROBLEMS (differing shapes first)."""
-  problems = sorted(problems, key=lambda problem: (not problem[1].startswith(("shape", "dtype")), problem[0]))
-  counts = []
-  for reason, text in (("shape", "{} variable(s) of another shape"), ("dtype", "{} of another dtype"),
-                       ("absent", "it lacks {} variable(s) of the model"),
-                       ("in the checkpoint", "{} weight(s) not in the model")):
-    count = sum(1 for _, why in problems if why.startswith(reason))
-    if count:
-      counts.append(text.format(count))
-  shown = "; ".join("{} ({})".format(name, why) for name, why in problems[:SHOWN_PROBLEMS])
-  more = "; and {} more".format(len(problems) - SHOWN_PROBLEMS) if len(problems) > SHOWN_PROBLEMS else ""
+  """CheckpointMismatchError for ``problems`` ([(variable name, reason)], from the functions above): one line
+  naming the checkpoint, then per kind its count and the first SHOWN_PROBLEMS variables (with both shapes or
+  dtypes where they differ)."""
+  problems = sorted(problems)
+  changed = ["{} ({})".format(name, why) for name, why in problems if why.startswith(("shape", "dtype"))]
+  absent = [name for name, why in problems if why == ABSENT]
+  unused = [name for name, why in problems if why == NOT_IN_MODEL]
+  parts = []
+  if changed:
+    parts.append("{} variable(s) of another shape or dtype: {}".format(len(changed), _listed(changed)))
+  if absent:
+    parts.append("it lacks {} variable(s) of the model: {}".format(len(absent), _listed(absent)))
+  if unused:
+    parts.append("{} weight(s) of the checkpoint are not in the model: {}".format(len(unused), _listed(unused)))
   return CheckpointMismatchError(
-      "Checkpoint {} does not fit this config's model ({}): {}{}. Was it trained with another config (vocabulary, "
-      "layer sizes, optimizer, dtype)?".format(checkpoint, ", ".join(counts), shown, more))
+      "Checkpoint {} does not fit this config's model: {}. Was it trained with another config (vocabulary, layer "
+      "sizes, optimizer, dtype)?".format(checkpoint, "; ".join(parts)))
