@@ -4,6 +4,7 @@ import time
 
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.losses.ctc_loss import UNALIGNABLE_UTTERANCES
 from open_seq2seq.training.stop_signals import RunInterrupted, evaluation_stop_signal
 from open_seq2seq.utils.logging import deco_print
 
@@ -13,7 +14,8 @@ def iterate_data(model, sess, compute_loss, verbose):
 
   Results are ``model.evaluate(...)`` in eval mode and ``model.infer(...)`` in infer mode. Under Horovod each
   worker runs its shard (possibly empty: then no batch) and every worker gets the results of all shards (rank
-  order) and the global loss. Raises ValueError naming the file and row when an utterance cannot be read,
+  order) and the global loss. Utterances whose label cannot be aligned to their frames (loss 0, see
+  ``CTCLoss``) are counted over all workers and reported in one line. Raises ValueError naming the file and row when an utterance cannot be read,
   or when no utterance at all could be read; RunInterrupted when a stop signal arrives between batches.
   """
   data_layer = model.get_data_layer()
@@ -22,9 +24,10 @@ def iterate_data(model, sess, compute_loss, verbose):
              "objects": model.num_objects_per_step}
   if compute_loss:
     fetches["loss"] = model.loss
+    fetches["unalignable"] = (tf.get_collection(UNALIGNABLE_UTTERANCES + "/" + model.mode) or [tf.constant(0)])[0]
   num_batches = math.ceil(data_layer.get_size_in_samples() / data_layer.params["batch_size"])
   bench_start = model.params.get("bench_start", 10)
-  results, total_loss, total_samples = [], 0.0, 0
+  results, total_loss, total_samples, unalignable = [], 0.0, 0, 0
   timed_seconds, timed_objects, step = 0.0, 0, 0
   while True:
     if evaluation_stop_signal() is not None:
@@ -44,6 +47,7 @@ def iterate_data(model, sess, compute_loss, verbose):
     batch_size = len(values["inputs"]["source_tensors"][1])
     if compute_loss:
       total_loss += values["loss"] * batch_size
+      unalignable += int(values["unalignable"])
     total_samples += batch_size
     if model.mode == "infer":
       results.append(model.infer(values["inputs"], values["outputs"]))
@@ -58,12 +62,16 @@ def iterate_data(model, sess, compute_loss, verbose):
   data_layer.report_skipped()
   workers = model.hvd
   if workers is not None and workers.can_gather:
-    gathered = workers.gather((results, total_loss, total_samples))
-    results = [batch for worker_results, _, _ in gathered for batch in worker_results]
-    total_loss = sum(worker_loss for _, worker_loss, _ in gathered)
-    total_samples = sum(worker_samples for _, _, worker_samples in gathered)
+    gathered = workers.gather((results, total_loss, total_samples, unalignable))
+    results = [batch for worker_results, _, _, _ in gathered for batch in worker_results]
+    total_loss = sum(worker[1] for worker in gathered)
+    total_samples = sum(worker[2] for worker in gathered)
+    unalignable = sum(worker[3] for worker in gathered)
   if not total_samples:
     raise ValueError("No utterance of {} could be read (every one was dropped while reading; see the skipped list "
                      "above)".format(data_layer.params.get("dataset_files")))
+  if unalignable:
+    deco_print("Warning: {} of {} utterances cannot be aligned to the model's output frames (characters plus "
+               "adjacent repeats exceed the frames): their loss counts as 0".format(unalignable, total_samples))
   mean_loss = total_loss / total_samples if compute_loss else None
   return results, mean_loss

@@ -58,3 +58,8 @@ def test_batches_that_cannot_be_aligned_are_counted_not_shown_as_loss_zero(env, 
     rows = list(csv.DictReader(handle))
   assert [(int(row["global_step"]), int(row["unalignable"]), float(row["loss"])) for row in rows] == \
       [(5, 40, 0.0), (10, 40, 0.0)]
+  dev_manifest = os.path.join(env["JASPER_MINI_CORPUS"], "librivox-dev-clean.csv")
+  with open(dev_manifest, newline="", encoding="utf-8") as handle:
+    dev_rows = len(list(csv.DictReader(handle)))
+  evaluation = run_script(["run.py", "--config_file=" + str(config), "--mode=eval", "--logdir=" + logdir], env)
+  assert "Warning: {0} of {0} utterances cannot be aligned".format(dev_rows) in evaluation.stdout
