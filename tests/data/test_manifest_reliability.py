@@ -279,3 +279,9 @@ def test_a_repeated_header_is_named_not_read_as_a_file(tmp_path):
   bad_rows = []
   rows = read_manifests([path], bad_rows=bad_rows)
   assert [r.wav_filename for r in rows] == NAMES and len(bad_rows) == 1 and "row 4: repeats" in bad_rows[0]
+
+
+@pytest.mark.parametrize("text", ["", "\n", "\r\n\r\n", "\ufeff"])
+def test_an_empty_manifest_is_named_as_empty(tmp_path, text):
+  with pytest.raises(ValueError, match=r"m\.csv: the file is empty"):
+    read_manifests([_write(tmp_path / "m.csv", text)], need_transcripts=False)

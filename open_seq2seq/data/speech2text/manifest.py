@@ -99,7 +99,10 @@ def _read_manifest(csv_file, base_dir, need_transcripts, bad_rows):
   """The rows of one CSV manifest (see read_manifests)."""
   rows = []
   header, records = read_csv(csv_file)
-  if header is None or "wav_filename" not in header:
+  if header is None:
+    raise ValueError("{}: the file is empty; expected a header 'wav_filename,wav_filesize,transcript' and rows".format(
+        csv_file))
+  if "wav_filename" not in header:
     raise ValueError("{}: expected a header with 'wav_filename' (and 'transcript'), got {}".format(csv_file, header))
   path_col = header.index("wav_filename")
   text_col = header.index("transcript") if "transcript" in header else None
