@@ -5,6 +5,7 @@ import glob
 import os
 import re
 import shutil
+import time
 
 import tensorflow.compat.v1 as tf
 from google.protobuf import text_format
@@ -38,6 +39,11 @@ def checkpoint_problem(prefix):
   """
   if not os.path.isfile(prefix + ".index"):
     return "its index file {}.index is missing".format(os.path.basename(prefix))
+  # A resume asks about the same checkpoint several times (state repair, logdir check, restore): files that
+  # have not changed since they read back intact are not read again.
+  files = _file_signature(prefix)
+  if _INTACT.get(prefix) == files:
+    return None
   try:
     reader = tf.train.load_checkpoint(prefix)
     for name in reader.get_variable_to_shape_map():
@@ -47,7 +53,22 @@ def checkpoint_problem(prefix):
     # for a checksum, another OpError for an index or a missing shard, DecodeError for a bad entry.
     hint = " (a data shard is shorter than its index says)" if isinstance(error, IndexError) else ""
     return _first_line(error) + hint
+  # mtime has the kernel's tick as resolution: only files left alone for a while are known by it.
+  if all(mtime_ns < time.time_ns() - 2 * 10**9 for _, _, mtime_ns in files):
+    _INTACT[prefix] = files
   return None
+
+
+_INTACT = {}
+
+
+def _file_signature(prefix):
+  """``(name, size, mtime_ns)`` of the index and data shards of checkpoint ``prefix``."""
+  signature = []
+  for path in [prefix + ".index"] + sorted(glob.glob(glob.escape(prefix) + ".data-*")):
+    stat = os.stat(path)
+    signature.append((path, stat.st_size, stat.st_mtime_ns))
+  return tuple(signature)
 
 
 def checkpoint_is_complete(prefix):

@@ -194,3 +194,20 @@ def test_any_flipped_byte_is_found_or_harmless(checkpoint_dir, suffix):
     _flip(path, offset)
   assert found >= os.path.getsize(path) // 2
   assert checkpoint_problem(prefix) is None
+
+
+def test_an_unchanged_intact_checkpoint_is_read_once_and_damage_after_it_is_still_found(checkpoint_dir,
+                                                                                           monkeypatch):
+  """A resume asks three times about the same checkpoint; files older than the clock's tick are trusted while
+  their size and mtime stay, and any write after the check is seen again."""
+  prefix = os.path.join(checkpoint_dir, "model.ckpt-200")
+  for path in (prefix + ".index", prefix + DATA):
+    os.utime(path, (os.path.getmtime(path) - 3600, os.path.getmtime(path) - 3600))
+  reads = []
+  real_load = tf.train.load_checkpoint
+  monkeypatch.setattr(tf.train, "load_checkpoint", lambda path: reads.append(path) or real_load(path))
+  assert checkpoint_problem(prefix) is None and checkpoint_problem(prefix) is None
+  assert reads == [prefix]
+  _flip(prefix + DATA, os.path.getsize(prefix + DATA) // 2)
+  assert "Checksum" in checkpoint_problem(prefix) or "checksum" in checkpoint_problem(prefix).lower()
+  assert len(reads) >= 2
