@@ -161,6 +161,22 @@ def test_run_refuses_a_swallowing_quote(env, corpus, checkpoint_dir, tmp_path, m
   assert "Traceback" not in result.stderr and not os.path.exists(output)
 
 
+@pytest.mark.parametrize("mode", ["infer", "eval"])
+def test_run_refuses_a_stray_carriage_return_and_a_nul_byte(env, corpus, checkpoint_dir, tmp_path, mode):
+  manifest = _test_manifest(corpus, tmp_path)
+  with open(manifest, newline="") as handle:
+    lines = handle.read().split("\n")
+  for stray, line in (("\r", 3), ("\0", 4)):
+    broken = list(lines)
+    broken[line - 1] = broken[line - 1][:-2] + stray + broken[line - 1][-2:]
+    _write(manifest, "\n".join(broken))
+    result, output = _run(env, checkpoint_dir, tmp_path, manifest, mode)
+    errors = [text for text in result.stderr.splitlines() if text.startswith("*** Error:")]
+    assert result.returncode != 0 and len(errors) == 1, result.stderr[-2000:]
+    assert "quoted.csv line {}: a {}".format(line, "carriage return" if stray == "\r" else "NUL byte") in errors[0]
+    assert "Traceback" not in result.stderr and not os.path.exists(output)
+
+
 def test_infer_says_which_rows_skip_bad_data_left_out(env, corpus, checkpoint_dir, tmp_path):
   manifest = _test_manifest(corpus, tmp_path)
   with open(manifest, newline="") as handle:
