@@ -18,7 +18,8 @@ from open_seq2seq.utils.metrics import corpus_wer  # pylint: disable=wrong-impor
 
 
 def read_predictions(path):
-  """{wav_filename: predicted_transcript} of an inference CSV; a file listed twice is an error naming both lines."""
+  """{wav_filename: predicted_transcript} of an inference CSV; a file listed twice, a short or long row and a
+  repeated header are errors naming the line."""
   header, records = read_csv(path)
   if header is None or "wav_filename" not in header or "predicted_transcript" not in header:
     raise ValueError("{}: expected columns wav_filename and predicted_transcript, got {}".format(path, header))
@@ -28,6 +29,8 @@ def read_predictions(path):
     if len(fields) != len(header):
       raise ValueError("{} line {}: expected {} fields ({}), got {}".format(
           path, line, len(header), ",".join(header), len(fields)))
+    if [field.strip() for field in fields] == header:
+      raise ValueError("{} line {}: repeats the header (files concatenated?); expected a prediction".format(path, line))
     if fields[key] in lines:
       raise ValueError("{} lines {} and {}: two predictions for {}".format(
           path, lines[fields[key]], line, fields[key]))

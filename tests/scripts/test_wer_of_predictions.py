@@ -129,3 +129,10 @@ def test_an_error_is_one_line_without_traceback(tmp_path):
   errors = [line for line in result.stderr.splitlines() if "error:" in line.lower()]  # not TensorFlow's notes
   assert len(errors) == 1 and errors[0].startswith("*** Error: ") and "1 predictions of files" in errors[0]
   assert "Traceback" not in result.stderr
+
+
+def test_a_repeated_header_in_the_predictions_is_named(tmp_path):
+  args = _manifest_and_predictions(tmp_path, [("a.wav", "one two"), ("wav_filename", "predicted_transcript"),
+                                              ("b.wav", "three"), ("c.wav", "four five")])
+  with pytest.raises(ValueError, match=r"p\.csv line 3: repeats the header"):
+    wop.main(args)
