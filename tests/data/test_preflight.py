@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import struct
 import wave
 
 import numpy as np
@@ -199,3 +200,77 @@ def test_a_training_stream_emptied_by_speed_perturbation_ends_with_an_error(tmp_
   assert "ERROR: No utterance of {} survived its filters".format(manifest) in result.stdout, result.stderr[-2000:]
   assert "too_long" in result.stdout
 
+
+
+def test_paths_that_are_no_regular_file_are_named_for_what_they_are(tmp_path, capsys):
+  manifest = write_corpus(str(tmp_path), ["a", "b", "c", "d", "e"])
+  audio = tmp_path / "audio"
+  for index in range(1, 4):
+    os.remove(str(audio / "utt{}.wav".format(index)))
+  os.makedirs(str(audio / "utt1.wav"))
+  os.symlink(str(audio / "loop.wav"), str(audio / "utt2.wav"))
+  os.symlink(str(audio / "utt2.wav"), str(audio / "loop.wav"))
+  os.mkfifo(str(audio / "utt3.wav"))
+  os.remove(str(audio / "utt4.wav"))
+  # Independent oracles: the standard library's view of each path.
+  assert os.path.isdir(str(audio / "utt1.wav")) and not os.path.exists(str(audio / "utt2.wav"))
+  assert os.path.islink(str(audio / "utt2.wav")) and not os.path.lexists(str(audio / "utt4.wav"))
+  with pytest.raises(ValueError) as raised:
+    layer(manifest)
+  assert "4 of 5 rows of {} have unusable audio (missing 1, unreadable 3)".format(manifest) in str(raised.value)
+  listed = capsys.readouterr().out
+  assert "utt1.wav: it is a directory, not a regular file ({} row 3)".format(manifest) in listed
+  assert "utt2.wav: Too many levels of symbolic links ({} row 4)".format(manifest) in listed
+  assert "utt3.wav: it is a FIFO, not a regular file ({} row 5)".format(manifest) in listed
+  assert "Audio file not found: {} ({} row 6)".format(audio / "utt4.wav", manifest) in listed
+
+
+def test_a_wav_whose_data_size_is_too_small_is_refused(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["a", "b"])
+  path = str(tmp_path / "audio" / "utt1.wav")
+  with open(path, "r+b") as handle:
+    handle.seek(40)
+    handle.write(struct.pack("<I", 100))
+  # The standard library reads the 50 frames the header declares, of a file holding 8000 samples.
+  with wave.open(path) as handle:
+    assert handle.getnframes() == 50 and (os.path.getsize(path) - 44) // 2 == 8000
+  with pytest.raises(ValueError, match=r"utt1\.wav is truncated: its data chunk declares 100 bytes of samples, but "
+                                       r"15900 more bytes follow that are no RIFF chunk .*row 3\)"):
+    layer(manifest)
+
+
+def test_a_wav_followed_by_another_chunk_or_zero_padding_is_accepted(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["a", "b"])
+  for index, tail in enumerate([b"LIST" + struct.pack("<I", 4) + b"INFO", bytes(512)]):
+    path = str(tmp_path / "audio" / "utt{}.wav".format(index))
+    with open(path, "ab") as handle:
+      handle.write(tail)
+  assert layer(manifest).get_size_in_samples() == 2
+
+
+@pytest.mark.parametrize("entry", [[8000, 0, 1, None, None], [8000, 16000, 1, "weird", None], ["x", 16000, 1, None, None],
+                                   [-5, 16000, 1, None, None], [8000, 16000, 0, None, None]])
+def test_an_edited_cache_entry_is_probed_again(tmp_path, entry):
+  manifest = write_corpus(str(tmp_path), ["a", "b"])
+  layer(manifest)
+  cache_file = manifest + preflight.CACHE_SUFFIX
+  with open(cache_file) as handle:
+    stored = json.load(handle)
+  path = str(tmp_path / "audio" / "utt1.wav")
+  stored["files"][path][2:] = entry
+  with open(cache_file, "w") as handle:
+    json.dump(stored, handle)
+  data_layer = layer(manifest, mode="infer")
+  # soundfile's header of the file, not the cache's entry.
+  assert data_layer.get_size_in_samples() == 2 and sf.info(path).frames == 8000
+  with open(cache_file) as handle:
+    assert json.load(handle)["files"][path][2:] == [8000, 16000, 1, None, None]
+
+
+def test_a_manifest_with_a_header_only_says_so(tmp_path):
+  manifest = str(tmp_path / "header.csv")
+  with open(manifest, "w") as handle:
+    handle.write("wav_filename,wav_filesize,transcript\n\n")
+  for mode in ("train", "eval", "infer"):
+    with pytest.raises(ValueError, match="dataset_files {} list no utterances: a header and no rows".format(manifest)):
+      layer(manifest, mode=mode)

@@ -5,8 +5,10 @@ modification time; a damaged or foreign cache file is ignored and rebuilt.
 """
 import collections
 import contextlib
+import errno
 import json
 import os
+import stat
 import struct
 import sys
 import threading
@@ -23,31 +25,65 @@ CACHE_VERSION = 1
 # Reasons a row is dropped, in report order; the last two are duration filters, not bad data.
 REASONS = ("missing", "unreadable", "empty", "truncated", "sample_rate", "channels", "too_long", "too_short")
 BAD_AUDIO = REASONS[:6]
+PROBE_REASONS = (None,) + REASONS[:4]
 MAX_LISTED = 20
+# libsndfile's frame count of a stream whose end it cannot find (SF_COUNT_MAX).
+UNKNOWN_LENGTH = 2 ** 63 - 1
 
 AudioHeader = collections.namedtuple("AudioHeader", ["frames", "rate", "channels", "reason", "detail"])
 
 
-def _riff_data_shortfall(path, file_size):
-  """Bytes the data chunk of a RIFF/WAVE file declares beyond the end of the file (0 when complete or not
-  RIFF). libsndfile silently reads a cut WAV as a shorter one, so the header is compared with the size."""
+def _riff_problem(path, file_size):
+  """What is wrong with the data chunk of a RIFF/WAVE file, or None (also for other formats). libsndfile
+  silently reads a cut WAV, or one whose data size is too small, as a shorter one, so the declared size is
+  compared with the file: it may not run past the end, and what follows it must look like another chunk."""
   with open(path, "rb") as handle:
     head = handle.read(12)
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-      return 0
+      return None
     offset = 12
     for _ in range(64):
       chunk = handle.read(8)
       if len(chunk) < 8:
-        return 0
+        return None
       chunk_id, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
       offset += 8
       if chunk_id == b"data":
         # Streaming writers that cannot seek back leave 0 or 0xFFFFFFFF: the size is unknown, not wrong.
-        return 0 if size in (0, 0xFFFFFFFF) else max(0, size - (file_size - offset))
+        if size in (0, 0xFFFFFFFF):
+          return None
+        if size > file_size - offset:
+          return "the header declares {} bytes of samples more than the file holds".format(size - (file_size - offset))
+        handle.seek(offset + size + (size & 1))
+        return _stray_bytes(handle.read(8), size, file_size - offset - size)
       offset += size + (size & 1)
       handle.seek(offset)
-  return 0
+  return None
+
+
+def _stray_bytes(following, size, remaining):
+  """The problem when the 8 bytes ``following`` a data chunk of ``size`` bytes are neither another chunk's
+  header (a printable id) nor zero padding: samples past a data size written too small."""
+  if len(following) < 8 or following[:4] == bytes(4) or all(32 <= byte < 127 for byte in following[:4]):
+    return None
+  return "its data chunk declares {} bytes of samples, but {} more bytes follow that are no RIFF chunk (a wrong " \
+      "data size?)".format(size, remaining)
+
+
+def _not_a_regular_file(path):
+  """``AudioHeader`` of a path that is no regular file: 'missing' when nothing is there, else 'unreadable'
+  naming what is (a directory, a symlink loop, a FIFO, ...); None for a regular file."""
+  try:
+    mode = os.stat(path).st_mode
+  except OSError as error:
+    if error.errno == errno.ENOENT:
+      return AudioHeader(0, 0, 0, "missing", "not found")
+    return AudioHeader(0, 0, 0, "unreadable", error.strerror or str(error))
+  if stat.S_ISREG(mode):
+    return None
+  kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a socket" \
+      if stat.S_ISSOCK(mode) else "a device"
+  return AudioHeader(0, 0, 0, "unreadable", "it is {}, not a regular file".format(kind))
 
 
 def _why(error):
@@ -59,18 +95,22 @@ def _why(error):
 def probe_audio(path):
   """``AudioHeader`` of one file: frames per channel, sample rate (Hz), channels, and ``reason``/``detail``
   (None for a readable file, else one of 'missing', 'unreadable', 'empty', 'truncated')."""
-  if not os.path.isfile(path):
-    return AudioHeader(0, 0, 0, "missing", "not found")
+  not_a_file = _not_a_regular_file(path)
+  if not_a_file:
+    return not_a_file
   try:
     info = sf.info(path)
   except (RuntimeError, OSError) as error:
     return AudioHeader(0, 0, 0, "unreadable", _why(error))
   if info.frames <= 0:
     return AudioHeader(0, info.samplerate, info.channels, "empty", "0 samples")
+  if info.frames >= UNKNOWN_LENGTH:
+    return AudioHeader(0, info.samplerate, info.channels, "truncated",
+                       "its length is unknown (an Ogg stream whose last page is missing?)")
   try:
-    shortfall = _riff_data_shortfall(path, os.path.getsize(path))
-    if shortfall:
-      raise OSError("the header declares {} bytes of samples more than the file holds".format(shortfall))
+    riff_problem = _riff_problem(path, os.path.getsize(path))
+    if riff_problem:
+      raise OSError(riff_problem)
     # Reading the last frame finds a compressed file (FLAC) cut after its header, at the cost of one block.
     with sf.SoundFile(path) as handle:
       handle.seek(info.frames - 1)
@@ -96,17 +136,21 @@ class ScanCache:
     except (OSError, ValueError, AttributeError):
       pass  # absent, unreadable or damaged: scanned again and rewritten
 
-  def get(self, path, stat):
+  def get(self, path, status):
+    """The cached header of ``path`` if ``status`` (its os.stat) still matches and the entry is one a probe
+    can give (an edited or damaged entry is probed again rather than trusted), else None."""
     entry = self._entries.get(path)
-    if not isinstance(entry, list) or len(entry) != 7 or entry[:2] != [stat.st_size, stat.st_mtime_ns]:
+    if not isinstance(entry, list) or len(entry) != 7 or entry[:2] != [status.st_size, status.st_mtime_ns]:
       return None
-    try:
-      return AudioHeader(int(entry[2]), int(entry[3]), int(entry[4]), entry[5], entry[6])
-    except (TypeError, ValueError):
+    header = AudioHeader(*entry[2:])
+    if not all(isinstance(value, int) and value >= 0 for value in header[:3]) or header.reason not in PROBE_REASONS:
       return None
+    if header.reason is None and (header.frames < 1 or header.rate < 1 or header.channels < 1):
+      return None
+    return header
 
-  def put(self, path, stat, header):
-    self._entries[path] = [stat.st_size, stat.st_mtime_ns] + list(header)
+  def put(self, path, status, header):
+    self._entries[path] = [status.st_size, status.st_mtime_ns] + list(header)
     self._changed = True
 
   def save(self):
@@ -143,21 +187,22 @@ def scan_audio(rows, workers=None):
   for index, row in enumerate(rows):
     path = os.path.abspath(row.path)
     try:
-      stat = os.stat(path)
+      status = os.stat(path)
     except OSError:
-      headers[index] = AudioHeader(0, 0, 0, "missing", "not found")
+      headers[index] = _not_a_regular_file(path)
       continue
-    headers[index] = caches[row.csv_file].get(path, stat)
+    headers[index] = caches[row.csv_file].get(path, status)
     if headers[index] is None:
-      jobs.append((index, path, stat))
+      jobs.append((index, path, status))
 
   def probe(job):
     return job, probe_audio(job[1])
 
   with _quiet_stderr():
-    for (index, path, stat), header in bounded_parallel_map(probe, jobs, workers or min(32, 4 * (os.cpu_count() or 1))):
+    for (index, path, status), header in bounded_parallel_map(probe, jobs,
+                                                              workers or min(32, 4 * (os.cpu_count() or 1))):
       headers[index] = header
-      caches[rows[index].csv_file].put(path, stat, header)
+      caches[rows[index].csv_file].put(path, status, header)
   for cache in caches.values():
     cache.save()
   seconds = time.time() - start

@@ -158,8 +158,12 @@ class Speech2TextDataLayer(DataLayer):
       labels = [ids for ids in encoded if ids is not None]
     if not usable:
       self.report_skipped()
+      total = len(rows) + counts["malformed_row"]
+      if not total:
+        raise ValueError("dataset_files {} list no utterances: a header and no rows".format(
+            ", ".join(self._params["dataset_files"])))
       raise ValueError("dataset_files {} hold no usable utterances: all {} rows were dropped ({})".format(
-          ", ".join(self._params["dataset_files"]), len(rows) + counts["malformed_row"], format_counts(counts)))
+          ", ".join(self._params["dataset_files"]), total, format_counts(counts)))
     return usable, labels, num_samples
 
   def _frame_count(self, num_samples):
