@@ -177,6 +177,10 @@ def parse_args(argv):
     raise ValueError("--mode eval needs --labels")
   if args.mode == "infer" and not args.infer_output_file:
     raise ValueError("--mode infer needs --infer_output_file")
+  for flag in ("lm", "logits", "vocab", "infer_output_file", "dump_all_beams_to"):
+    if getattr(args, flag) == "":
+      # An empty --lm would otherwise silently mean plain beam search (a shell variable that was never set).
+      raise ValueError("--{} is given an empty file name".format(flag))
   for flag, valid, expected in [("beam_width", args.beam_width >= 1, ">= 1"),
                                 ("cutoff_prob", 0 < args.cutoff_prob <= 1, "in (0, 1]"),
                                 ("cutoff_top_n", args.cutoff_top_n >= 1, ">= 1"),
@@ -243,7 +247,7 @@ def main(argv=None):
   names = list(logits)
   references = match_references(args.labels, names, args.logits) if args.labels else None
   lm = None
-  if args.lm:
+  if args.lm is not None:
     lm, notes = load_language_model(args.lm, labels)
     for note in notes:
       sys.stderr.write("Warning: {}\n".format(note))

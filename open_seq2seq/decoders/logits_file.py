@@ -21,6 +21,7 @@ import zlib
 
 import numpy as np
 
+from open_seq2seq.decoders.lm.text_files import refuse_special_file
 from open_seq2seq.utils.atomic import atomic_output
 
 FORMAT_NAME = "jasper-ctc-logits"
@@ -52,8 +53,10 @@ def read_logits(path, trust_pickle=False):
   """The LogitsDump stored in ``path``: the ``.npz`` format, or with ``trust_pickle`` the reference's pickle.
 
   Raises LogitsFileError (a ValueError) naming ``path`` for a file of neither format, a pickle without
-  ``trust_pickle``, a damaged archive, and arrays that are not ``[T', V+1]`` finite floats.
+  ``trust_pickle``, a damaged archive or one with members that are no ``.npy`` arrays, and arrays that are not
+  ``[T', V+1]`` finite floats; ValueError for a directory, FIFO or device.
   """
+  refuse_special_file(path)
   with open(path, "rb") as handle:
     magic = handle.read(len(ZIP_MAGIC))
   if magic == ZIP_MAGIC:
@@ -69,24 +72,45 @@ def read_logits(path, trust_pickle=False):
   return dump
 
 
-def _read_npz(path):
+def _read_members(path):
+  """``{name: array}`` of the archive's ``.npy`` members; LogitsFileError for anything else in it."""
   try:
+    with zipfile.ZipFile(path) as archive:
+      listed = archive.namelist()
     with np.load(path, allow_pickle=False) as archive:
       members = {name: archive[name] for name in archive.files}
-  except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as error:
+  except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError) as error:
     raise LogitsFileError("{}: damaged or not a logits .npz archive ({})".format(path, error)) from None
+  except MemoryError:
+    raise LogitsFileError("{}: damaged .npz archive (a member's header declares an array too large to "
+                          "hold)".format(path)) from None
+  if len(set(listed)) != len(listed):
+    # zipfile would silently read the last of two same-named members.
+    raise LogitsFileError("{}: the archive holds a member twice ({})".format(
+        path, sorted(name for name in set(listed) if listed.count(name) > 1)[0]))
+  for name, member in members.items():
+    if not isinstance(member, np.ndarray):
+      # NpzFile hands back the raw bytes of a member without the .npy signature (e.g. a pickle).
+      raise LogitsFileError("{}: the member {!r} is not a .npy array".format(path, name))
+  return members
+
+
+def _read_npz(path):
+  members = _read_members(path)
   index = members.pop("index", None)
   if index is None or index.dtype != np.uint8 or index.ndim != 1:
     raise LogitsFileError("{}: no 'index' member (uint8 JSON); not written by run.py?".format(path))
   try:
     meta = json.loads(index.tobytes().decode("utf-8"))
-  except (UnicodeDecodeError, ValueError) as error:
+  except (UnicodeDecodeError, ValueError, RecursionError) as error:
     raise LogitsFileError("{}: the 'index' member is not UTF-8 JSON ({})".format(path, error)) from None
   if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
     raise LogitsFileError("{}: the index is not {} version {}".format(path, FORMAT_NAME, FORMAT_VERSION))
   names = meta.get("wav_filenames")
-  if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
-    raise LogitsFileError("{}: the index's wav_filenames must be a list of distinct file names".format(path))
+  if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names) \
+      or len(set(names)) != len(names):
+    raise LogitsFileError("{}: the index's wav_filenames must be a list of distinct, non-empty file names".format(
+        path))
   expected = {"logits_{}".format(i) for i in range(len(names))}
   if set(members) != expected:
     raise LogitsFileError("{}: the index lists {} utterances, the archive holds the arrays {}".format(
@@ -103,13 +127,18 @@ def _read_trusted_pickle(path):
       # Unpickling can fail in any way the file's contents choose; all of them mean a file not from run.py.
       raise LogitsFileError("{}: neither a logits .npz file nor a readable logits pickle ({})".format(
           path, error)) from None
-  if not isinstance(stored, dict) or not isinstance(stored.get("logits"), dict) \
-      or not isinstance(stored.get("vocab", {}), dict):
-    raise LogitsFileError("{}: expected a pickled dict with 'logits' {{wav_filename: array}} and 'vocab' "
-                          "{{index: character}}".format(path))
-  vocab = stored.get("vocab")
-  labels = [vocab[i] for i in sorted(vocab)] if vocab is not None else None
-  logits = collections.OrderedDict((name, np.asarray(array)) for name, array in stored["logits"].items())
+  vocab = stored.get("vocab", {}) if isinstance(stored, dict) else None
+  if not isinstance(stored, dict) or not isinstance(stored.get("logits"), dict) or not isinstance(vocab, dict) \
+      or set(vocab) != set(range(len(vocab))) or not all(isinstance(name, str) and name for name in stored["logits"]):
+    raise LogitsFileError("{}: expected a pickled dict with 'logits' {{wav_filename: array}} (non-empty names) and "
+                          "'vocab' {{index: character}} (indices 0, 1, ...)".format(path))
+  labels = [vocab[i] for i in range(len(vocab))] if "vocab" in stored else None
+  logits = collections.OrderedDict()
+  for name, array in stored["logits"].items():
+    try:
+      logits[name] = np.asarray(array)
+    except ValueError as error:
+      raise LogitsFileError("{}: logits of {} are not an array ({})".format(path, name, error)) from None
   return LogitsDump(logits, stored.get("step_size"), labels)
 
 
@@ -118,7 +147,8 @@ def _check_arrays(path, dump):
   if vocab is not None and (not isinstance(vocab, list) or not all(isinstance(c, str) for c in vocab)):
     raise LogitsFileError("{}: the vocab must be a list of characters, got {!r}".format(path, vocab))
   step = dump.step_size
-  if step is not None and (not isinstance(step, (int, float)) or not math.isfinite(step) or step <= 0):
+  if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step)
+                           or step <= 0):
     raise LogitsFileError("{}: step_size must be a positive number of seconds, got {!r}".format(path, step))
   columns = len(vocab) + 1 if vocab is not None else None
   for name, array in dump.logits.items():

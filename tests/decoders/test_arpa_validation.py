@@ -184,9 +184,54 @@ def test_words_outside_the_vocabulary(good):
                    "(e.g. 'café', 'r2d2')".format(spellable + 2)]
 
 
-@pytest.mark.parametrize("words", [["привет", "мир", "кот"], ["1990", "2001", "cat", "42"], []])
+@pytest.mark.parametrize("words", [["привет", "мир", "кот"], ["1990", "2001", "cat", "42"]])
 def test_lm_the_vocabulary_cannot_spell_is_refused(words):
   ngrams = {1: {(w,): (-1.0, 0.0) for w in ["<s>", "</s>", "<unk>"] + words}}
   with pytest.raises(ValueError, match=r"^other.arpa: only \d+ of the LM's {} words can be spelled".format(
       len(words))):
     fit_to_labels(ngrams, LABELS, "other.arpa")
+
+
+def test_lm_of_markers_only_is_refused():
+  ngrams = {1: {(w,): (-1.0, 0.0) for w in ["<s>", "</s>", "<unk>"]}}
+  with pytest.raises(ValueError, match="^markers.arpa: the LM holds no words besides <s>, </s> and <unk>$"):
+    fit_to_labels(ngrams, LABELS, "markers.arpa")
+
+
+def without_word(text, word):
+  """``text`` without every n-gram holding ``word``, the counts under \\data\\ recomputed to match."""
+  lines = [line for line in text.split("\n") if "\t" not in line or word not in line.split("\t")[1].split(" ")]
+  for order in range(1, 4):
+    section = "\n".join(lines).split("\\{}-grams:\n".format(order))[1].split("\n\n")[0]
+    number = next(i for i, line in enumerate(lines) if line.startswith("ngram {}=".format(order)))
+    lines[number] = "ngram {}={}".format(order, len(section.split("\n")))
+  return "\n".join(lines)
+
+
+@pytest.mark.parametrize("marker", ["<s>", "</s>"])
+def test_sentence_markers_are_required(tmp_path, good, marker):
+  text = without_word(good, marker)
+  assert refused(tmp_path, text) == "lm.arpa:{}: the 1-grams have no {} (every ARPA model from lmplz, SRILM or " \
+      "scripts/build_lm.py has <s> and </s>)".format(line_of(text, "\\1-grams:"), marker)
+
+
+def test_missing_unknown_word_is_a_warning(tmp_path, good):
+  (tmp_path / "lm.arpa").write_text(without_word(good, "<unk>"))
+  lm, notes = load_language_model(str(tmp_path / "lm.arpa"), LABELS)
+  assert notes == ["{}: no <unk> 1-gram (an LM built without -unk); words outside the LM get log10 probability "
+                   "-10".format(tmp_path / "lm.arpa")]
+  assert lm.log10_prob("zzzzzzzz") == -10.0
+
+
+def test_five_gram_model_is_read_in_full(tmp_path):
+  rng = random.Random(5)
+  text = [[rng.choice(["a", "cat", "sat", "on", "the", "mat"]) for _ in range(rng.randint(5, 9))] for _ in range(60)]
+  handle = io.StringIO()
+  write_arpa(estimate_kneser_ney(text, order=5), handle)
+  (tmp_path / "lm5.arpa").write_text(handle.getvalue())
+  lm, _ = load_language_model(str(tmp_path / "lm5.arpa"), LABELS)
+  assert lm.order == 5
+  # A listed 5-gram scores exactly its own line's probability (no back-off involved).
+  fields = handle.getvalue().split("\\5-grams:\n")[1].split("\n")[0].split("\t")
+  words = fields[1].split(" ")
+  assert lm.log10_prob(words[-1], tuple(words[:-1])) == float(fields[0])

@@ -5,6 +5,8 @@ import io
 import json
 import os
 import pickle
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -89,6 +91,9 @@ GOOD = np.zeros((3, len(LABELS) + 1), dtype=np.float32)
     ({"index": index_bytes(), "logits_0": GOOD.astype(np.int32)}, "finite floats"),
     ({"index": index_bytes(step_size=-1), "logits_0": GOOD}, "step_size must be a positive"),
     ({"index": index_bytes(vocab="abc"), "logits_0": GOOD}, "vocab must be a list"),
+    ({"index": index_bytes(step_size=True), "logits_0": GOOD}, "step_size must be a positive"),
+    ({"index": index_bytes(wav_filenames=[""]), "logits_0": GOOD}, "non-empty file names"),
+    ({"index": np.frombuffer(b"[" * 100000 + b"]" * 100000, dtype=np.uint8), "logits_0": GOOD}, "not UTF-8 JSON"),
 ])
 def test_malformed_archives_are_refused(tmp_path, arrays, message):
   path = str(tmp_path / "bad.npz")
@@ -110,6 +115,57 @@ def test_damaged_archives_are_refused(tmp_path):
     np.savez(handle, index=index_bytes(), logits_0=np.array([GOOD, None], dtype=object))
   with pytest.raises(LogitsFileError, match="objects.npz: damaged or not a logits .npz archive"):
     read_logits(objects)
+
+
+def npy_bytes(array):
+  buffer = io.BytesIO()
+  np.save(buffer, array)
+  return buffer.getvalue()
+
+
+@pytest.mark.parametrize("members, message", [
+    # NpzFile returns a member without the .npy signature as raw bytes; a pickle stored as one must not pass.
+    ([("index.npy", npy_bytes(index_bytes())), ("logits_0.npy", pickle.dumps(GOOD))],
+     "the member 'logits_0' is not a .npy array"),
+    ([("index.npy", b"garbage"), ("logits_0.npy", npy_bytes(GOOD))], "the member 'index' is not a .npy array"),
+    # zipfile reads the last of two same-named members: which logits are meant is unknowable.
+    ([("index.npy", npy_bytes(index_bytes())), ("logits_0.npy", npy_bytes(GOOD)), ("logits_0.npy", npy_bytes(GOOD))],
+     r"holds a member twice \(logits_0.npy\)"),
+    ([("index.npy", npy_bytes(index_bytes())),
+      ("logits_0.npy", npy_bytes(GOOD).replace(b"(3, 29)", b"(99999999999999, 29)"))], "declares an array too large"),
+])
+def test_archives_with_foreign_members_are_refused(tmp_path, members, message):
+  path = str(tmp_path / "crafted.npz")
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+    with zipfile.ZipFile(path, "w") as archive:
+      for name, content in members:
+        archive.writestr(name, content)
+  with pytest.raises(LogitsFileError, match="^" + path + ": .*" + message):
+    read_logits(path)
+
+
+def test_a_fifo_or_directory_is_refused_unopened(tmp_path):
+  fifo = str(tmp_path / "logits.npz")
+  os.mkfifo(fifo)  # opening it would wait for a writer forever
+  with pytest.raises(ValueError, match="logits.npz: a FIFO, expected a regular file"):
+    read_logits(fifo)
+  with pytest.raises(ValueError, match=str(tmp_path) + ": a directory, expected a regular file"):
+    read_logits(str(tmp_path))
+
+
+@pytest.mark.parametrize("stored, message", [
+    ({"logits": {"a.wav": GOOD}, "vocab": {0: "a", "x": "b"}}, "indices 0, 1"),
+    ({"logits": {"a.wav": GOOD}, "vocab": {0: "a", 2: "b"}}, "indices 0, 1"),
+    ({"logits": {1: GOOD}}, "non-empty names"),
+    ({"logits": {"": GOOD}}, "non-empty names"),
+    ({"logits": {"a.wav": [[1.0, 2.0], [1.0]]}}, "logits of a.wav are not an array"),
+])
+def test_malformed_trusted_pickles_are_refused(tmp_path, stored, message):
+  path = tmp_path / "bad.pickle"
+  path.write_bytes(pickle.dumps(stored))
+  with pytest.raises(LogitsFileError, match="^" + str(path) + ": .*" + message):
+    read_logits(str(path), trust_pickle=True)
 
 
 class CreatesAFile:

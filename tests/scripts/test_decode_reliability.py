@@ -3,6 +3,7 @@ models are refused before any worker starts (these once made the worker pool res
 that dies ends the run, a crafted logits pickle is refused unread, and bad flags, logits or manifests are
 refused by name. Hang guards run decode.py in a subprocess with a timeout."""
 import gzip
+import os
 import pickle
 import subprocess
 import sys
@@ -72,6 +73,28 @@ def test_malformed_lm_ends_with_one_error_line(logits, kind):
                                 "--infer_output_file", str(output), "--workers", "2"])
   assert_one_error_line(code, stderr, str(lm))
   assert not output.exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "/dev/zero"])
+def test_lm_that_is_no_regular_file_is_refused_unopened(logits, kind):
+  # Opening a FIFO waits for a writer forever and /dev/zero is one endless line: both once hung decode.py.
+  lm = logits["dir"] / "lm.arpa"
+  if kind == "fifo":
+    os.mkfifo(str(lm))
+  elif kind == "directory":
+    lm.mkdir()
+  else:
+    lm = kind
+  code, _, stderr = run_decode(["--logits", logits["path"], "--lm", str(lm), "--vocab", VOCAB, "--mode", "infer",
+                                "--infer_output_file", str(logits["dir"] / "out.csv")], timeout=60)
+  assert_one_error_line(code, stderr, "{}: a ".format(lm), "expected a regular file")
+
+
+def test_empty_lm_name_is_not_plain_beam_search(logits):
+  code, _, stderr = run_decode(["--logits", logits["path"], "--lm", "", "--vocab", VOCAB, "--mode", "infer",
+                                "--infer_output_file", str(logits["dir"] / "out.csv")])
+  assert_one_error_line(code, stderr, "--lm is given an empty file name")
+  assert not (logits["dir"] / "out.csv").exists()
 
 
 DIES_IN_THE_WORKER = """

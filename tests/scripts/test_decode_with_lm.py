@@ -187,6 +187,28 @@ def test_upper_case_lm_decodes_like_the_lower_case_one(dump):
   assert "Warning: {}: words lower-cased to match the vocabulary".format(upper) in stderr
 
 
+def recased_copy(text, recase):
+  """``text`` with ``recase`` applied to every word of every n-gram line (markers included)."""
+  lines = []
+  for line in text.split("\n"):
+    fields = line.split("\t")
+    if len(fields) > 1:
+      fields[1] = " ".join(recase(word) for word in fields[1].split(" "))
+    lines.append("\t".join(fields))
+  return "\n".join(lines)
+
+
+@pytest.mark.parametrize("recase", [str.title, lambda word: word[0].upper() + word[1:].lower() if len(word) % 2 else
+                                    word.upper()], ids=["title", "mixed"])
+def test_title_and_mixed_case_lms_decode_like_the_lower_case_one(dump, recase):
+  recased = dump["dir"] / "recased.arpa"
+  recased.write_text(recased_copy(open(dump["lm"]).read(), recase))
+  assert "THE" in recased.read_text() or "The" in recased.read_text()
+  lower_rows, lower_beams, _ = decode_table_and_beams(dump, dump["lm"], "lower")
+  rows, beams, _ = decode_table_and_beams(dump, str(recased), "recased")
+  assert rows == lower_rows and beams == lower_beams
+
+
 def test_lm_of_words_outside_the_vocabulary_is_refused(dump, tmp_path):
   foreign = tmp_path / "foreign.arpa"
   with open(foreign, "w", encoding="utf-8") as handle:

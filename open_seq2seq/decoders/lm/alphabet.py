@@ -1,7 +1,8 @@
 """Matching an ARPA model's words to the acoustic model's characters: letters folded to the vocabulary's
 case (LibriSpeech's published LMs are upper-case, its vocabulary lower-case), words that the vocabulary
 cannot spell counted, and a model that could hardly ever be consulted refused."""
-from .arpa_model import BEGIN_OF_SENTENCE, END_OF_SENTENCE, UNKNOWN_WORD, ArpaLanguageModel, read_arpa
+from .arpa_model import BEGIN_OF_SENTENCE, END_OF_SENTENCE, UNKNOWN_LOG10_PROB, UNKNOWN_WORD, ArpaLanguageModel, \
+    read_arpa
 from .text_files import read_text_lines
 
 SPECIAL_WORDS = frozenset([BEGIN_OF_SENTENCE, END_OF_SENTENCE, UNKNOWN_WORD])
@@ -61,10 +62,15 @@ def fit_to_labels(ngrams, labels, source):
   words = [w for (w,) in ngrams[1] if w not in SPECIAL_WORDS]
   outside = [w for w in words if not set(w) <= alphabet]
   spellable = len(words) - len(outside)
-  if not words or spellable < MIN_SPELLABLE_FRACTION * len(words):
+  if not words:
+    raise ValueError("{}: the LM holds no words besides <s>, </s> and <unk>".format(source))
+  if spellable < MIN_SPELLABLE_FRACTION * len(words):
     raise ValueError("{}: only {} of the LM's {} words can be spelled with the vocabulary {!r} (e.g. {}); "
                      "expected an LM of the model's language and alphabet".format(
                          source, spellable, len(words), "".join(labels), ", ".join(repr(w) for w in outside[:3])))
+  if (UNKNOWN_WORD,) not in ngrams[1]:
+    notes.append("{}: no <unk> 1-gram (an LM built without -unk); words outside the LM get log10 probability "
+                 "{:g}".format(source, UNKNOWN_LOG10_PROB))
   if outside:
     notes.append("{}: {} of {} words have characters outside the vocabulary and can never be decoded "
                  "(e.g. {})".format(source, len(outside), len(words), ", ".join(repr(w) for w in outside[:3])))

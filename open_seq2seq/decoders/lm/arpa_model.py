@@ -9,6 +9,8 @@ END_OF_SENTENCE = "</s>"
 UNKNOWN_WORD = "<unk>"
 # ARPA's stand-in for log10(0), used for <s> which is never predicted.
 LOG10_ZERO = -99.0
+# What a model without <unk> gives words outside its vocabulary.
+UNKNOWN_LOG10_PROB = -10.0
 
 
 class ArpaFormatError(ValueError):
@@ -19,7 +21,7 @@ class ArpaLanguageModel:
   """``log10_prob(word, context)`` of an ARPA back-off model; words outside its vocabulary score as
   ``<unk>`` (a model without ``<unk>`` gives them ``unknown_log10_prob``)."""
 
-  def __init__(self, ngrams, unknown_log10_prob=-10.0):
+  def __init__(self, ngrams, unknown_log10_prob=UNKNOWN_LOG10_PROB):
     """``ngrams[k]`` maps k-word tuples to ``(log10 prob, log10 back-off weight)``, k = 1..order."""
     self._ngrams = ngrams
     self.order = max(ngrams)
@@ -82,6 +84,7 @@ class _ArpaParser:
     self.order = None
     self.announced = {}  # order -> (count, line number of its 'ngram N=COUNT')
     self.ngrams = {}
+    self.section_lines = {}  # order -> line number of its \N-grams: header
     self.last_line = 0
 
   def _error(self, number, message):
@@ -139,6 +142,7 @@ class _ArpaParser:
           line, expected))
     self.order = order
     self.ngrams[order] = {}
+    self.section_lines[order] = number
     self.section = "ngrams"
 
   def _add_ngram(self, number, line):
@@ -180,4 +184,11 @@ class _ArpaParser:
         raise self._error(number, "\\data\\ announces {} {}-grams, the file has {}".format(count, order, found))
     if not self.ngrams.get(1):
       raise ArpaFormatError("{}: no unigrams".format(self.source))
+    # KenLM refuses such a model too: every sentence is scored from <s>, and without it (or </s>) the file was cut
+    # or hand-edited. Upper-case markers (<S>) are folded later like the words.
+    markers = {words[0].lower() for words in self.ngrams[1]}
+    for marker in (BEGIN_OF_SENTENCE, END_OF_SENTENCE):
+      if marker not in markers:
+        raise self._error(self.section_lines[1], "the 1-grams have no {} (every ARPA model from lmplz, SRILM or "
+                          "scripts/build_lm.py has <s> and </s>)".format(marker))
     return self.ngrams

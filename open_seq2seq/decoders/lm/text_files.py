@@ -2,6 +2,8 @@
 gzip-compressed (recognised by its content, whatever the file is called), with errors that name the file
 and line when the content is not UTF-8 text."""
 import gzip
+import os
+import stat
 import zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -29,12 +31,23 @@ def _refuse_binary_models(path, compressed):
                      "from (.arpa or .arpa.gz)".format(path))
 
 
+def refuse_special_file(path):
+  """Raises ValueError naming ``path`` unless it is a regular file (or a link to one): opening a FIFO waits for a
+  writer forever and a device such as /dev/zero never ends. OSError when ``path`` does not exist."""
+  mode = os.stat(path).st_mode
+  if not stat.S_ISREG(mode):
+    kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+    raise ValueError("{}: {}, expected a regular file".format(path, kind))
+
+
 def read_text_lines(path):
   """Yields ``(line number, line)`` of a UTF-8 text file, gunzipped when it holds gzip data.
 
-  Raises ValueError naming ``path`` and the line for a KenLM binary model, binary data (NUL bytes), text
-  that is not UTF-8 or a truncated/damaged gzip stream; OSError when the file cannot be opened.
+  Raises ValueError naming ``path`` (and the line) for a directory, FIFO or device, a KenLM binary model,
+  binary data (NUL bytes), text that is not UTF-8 or a truncated/damaged gzip stream; OSError when the file
+  cannot be opened.
   """
+  refuse_special_file(path)
   with open(path, "rb") as probe:
     compressed = probe.read(len(GZIP_MAGIC)) == GZIP_MAGIC
   _refuse_binary_models(path, compressed)
