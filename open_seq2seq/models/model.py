@@ -7,6 +7,7 @@ import time
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.optimizers.automatic_loss_scaler import ALGORITHMS as LOSS_SCALERS
 from open_seq2seq.optimizers.ema import AveragedWeightsGetter, check_ema_decay
 from open_seq2seq.optimizers.lr_policies import check_lr_policy_params
 from open_seq2seq.optimizers.optimize_loss import check_optimizer_params, optimize_loss
@@ -45,7 +46,8 @@ class Model:
         "num_gpus": Range(int, low=1),
         "gpu_ids": list,
         "load_model": str,
-        "random_seed": Range(int, low=0),
+        # np.random.seed takes < 2**32, and Horovod adds each worker's rank.
+        "random_seed": Range(int, low=0, high=2 ** 31 - 1),
         "num_epochs": Range(int, low=1),
         "max_steps": Range(int, low=1),
         "iter_size": Range(int, low=1),
@@ -95,7 +97,9 @@ class Model:
       check_lr_policy_params(p["lr_policy"], p.get("lr_policy_params", {}), owner)
     scale = p.get("loss_scaling")
     positive = Range(float, low=0, low_inclusive=False)
-    if scale is not None and not isinstance(scale, str) and not positive.contains(scale):
+    # A misspelt algorithm name would otherwise pass silently in float32, which applies no scaling.
+    if scale is not None and (scale.lower() not in LOSS_SCALERS if isinstance(scale, str)
+                              else not positive.contains(scale)):
       raise ValueError("{}: parameter 'loss_scaling' is {!r}, expected a float > 0 or 'Backoff' / 'LogMax'".format(
           owner, scale))
 

@@ -45,6 +45,11 @@ def check_lr_policy_params(lr_policy, lr_policy_params, owner="config"):
   optional = {name: LR_POLICY_PARAMS.get(name) for name in names if name not in required}
   policy_name = getattr(lr_policy, "__name__", "lr_policy")
   check_params(lr_policy_params, required, optional, "{} ({})".format(owner, policy_name), prefix="lr_policy_params/")
+  floor, start = lr_policy_params.get("min_lr"), lr_policy_params.get("learning_rate")
+  if floor is not None and start is not None and floor > start:
+    # The decay would climb from learning_rate up to min_lr: a swapped pair or a missing minus in an exponent.
+    raise ValueError("{} ({}): parameter 'lr_policy_params/min_lr' is {!r}, expected <= lr_policy_params/"
+                     "learning_rate ({!r})".format(owner, policy_name, floor, start))
 
 
 def _require_positive(name, value):

@@ -95,6 +95,13 @@ BAD_VALUES = [
     ("encoder_params/dropout_keep_prob", 1.5, "'encoder_params/dropout_keep_prob' is 1.5"),
     ("encoder_params/bn_epsilon", 0.0, "'encoder_params/bn_epsilon' is 0.0"),
     ("loss_params/mask_nan", "yes", "'loss_params/mask_nan' is 'yes'"),
+    # float32 applies no loss scaling, so a misspelt algorithm used to pass unnoticed
+    ("loss_scaling", "Backof", "'loss_scaling' is 'Backof', expected a float > 0 or 'Backoff' / 'LogMax'"),
+    ("random_seed", 2 ** 32, "'random_seed' is 4294967296 (int), expected int in [0, 2147483647]"),
+    ("lr_policy_params/min_lr", 0.5, "'lr_policy_params/min_lr' is 0.5, expected <= lr_policy_params/learning_rate"),
+    ("data_layer_params/augmentation", {"n_freq_mask": -1}, "data_layer_params/augmentation/n_freq_mask=-1: "),
+    ("data_layer_params/augmentation", {"width_freq_mask": 65, "n_freq_mask": 1},
+     "data_layer_params/augmentation/width_freq_mask=65 exceeds num_audio_features=64"),
 ]
 
 

@@ -130,34 +130,38 @@ def alters_signal(augmentation):
           or any(setting(augmentation, name) > 0 for name in SIGNAL_PROBS + ("vtlp_prob",)))
 
 
+# Where the augmentation dict sits in a config, so that errors name the key's full path.
+_PATH = "data_layer_params/augmentation"
+
+
 def validate_augmentation(augmentation, num_features, backend="librosa", input_type="logfbank", sample_freq=16000):
   """Raises a one-line ValueError naming the first key whose value is not allowed."""
   unknown = set(augmentation) - set(KEYS)
   if unknown:
-    raise ValueError("augmentation: unknown key(s) {}; expected some of {}".format(sorted(unknown), sorted(KEYS)))
+    raise ValueError(_PATH + ": unknown key(s) {}; expected some of {}".format(sorted(unknown), sorted(KEYS)))
   for name, value in augmentation.items():
     problem = KEYS[name].kind.problem(value)
     if problem:
-      raise ValueError("augmentation: {}={!r}: {}".format(name, value, problem))
+      raise ValueError(_PATH + "/{}={!r}: {}".format(name, value, problem))
   if ("noise_level_min" in augmentation) != ("noise_level_max" in augmentation):
-    raise ValueError("augmentation: noise_level_min and noise_level_max must be given together")
+    raise ValueError(_PATH + ": noise_level_min and noise_level_max must be given together")
   if "noise_level_min" in augmentation and not augmentation["noise_level_min"] < augmentation["noise_level_max"]:
-    raise ValueError("augmentation: noise_level_min={} must be below noise_level_max={}".format(
+    raise ValueError(_PATH + ": noise_level_min={} must be below noise_level_max={}".format(
         augmentation["noise_level_min"], augmentation["noise_level_max"]))
   width = setting(augmentation, "width_freq_mask")
   if width > num_features and ("width_freq_mask" in augmentation or setting(augmentation, "n_freq_mask") > 0):
-    raise ValueError("augmentation: width_freq_mask={} exceeds num_audio_features={}".format(width, num_features))
+    raise ValueError(_PATH + "/width_freq_mask={} exceeds num_audio_features={}".format(width, num_features))
   if setting(augmentation, "vtlp_prob") > 0 and (backend != "librosa" or input_type != "logfbank"):
-    raise ValueError("augmentation: vtlp_prob={} needs backend='librosa' and input_type='logfbank' (it warps the "
+    raise ValueError(_PATH + ": vtlp_prob={} needs backend='librosa' and input_type='logfbank' (it warps the "
                      "mel filterbank), got backend={!r}, input_type={!r}".format(
                          augmentation["vtlp_prob"], backend, input_type))
   nyquist = sample_freq / 2.0
   lowpass, highpass = setting(augmentation, "lowpass_hz_range"), setting(augmentation, "highpass_hz_range")
   if setting(augmentation, "filter_prob") > 0 and not highpass[1] < lowpass[0] <= lowpass[1] < nyquist:
-    raise ValueError("augmentation: lowpass_hz_range={} and highpass_hz_range={}: expected highpass max < lowpass "
+    raise ValueError(_PATH + ": lowpass_hz_range={} and highpass_hz_range={}: expected highpass max < lowpass "
                      "min and lowpass max < sample_freq / 2 = {} Hz".format(lowpass, highpass, nyquist))
   if setting(augmentation, "telephone_prob") > 0 and not 8000 < sample_freq:
-    raise ValueError("augmentation: telephone_prob needs sample_freq above 8000 Hz, got {}".format(sample_freq))
+    raise ValueError(_PATH + ": telephone_prob needs sample_freq above 8000 Hz, got {}".format(sample_freq))
 
 
 def describe_augmentation():
