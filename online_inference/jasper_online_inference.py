@@ -58,9 +58,16 @@ def str_to_bool(text):
   raise argparse.ArgumentTypeError("expected one of {} or {}, got {!r}".format(TRUE_WORDS, FALSE_WORDS, text))
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+  """Reports a bad command line as a ValueError: one ``*** Error:`` line like other bad input, not a usage dump."""
+
+  def error(self, message):
+    raise ValueError("{} (see --help)".format(message))
+
+
 def build_parser():
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                   allow_abbrev=False)
+  parser = _ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                           allow_abbrev=False)
   parser.add_argument("--model_path", default="../model/jasper_infer_float32.pb", help="frozen graph (.pb)")
   parser.add_argument("--data_dir", default="../datasets", help="folder holding the manifest")
   parser.add_argument("--output_dir", default="../datasets/", help="where jasper/, logits/ and results go")

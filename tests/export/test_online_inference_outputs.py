@@ -158,3 +158,15 @@ def test_references_without_words_are_an_error_not_wer_zero(previous_run, frozen
   result = online(env, frozen_graph, str(data_dir), output_dir)
   _assert_one_error_and_unchanged(result, output_dir, hashes)
   assert "hold no words" in result.stderr
+
+
+@pytest.mark.parametrize("option, fragment", [("--batchSize=0", "argument --batchSize: expected a positive integer"),
+                                              ("--pre_process=maybe", "argument --pre_process: expected one of"),
+                                              ("--bogus=1", "unrecognized arguments: --bogus=1")])
+def test_a_bad_flag_is_one_error_line(tmp_path, option, fragment):
+  result = run_script(["online_inference/jasper_online_inference.py", "--output_dir=" + str(tmp_path), option],
+                      check=False)
+  lines = result.stderr.strip().splitlines()
+  assert result.returncode == 1 and len(lines) == 1 and lines[0].startswith("*** Error: "), result.stderr
+  assert fragment in lines[0]
+  assert os.listdir(str(tmp_path)) == []
