@@ -3,9 +3,47 @@
 import argparse
 import os
 import pprint
+import signal
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class StartupInterrupted(BaseException):
+  """SIGINT/SIGTERM outside the training or evaluation loop (while the graph is built, the audio scanned, the
+  checkpoint checked): no step was running. A BaseException, like KeyboardInterrupt, so that no ``except
+  Exception`` on the way swallows it."""
+
+  def __init__(self, signal_number):
+    self.exit_code = 128 + signal_number
+    super().__init__("Stopped by {} outside the training or evaluation loop; no step was interrupted".format(
+        signal.Signals(signal_number).name))
+
+
+def _exit_while_importing(signal_number, frame):
+  """Ends the process at once: nothing has been written while the modules are imported, and an exception
+  raised inside an import could be caught by the imported library."""
+  del frame
+  sys.stderr.write("*** {}\n".format(StartupInterrupted(signal_number)))
+  sys.stderr.flush()
+  os._exit(128 + signal_number)  # pylint: disable=protected-access
+
+
+def _raise_while_starting(signal_number, frame):
+  del frame
+  raise StartupInterrupted(signal_number)
+
+
+def _install_stop_handlers(handler):
+  """SIGINT/SIGTERM call ``handler`` (a SIGINT ignored by the parent, as under nohup, stays ignored)."""
+  for number in (signal.SIGINT, signal.SIGTERM):
+    if signal.getsignal(number) != signal.SIG_IGN:
+      signal.signal(number, handler)
+
+
+if __name__ == "__main__":
+  # Before the slow imports: SIGINT would end in a KeyboardInterrupt traceback, SIGTERM without a word.
+  _install_stop_handlers(_exit_while_importing)
 
 import tensorflow.compat.v1 as tf  # pylint: disable=wrong-import-position
 
@@ -141,17 +179,19 @@ def main(argv=None):
       train(model, eval_model, debug_port=args.debug_port,
             custom_hooks=mode_config(config_module, "train").get("hooks", []), stop_grace_seconds=args.stop_grace_secs)
       return None
-    with StopOnSignal(args.stop_grace_secs, stops_evaluation=True):
-      if args.mode == "eval":
-        return evaluate(model, checkpoint)
-      infer(model, checkpoint, args.infer_output_file)
-  return None
+    with StopOnSignal(args.stop_grace_secs, stops_evaluation=True) as stop:
+      result = evaluate(model, checkpoint) if args.mode == "eval" else infer(model, checkpoint,
+                                                                             args.infer_output_file)
+    if stop.received is not None:
+      raise RunInterrupted(stop.received, "Evaluation" if args.mode == "eval" else "Inference", finished=True)
+    return result
 
 
 if __name__ == "__main__":
+  _install_stop_handlers(_raise_while_starting)
   try:
     main()
-  except (TrainingInterrupted, RunInterrupted) as interruption:
+  except (TrainingInterrupted, RunInterrupted, StartupInterrupted) as interruption:
     sys.stderr.write("*** {}\n".format(interruption))
     sys.exit(interruption.exit_code)
   except (ValueError, IOError, NonFiniteLossError) as error:

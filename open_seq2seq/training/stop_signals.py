@@ -30,11 +30,14 @@ class TrainingInterrupted(Exception):
 
 
 class RunInterrupted(Exception):
-  """Evaluation or inference stopped on a signal between batches; nothing was written."""
+  """Evaluation or inference stopped on a signal between batches (nothing was written), or, with ``finished``,
+  a signal that came after its last batch (its results are complete); the exit code says a signal came."""
 
-  def __init__(self, signal_number, what):
+  def __init__(self, signal_number, what, finished=False):
     self.exit_code = 128 + signal_number
-    super().__init__("{} stopped by {}; nothing written".format(what, signal.Signals(signal_number).name))
+    name = signal.Signals(signal_number).name
+    super().__init__("{} finished before it could stop on {}; its results are complete".format(what, name)
+                     if finished else "{} stopped by {}; nothing written".format(what, name))
 
 
 def evaluation_stop_signal():

@@ -171,3 +171,21 @@ def test_an_evaluation_stuck_inside_tensorflow_ends_on_sigterm(tmp_path):
   assert process.returncode == 128 + signal.SIGTERM
   assert stderr.strip().splitlines()[-1].startswith("*** Stopped by SIGTERM: the main thread did not stop within 2 s")
 
+
+
+def test_a_signal_while_the_model_is_built_ends_the_run_in_one_line(env, tmp_path):
+  # "Audio scan" is printed while the data layer is built: before the training loop takes over the signals.
+  for number in (signal.SIGTERM, signal.SIGINT):
+    logdir = tmp_path / signal.Signals(number).name
+    process = _start(["--mode=train", "--logdir=" + str(logdir), "--max_steps=1000"], env)
+    wait_for_line(process, "Audio scan")
+    process.send_signal(number)
+    try:
+      _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+      process.kill()
+      raise AssertionError("still running 60 s after {}".format(number))
+    assert process.returncode == 128 + number, stderr[-3000:]
+    assert stderr.strip().splitlines() == ["*** Stopped by {} outside the training or evaluation loop; no step was "
+                                           "interrupted".format(signal.Signals(number).name)]
+    assert not logdir.exists() or not [name for name in os.listdir(str(logdir)) if ".index" in name]
