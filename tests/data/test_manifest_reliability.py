@@ -75,7 +75,7 @@ def test_data_layer_refuses_a_swallowing_quote_in_every_mode(tmp_path, mode):
     layer(manifest, mode=mode)
 
 
-@pytest.mark.parametrize("blank", ["", " ", "   ", " \t "])
+@pytest.mark.parametrize("blank", ["", " ", "   ", " \t ", "'", "' '"])
 def test_blank_transcript_is_refused_like_an_empty_one(tmp_path, blank):
   manifest = write_corpus(str(tmp_path), ["hello", "world"])
   with open(manifest) as handle:
@@ -86,6 +86,18 @@ def test_blank_transcript_is_refused_like_an_empty_one(tmp_path, blank):
     layer(manifest)
   skipping = layer(manifest, skip_bad_data=True)
   assert skipping.get_size_in_samples() == 1 and any("row 3" in problem for problem in skipping.skipped)
+
+
+@pytest.mark.parametrize("mode", ["eval", "infer"])
+def test_a_file_listed_twice_is_refused_in_eval_and_infer_not_in_train(tmp_path, mode):
+  """A WER or a prediction file counts each utterance once: a repeated row means manifests concatenated twice."""
+  manifest = write_corpus(str(tmp_path), ["one", "two", "three"])
+  with open(manifest) as handle:
+    lines = handle.read().splitlines()
+  _write(manifest, "\n".join(lines + [lines[2]]) + "\n")
+  with pytest.raises(ValueError, match=r"manifest\.csv rows 3 and 5: .* is listed twice"):
+    layer(manifest, mode=mode)
+  assert layer(manifest, mode="train").get_size_in_samples() == 4
 
 
 PARAMS = {"dataset_files": ["m.csv"], "skip_bad_data": False, "max_duration": -1.0, "min_duration": -1.0}

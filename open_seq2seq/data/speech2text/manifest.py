@@ -85,14 +85,25 @@ def read_manifests(dataset_files, dataset_root=None, need_transcripts=True, bad_
 def read_transcripts(csv_file):
   """``{wav_filename as written: transcript}`` of one manifest (the references of a WER); a file listed twice
   is a ValueError naming both rows."""
-  transcripts, rows = {}, {}
-  for row in read_manifests([csv_file]):
-    if row.wav_filename in rows:
-      raise ValueError("{} rows {} and {}: {} is listed twice".format(
-          csv_file, rows[row.wav_filename], row.row_number, row.wav_filename))
-    rows[row.wav_filename] = row.row_number
-    transcripts[row.wav_filename] = row.transcript
-  return transcripts
+  rows = read_manifests([csv_file])
+  refuse_duplicates(rows)
+  return {row.wav_filename: row.transcript for row in rows}
+
+
+def refuse_duplicates(rows):
+  """Raises ValueError naming both rows when two ``ManifestRow``s name the same audio file (after resolving
+  paths): a WER or a prediction file counts each utterance once, so a repeated row means manifests were
+  concatenated by mistake."""
+  first = {}
+  for row in rows:
+    key = os.path.normpath(os.path.abspath(row.path))
+    if key in first:
+      earlier = first[key]
+      where = ("{} rows {} and {}".format(row.csv_file, earlier.row_number, row.row_number)
+               if earlier.csv_file == row.csv_file else
+               "{} row {} and {} row {}".format(earlier.csv_file, earlier.row_number, row.csv_file, row.row_number))
+      raise ValueError("{}: {} is listed twice".format(where, row.wav_filename))
+    first[key] = row
 
 
 def _read_manifest(csv_file, base_dir, need_transcripts, bad_rows):

@@ -112,10 +112,12 @@ def probe_audio(path):
     if riff_problem:
       raise OSError(riff_problem)
     # Reading the last frame finds a compressed file (FLAC) cut after its header, at the cost of one block.
+    # Codecs libsndfile cannot seek in (GSM 6.10, G.72x, some ADPCM) are left to the read itself.
     with sf.SoundFile(path) as handle:
-      handle.seek(info.frames - 1)
-      if len(handle.read(1, dtype="int16")) != 1:
-        raise OSError("the last of its {} frames cannot be read".format(info.frames))
+      if handle.seekable():
+        handle.seek(info.frames - 1)
+        if len(handle.read(1, dtype="int16")) != 1:
+          raise OSError("the last of its {} frames cannot be read".format(info.frames))
   except (RuntimeError, OSError) as error:
     return AudioHeader(info.frames, info.samplerate, info.channels, "truncated", _why(error))
   return AudioHeader(info.frames, info.samplerate, info.channels, None, None)

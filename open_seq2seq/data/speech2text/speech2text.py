@@ -9,13 +9,14 @@ import tensorflow.compat.v1 as tf
 from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import load_vocab
 from open_seq2seq.utils.logging import deco_print
+from open_seq2seq.utils.metrics import words
 from open_seq2seq.utils.params import ListOf, Range
 from .audio import audio_num_samples, read_audio
 from .augmentation import SignalAugmenter, spec_augment, validate_augmentation
 from .feature_cache import FORMATS, FeatureCache
 from .features import INPUT_TYPES, speech_features
 from .psf_features import psf_frame_count, psf_speech_features
-from .manifest import read_manifests
+from .manifest import read_manifests, refuse_duplicates
 from .preflight import RuntimeDrops, format_counts, list_problems, runtime_drop_reason, static_limits, usable_audio
 
 DEFAULT_PAD_TO = 8
@@ -121,6 +122,8 @@ class Speech2TextDataLayer(DataLayer):
     self._drops = RuntimeDrops(p["dataset_files"])
     rows = read_manifests(p["dataset_files"], p.get("dataset_root"), need_transcripts=not self._infer,
                           bad_rows=self.skipped if self._skip_bad_data else None)
+    if p["mode"] != "train":
+      refuse_duplicates(rows)
     self._all_wav_filenames = [row.wav_filename for row in rows]
     manifest_position = {(row.csv_file, row.row_number): position for position, row in enumerate(rows)}
     usable, labels, num_samples = self._usable_rows(rows)
@@ -205,7 +208,7 @@ class Speech2TextDataLayer(DataLayer):
         return None
       ids.append(char2idx[char])
     # A blank transcript would score any hypothesis against zero reference words (WER 0 or undefined).
-    if not transcript.split():
+    if not words(transcript):
       self._record_bad("{} row {}: empty transcript ({!r}, no words) for {}".format(csv_file, row_number, transcript,
                                                                                    path))
       return None
