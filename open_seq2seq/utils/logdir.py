@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from open_seq2seq.utils.checkpoint import latest_checkpoint
+from open_seq2seq.utils.checkpoint import CheckpointError, latest_checkpoint
 from open_seq2seq.utils.logging import deco_print
 
 
@@ -39,14 +39,33 @@ def check_logdir(mode, logdir, enable_logs, continue_learning, restore_best_chec
   best_dir = os.path.join(ckpt_dir, "best_models")
   if restore_best_checkpoint and os.path.isdir(best_dir):
     deco_print("Restoring from the best checkpoint")
-    search_dir = best_dir
-  else:
-    deco_print("Restoring from the latest checkpoint")
-    search_dir = ckpt_dir
-  checkpoint = latest_checkpoint(search_dir)
+    return _best_or_latest(best_dir, ckpt_dir)
+  deco_print("Restoring from the latest checkpoint")
+  checkpoint = latest_checkpoint(ckpt_dir)
   if checkpoint is None:
-    raise IOError("There is no checkpoint in {}".format(search_dir))
+    raise IOError("There is no checkpoint in {}".format(ckpt_dir))
   return checkpoint
+
+
+def _best_or_latest(best_dir, ckpt_dir):
+  """The newest intact checkpoint of ``best_dir``; when it has none (all damaged, or none written yet), the
+  newest intact one of ``ckpt_dir`` with a warning, since a damaged best checkpoint should not cost the run its
+  intact latest ones. Raises the CheckpointError of ``best_dir`` (or IOError) when neither has one."""
+  best_error = None
+  try:
+    checkpoint = latest_checkpoint(best_dir)
+  except CheckpointError as error:
+    checkpoint, best_error = None, error
+  if checkpoint is not None:
+    return checkpoint
+  latest = latest_checkpoint(ckpt_dir)
+  if latest is None:
+    if best_error is not None:
+      raise best_error
+    raise IOError("There is no checkpoint in {} nor in {}".format(best_dir, ckpt_dir))
+  deco_print("Warning: restore_best_checkpoint: no intact checkpoint in {} ({}); using the latest checkpoint {}".format(
+      best_dir, best_error or "it holds none", latest))
+  return latest
 
 
 class _Tee:

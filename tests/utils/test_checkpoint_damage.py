@@ -211,3 +211,23 @@ def test_an_unchanged_intact_checkpoint_is_read_once_and_damage_after_it_is_stil
   _flip(prefix + DATA, os.path.getsize(prefix + DATA) // 2)
   assert "Checksum" in checkpoint_problem(prefix) or "checksum" in checkpoint_problem(prefix).lower()
   assert len(reads) >= 2
+
+
+@pytest.mark.parametrize("best_state", ["all damaged", "empty folder"])
+def test_restore_best_checkpoint_falls_back_to_the_latest_when_no_best_one_is_intact(tmp_path, best_state, capsys):
+  logdir = str(tmp_path / "logdir")
+  save_checkpoints(logdir, [100, 200])
+  best_dir = os.path.join(logdir, "best_models")
+  if best_state == "all damaged":
+    save_checkpoints(best_dir, [50])
+    CHECKPOINT_DAMAGE["data 0 bytes"](os.path.join(best_dir, "model.ckpt-50"))
+  else:
+    os.makedirs(best_dir)
+  before = snapshot(logdir)
+  chosen = check_logdir("eval", logdir, False, False, restore_best_checkpoint=True)
+  assert chosen == os.path.join(logdir, "model.ckpt-200") and snapshot(logdir) == before
+  # Two increments from arange(4): the weights of the second checkpoint save_checkpoints wrote.
+  np.testing.assert_array_equal(stored_weight(chosen), np.arange(4, dtype=np.float32) + 2.0)
+  warnings = [line for line in capsys.readouterr().out.splitlines() if "Warning" in line]
+  assert len(warnings) == 1 and "no intact checkpoint in {}".format(best_dir) in warnings[0], warnings
+  assert warnings[0].endswith("using the latest checkpoint " + chosen)
