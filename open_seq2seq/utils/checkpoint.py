@@ -208,7 +208,12 @@ def repair_checkpoint_state(directory):
   kept = [intact] + [path for path in older if os.path.exists(path + ".index")]
   state = CheckpointState(model_checkpoint_path=_state_entry(directory, intact),
                           all_model_checkpoint_paths=[_state_entry(directory, path) for path in reversed(kept)])
-  with atomic_output(os.path.join(directory, STATE_FILE)) as tmp_path, open(tmp_path, "w") as handle:
+  state_file = os.path.join(directory, STATE_FILE)
+  if os.path.isdir(state_file):
+    # Nothing may be deleted on the user's behalf, and TensorFlow's savers cannot write their state there.
+    raise CheckpointError("{} is a directory where the checkpoint state file belongs: move it away to resume "
+                          "(the newest intact checkpoint is {})".format(state_file, intact))
+  with atomic_output(state_file) as tmp_path, open(tmp_path, "w") as handle:
     handle.write(text_format.MessageToString(state))
   deco_print("Checkpoint state of {} now names {}".format(directory, intact))
   return intact

@@ -231,3 +231,17 @@ def test_restore_best_checkpoint_falls_back_to_the_latest_when_no_best_one_is_in
   warnings = [line for line in capsys.readouterr().out.splitlines() if "Warning" in line]
   assert len(warnings) == 1 and "no intact checkpoint in {}".format(best_dir) in warnings[0], warnings
   assert warnings[0].endswith("using the latest checkpoint " + chosen)
+
+
+def test_a_directory_in_place_of_the_state_file(checkpoint_dir):
+  state = os.path.join(checkpoint_dir, "checkpoint")
+  os.remove(state)
+  os.makedirs(state)
+  newest = os.path.join(checkpoint_dir, "model.ckpt-200")
+  for entry in ("eval", "infer", "ckpt2pb --checkpoint / load_model"):
+    assert pick(entry, checkpoint_dir) == (newest, True)
+  before = snapshot(os.path.dirname(checkpoint_dir))
+  with pytest.raises(CheckpointError, match="{} is a directory where the checkpoint state file belongs: move it away "
+                                            r"to resume \(the newest intact checkpoint is {}\)".format(state, newest)):
+    repair_checkpoint_state(checkpoint_dir)
+  assert os.path.isdir(state) and snapshot(os.path.dirname(checkpoint_dir)) == before
