@@ -248,8 +248,9 @@ def test_a_wav_followed_by_another_chunk_or_zero_padding_is_accepted(tmp_path):
   assert layer(manifest).get_size_in_samples() == 2
 
 
-@pytest.mark.parametrize("entry", [[8000, 0, 1, None, None], [8000, 16000, 1, "weird", None], ["x", 16000, 1, None, None],
-                                   [-5, 16000, 1, None, None], [8000, 16000, 0, None, None]])
+@pytest.mark.parametrize("entry", [[8000, 0, 1, None, None], [8000, 16000, 1, "weird", None],
+                                   ["x", 16000, 1, None, None], [-5, 16000, 1, None, None],
+                                   [8000, 16000, 0, None, None]])
 def test_an_edited_cache_entry_is_probed_again(tmp_path, entry):
   manifest = write_corpus(str(tmp_path), ["a", "b"])
   layer(manifest)
