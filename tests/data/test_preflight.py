@@ -275,3 +275,18 @@ def test_a_manifest_with_a_header_only_says_so(tmp_path):
   for mode in ("train", "eval", "infer"):
     with pytest.raises(ValueError, match="dataset_files {} list no utterances: a header and no rows".format(manifest)):
       layer(manifest, mode=mode)
+
+
+def test_a_header_claiming_a_sample_rate_no_recording_has_is_refused(tmp_path):
+  manifest = write_corpus(str(tmp_path), ["a", "b"])
+  path = str(tmp_path / "audio" / "utt1.wav")
+  with open(path, "r+b") as handle:
+    handle.seek(24)
+    handle.write(struct.pack("<II", 1, 2))
+  # The standard library reads the damaged header: 8000 frames at 1 Hz, which resampled to 16 kHz would be
+  # 128 million samples (over two hours).
+  with wave.open(path) as handle:
+    assert (handle.getframerate(), handle.getnframes()) == (1, 8000)
+  with pytest.raises(ValueError, match=r"utt1\.wav has sample rate 1 Hz, under 1000 Hz: a damaged header\? .*row 3\)"):
+    layer(manifest)
+  assert layer(manifest, skip_bad_data=True).get_size_in_samples() == 1

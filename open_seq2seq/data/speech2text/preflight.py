@@ -27,6 +27,8 @@ REASONS = ("missing", "unreadable", "empty", "truncated", "sample_rate", "channe
 BAD_AUDIO = REASONS[:6]
 PROBE_REASONS = (None,) + REASONS[:4]
 MAX_LISTED = 20
+# Hz; no speech recording has fewer, and resampling a header that claims 1 Hz makes hours of audio.
+MIN_SAMPLE_RATE = 1000
 # libsndfile's frame count of a stream whose end it cannot find (SF_COUNT_MAX).
 UNKNOWN_LENGTH = 2 ** 63 - 1
 
@@ -222,6 +224,9 @@ def row_problem(row, header, params):
     return reason, "Cannot read audio file {}: {} {}".format(row.path, header.detail, where)
   if reason in ("empty", "truncated"):
     return reason, "Audio file {} is {}: {} {}".format(row.path, reason, header.detail, where)
+  if header.rate < MIN_SAMPLE_RATE:
+    return "sample_rate", "Audio file {} has sample rate {} Hz, under {} Hz: a damaged header? {}".format(
+        row.path, header.rate, MIN_SAMPLE_RATE, where)
   if header.rate != params["sample_freq"] and not params["resample_audio"]:
     return "sample_rate", "Audio file {} has sample rate {} Hz, expected sample_freq={} Hz (or set " \
         "resample_audio=True) {}".format(row.path, header.rate, params["sample_freq"], where)
