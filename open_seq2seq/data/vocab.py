@@ -1,10 +1,12 @@
 """Character vocabulary files: one token per line, ids in file order, the CTC blank after the last id."""
+from open_seq2seq.utils.files import refuse_special_file
 
 
 def load_vocab(vocab_file, read_chars=True):
   """Returns ``{token: id}``. With ``read_chars`` only the first character of a line is the token
   (so the space line must be literally ``" "``); empty lines are skipped."""
   try:
+    refuse_special_file(vocab_file)
     with open(vocab_file, encoding="utf-8") as handle:
       lines = handle.readlines()
   except (OSError, UnicodeDecodeError) as error:

@@ -21,7 +21,7 @@ import zlib
 
 import numpy as np
 
-from open_seq2seq.decoders.lm.text_files import refuse_special_file
+from open_seq2seq.utils.files import refuse_special_file
 from open_seq2seq.utils.atomic import atomic_output
 
 FORMAT_NAME = "jasper-ctc-logits"

@@ -1,8 +1,10 @@
 """Speech2TextDataLayer: manifests, bad input and the batches it produces."""
 import os
 
+import librosa
 import numpy as np
 import pytest
+import python_speech_features
 import soundfile as sf
 import tensorflow.compat.v1 as tf
 
@@ -283,3 +285,26 @@ def test_eval_rows_are_sharded_by_worker(tmp_path):
   assert ids_per_worker == [[0, 1], [2, 3, 4]]
   train = layer(manifest, mode="train", shuffle=True, num_workers=2, worker_id=1)
   assert train.get_size_in_samples() == 5
+
+
+@pytest.mark.parametrize("backend, input_type, num_features", [
+    ("librosa", "logfbank", 200), ("librosa", "logfbank", 1000), ("psf", "logfbank", 128),
+    ("librosa", "mfcc", 300), ("librosa", "spectrogram", 200), ("psf", "spectrogram", 200)])
+def test_more_features_than_the_fft_resolves_are_refused(tmp_path, backend, input_type, num_features):
+  """Expected counts from librosa's and python_speech_features' own filterbanks (window 20 ms at 16 kHz: a
+  512-point FFT for the mel filters and the librosa DCT, 320 points for spectrograms)."""
+  manifest = write_corpus(str(tmp_path), ["hello"])
+  if input_type == "logfbank":
+    filters = (librosa.filters.mel(sr=16000, n_fft=512, n_mels=num_features, htk=False) if backend == "librosa"
+               else python_speech_features.get_filterbanks(num_features, 512, 16000, 0, 8000))
+    expected = r"leaves {} of its mel filters without a bin".format(int(np.sum(filters.max(axis=1) <= 0)))
+  else:
+    expected = r"exceeds the {} bins".format((512 if input_type == "mfcc" else 320) // 2 + 1)
+  with pytest.raises(ValueError, match=r"num_audio_features={} {}".format(num_features, expected)):
+    layer(manifest, backend=backend, input_type=input_type, num_audio_features=num_features)
+
+
+@pytest.mark.parametrize("backend, num_features", [("librosa", 160), ("psf", 64)])
+def test_filterbanks_without_empty_filters_are_accepted(tmp_path, backend, num_features):
+  manifest = write_corpus(str(tmp_path), ["hello"])
+  assert layer(manifest, backend=backend, num_audio_features=num_features).get_size_in_samples() == 1

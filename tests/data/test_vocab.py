@@ -1,6 +1,8 @@
 """Vocabulary files (spec 3.2)."""
 import os
 import string
+import subprocess
+import sys
 
 import tensorflow as tf
 
@@ -30,3 +32,15 @@ def test_read_whole_lines(tmp_path):
   path = tmp_path / "v.txt"
   path.write_text("hello\nworld\n", encoding="utf-8")
   assert load_vocab(str(path), read_chars=False) == {"hello": 0, "world": 1}
+
+
+def test_a_fifo_directory_or_device_is_refused_without_being_opened(tmp_path):
+  """Opening a FIFO waits for a writer forever: the check runs in a child process with a timeout."""
+  fifo = str(tmp_path / "vocab.fifo")
+  os.mkfifo(fifo)
+  for path, kind in [(fifo, "a FIFO"), (str(tmp_path), "a directory"), ("/dev/zero", "a device")]:
+    code = "from open_seq2seq.data.vocab import load_vocab\ntry:\n  load_vocab({!r})\nexcept ValueError as e:\n" \
+           "  print(e)".format(path)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            check=True)
+    assert "{}: {}".format(path, kind) in result.stdout

@@ -8,6 +8,7 @@ import functools
 import math
 
 import numpy as np
+import python_speech_features as psf
 import scipy.fft
 
 WINDOWS = {"hanning": np.hanning, "hamming": np.hamming, "none": None}
@@ -123,7 +124,7 @@ def speech_features(signal, sample_freq, num_features, input_type="logfbank", wi
   x = x * np.float32(gain)
   win_length = int(sample_freq * window_size)
   hop_length = int(sample_freq * window_stride)
-  n_fft = 2 ** math.ceil(math.log2(window_size * sample_freq))
+  n_fft = _librosa_n_fft(sample_freq, window_size)
   if dither > 0:
     rng = rng if rng is not None else np.random.default_rng()
     x = x + np.float32(dither) * rng.standard_normal(x.shape).astype(np.float32)
@@ -145,3 +146,32 @@ def speech_features(signal, sample_freq, num_features, input_type="logfbank", wi
 def logfbank_features(signal, sample_freq, num_features, **options):
   """``speech_features`` with ``input_type="logfbank"`` (Jasper's features)."""
   return speech_features(signal, sample_freq, num_features, "logfbank", **options)
+
+
+def num_features_problem(backend, input_type, num_features, sample_freq, window_size):
+  """What is wrong with asking ``num_features`` features of this kind, or None: more spectrogram bins or DCT
+  coefficients than the FFT has, or a mel filterbank so dense that some filters cover no FFT bin (those
+  features would be constant, whatever the audio)."""
+  if input_type == "spectrogram" or (input_type == "mfcc" and backend == "librosa"):
+    n_fft = int(sample_freq * window_size) if input_type == "spectrogram" else _librosa_n_fft(sample_freq, window_size)
+    bins = n_fft // 2 + 1
+    if num_features > bins:
+      return "exceeds the {} bins of a {}-point FFT (window_size={} s at sample_freq={} Hz)".format(
+          bins, n_fft, window_size, sample_freq)
+    return None
+  if input_type != "logfbank":
+    return None
+  if backend == "psf":
+    filters, n_fft = psf.get_filterbanks(num_features, 512, sample_freq, 0, sample_freq / 2), 512
+  else:
+    n_fft = _librosa_n_fft(sample_freq, window_size)
+    filters = mel_basis(sample_freq, n_fft, num_features)
+  empty = int(np.sum(~np.any(filters > 0, axis=1)))
+  if empty:
+    return "leaves {} of its mel filters without a bin of the {}-point FFT (constant features): use fewer".format(
+        empty, n_fft)
+  return None
+
+
+def _librosa_n_fft(sample_freq, window_size):
+  return 2 ** math.ceil(math.log2(window_size * sample_freq))

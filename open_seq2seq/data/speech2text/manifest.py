@@ -5,6 +5,8 @@ import io
 import os
 import re
 
+from open_seq2seq.utils.files import refuse_special_file
+
 # A carriage return that is not part of a line ending (\r\n, \r\r\n, or the end of the text).
 _STRAY_CR = re.compile(r"\r(?!\r*(\n|$))")
 
@@ -75,8 +77,9 @@ def read_manifests(dataset_files, dataset_root=None, need_transcripts=True, bad_
   """
   rows = []
   for csv_file in dataset_files:
-    if not os.path.isfile(csv_file):
+    if not os.path.exists(csv_file):
       raise ValueError("Dataset file not found: {}".format(csv_file))
+    refuse_special_file(csv_file)
     base_dir = dataset_root if dataset_root else os.path.dirname(os.path.abspath(csv_file))
     rows.extend(_read_manifest(csv_file, base_dir, need_transcripts, bad_rows))
   return rows

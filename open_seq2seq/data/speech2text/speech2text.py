@@ -14,7 +14,7 @@ from open_seq2seq.utils.params import ListOf, Range
 from .audio import audio_num_samples, read_audio
 from .augmentation import SignalAugmenter, spec_augment, validate_augmentation
 from .feature_cache import FORMATS, FeatureCache
-from .features import INPUT_TYPES, speech_features
+from .features import INPUT_TYPES, num_features_problem, speech_features
 from .psf_features import psf_frame_count, psf_speech_features
 from .manifest import read_manifests, refuse_duplicates
 from .preflight import RuntimeDrops, format_counts, list_problems, runtime_drop_reason, static_limits, usable_audio
@@ -106,11 +106,11 @@ class Speech2TextDataLayer(DataLayer):
                  "norm_per_feature={} have no effect".format(p["dither"], p["norm_per_feature"]))
     if p["augmentation"]:
       validate_augmentation(p["augmentation"], p["num_audio_features"], p["backend"], p["input_type"], p["sample_freq"])
-    spectrogram_bins = int(p["sample_freq"] * p["window_size"]) // 2 + 1
-    if p["input_type"] == "spectrogram" and p["num_audio_features"] > spectrogram_bins:
-      raise ValueError("Speech2TextDataLayer: num_audio_features={} exceeds the {} bins of a spectrogram with "
-                       "window_size={} s at sample_freq={}".format(p["num_audio_features"], spectrogram_bins,
-                                                                  p["window_size"], p["sample_freq"]))
+    feature_problem = num_features_problem(p["backend"], p["input_type"], p["num_audio_features"], p["sample_freq"],
+                                           p["window_size"])
+    if feature_problem:
+      raise ValueError("Speech2TextDataLayer: data_layer_params/num_audio_features={} {}".format(
+          p["num_audio_features"], feature_problem))
     self.params["char2idx"] = load_vocab(p["vocab_file"])
     self.params["idx2char"] = {i: c for c, i in self.params["char2idx"].items()}
     self.params["tgt_vocab_size"] = len(self.params["char2idx"]) + 1

@@ -2,9 +2,9 @@
 gzip-compressed (recognised by its content, whatever the file is called), with errors that name the file
 and line when the content is not UTF-8 text."""
 import gzip
-import os
-import stat
 import zlib
+
+from open_seq2seq.utils.files import refuse_special_file
 
 GZIP_MAGIC = b"\x1f\x8b"
 # KenLM's build_binary writes a memory image that opens with this; the ARPA text it was built from is
@@ -29,15 +29,6 @@ def _refuse_binary_models(path, compressed):
   if head == KENLM_BINARY_MAGIC:
     raise ValueError("{}: a KenLM binary model (build_binary output); expected the ARPA text file it was built "
                      "from (.arpa or .arpa.gz)".format(path))
-
-
-def refuse_special_file(path):
-  """Raises ValueError naming ``path`` unless it is a regular file (or a link to one): opening a FIFO waits for a
-  writer forever and a device such as /dev/zero never ends. OSError when ``path`` does not exist."""
-  mode = os.stat(path).st_mode
-  if not stat.S_ISREG(mode):
-    kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
-    raise ValueError("{}: {}, expected a regular file".format(path, kind))
 
 
 def read_text_lines(path):
