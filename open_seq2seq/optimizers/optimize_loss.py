@@ -56,6 +56,9 @@ DEFAULT_SUMMARIES = ["learning_rate", "global_gradient_norm", "loss_scale"]
 # Graph collection holding the boolean "this step's loss or gradients were not all finite" (the step is
 # skipped); absent under automatic loss scaling, where non-finite gradients are part of normal operation.
 NONFINITE_GRADIENTS = "nonfinite_gradients"
+# Graph collection holding the boolean "every gradient of this step is exactly 0": with a positive loss that
+# means nothing can learn (a fixed loss_scaling that overflows or underflows the reduced-precision gradients).
+ZERO_GRADIENTS = "zero_gradients"
 MIXED_DTYPES = ("mixed", "bfloat16")
 
 
@@ -214,6 +217,9 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
     grads_and_vars = post_process_gradients(grads_and_vars, summaries, learning_rate, clip_gradients, larc_params)
     apply = _skipping_non_finite(opt, grads_and_vars, loss, global_step, automatic_scaling=isinstance(
         loss_scaling, AutomaticLossScaler))
+    with tf.name_scope("check_zero_gradients"):
+      tf.add_to_collection(ZERO_GRADIENTS, tf.reduce_all(
+          [tf.reduce_all(tf.equal(g.values if isinstance(g, tf.IndexedSlices) else g, 0)) for g, _ in grads_and_vars]))
     if iter_size > 1:
 
       def update_and_clear():

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.losses.ctc_loss import UNALIGNABLE_UTTERANCES
-from open_seq2seq.optimizers.optimize_loss import NONFINITE_GRADIENTS
+from open_seq2seq.optimizers.optimize_loss import NONFINITE_GRADIENTS, ZERO_GRADIENTS
 from open_seq2seq.training.iterate import iterate_data
 from open_seq2seq.utils.logging import deco_print, format_duration
 
@@ -191,23 +191,31 @@ class NonFiniteLossHook(tf.train.SessionRunHook):
   """Stops training with ``NonFiniteLossError`` naming the step once ``max_consecutive`` consecutive steps
   had a NaN/Inf training loss or (float32 and fixed loss scales) non-finite gradients. optimize_loss never
   applies non-finite gradients, so the checkpoints written meanwhile hold the last good weights; no final
-  checkpoint is written on this error."""
+  checkpoint is written on this error. As many consecutive steps whose gradients are all exactly 0 while the
+  loss is positive stop it too: such a run cannot learn (a fixed ``loss_scaling`` that overflows or
+  underflows the reduced-precision gradients), though every value is finite."""
 
   def __init__(self, model, max_consecutive):
     self._model = model
     self._max_consecutive = max_consecutive
     self._consecutive = 0
+    self._consecutive_zero = 0
 
   def begin(self):
     self._global_step = tf.train.get_global_step()
     flags = tf.get_collection(NONFINITE_GRADIENTS)
     self._nonfinite_gradients = flags[0] if flags else tf.constant(False)
+    zero = tf.get_collection(ZERO_GRADIENTS)
+    self._zero_gradients = zero[0] if zero else tf.constant(False)
 
   def before_run(self, run_context):
-    return tf.train.SessionRunArgs([self._global_step, self._model.loss, self._nonfinite_gradients])
+    return tf.train.SessionRunArgs([self._global_step, self._model.loss, self._nonfinite_gradients,
+                                    self._zero_gradients])
 
   def after_run(self, run_context, run_values):
-    step_before, loss_value, nonfinite_gradients = run_values.results
+    step_before, loss_value, nonfinite_gradients, zero_gradients = run_values.results
+    self._check_zero_gradients(np.isfinite(loss_value) and loss_value > 0 and zero_gradients, step_before + 1,
+                               loss_value)
     if np.isfinite(loss_value) and not nonfinite_gradients:
       self._consecutive = 0
       return
@@ -221,3 +229,12 @@ class NonFiniteLossHook(tf.train.SessionRunHook):
           "Training diverged: non-finite loss or gradients for {} consecutive steps, the last at global step {}; "
           "stopping. Lower the learning rate or check the data; the checkpoints hold the weights from before "
           "the first of these steps".format(self._consecutive, step_before + 1))
+
+  def _check_zero_gradients(self, zero, step, loss_value):
+    self._consecutive_zero = self._consecutive_zero + 1 if zero else 0
+    if self._consecutive_zero >= self._max_consecutive:
+      raise NonFiniteLossError(
+          "Training cannot learn: every gradient was exactly 0 for {} consecutive steps while the loss was "
+          "positive ({:.3f} at global step {}); a fixed loss_scaling={} that overflows or underflows the "
+          "reduced-precision gradients? (use 'Backoff')".format(self._consecutive_zero, loss_value, step,
+                                                             self._model.params.get("loss_scaling")))

@@ -63,3 +63,16 @@ def test_batches_that_cannot_be_aligned_are_counted_not_shown_as_loss_zero(env, 
     dev_rows = len(list(csv.DictReader(handle)))
   evaluation = run_script(["run.py", "--config_file=" + str(config), "--mode=eval", "--logdir=" + logdir], env)
   assert "Warning: {0} of {0} utterances cannot be aligned".format(dev_rows) in evaluation.stdout
+
+
+@pytest.mark.parametrize("loss_scaling", ["1e38", "1e-30"])
+def test_a_fixed_loss_scale_that_zeroes_every_gradient_stops_the_run(env, tmp_path, loss_scaling):
+  """float16 gradients overflow (then come out as exactly 0) or underflow to 0: every value stays finite, but the
+  weights never move while the loss is ~270 per utterance; the guard must not let such a run end with exit 0."""
+  result = run_script(["run.py", "--config_file=" + CONFIG, "--mode=train", "--logdir=" + str(tmp_path / "logdir"),
+                       "--max_steps=60", "--eval_steps=100000", "--dtype=mixed", "--loss_scaling=" + loss_scaling],
+                      env, check=False)
+  assert result.returncode == 1, result.stdout[-2000:]
+  errors = [line for line in result.stderr.splitlines() if line.startswith("*** Error:")]
+  assert len(errors) == 1 and "every gradient was exactly 0 for 10 consecutive steps" in errors[0], result.stderr
+  assert "Traceback" not in result.stderr
