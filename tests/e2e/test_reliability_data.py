@@ -44,6 +44,16 @@ def assert_one_error_line(result, *fragments):
     assert fragment in lines[0], lines[0]
 
 
+def _stderr_once_ended(process, seconds, failure):
+  """``process``'s stderr once it has exited; killed and ``AssertionError(failure)`` when it runs on past
+  ``seconds``."""
+  try:
+    return process.communicate(timeout=seconds)[1]
+  except subprocess.TimeoutExpired:
+    process.kill()
+    raise AssertionError(failure) from None
+
+
 def test_training_where_every_file_is_unreadable_is_refused_before_it_starts(env, tmp_path):
   def garbage(index, path):
     del path
@@ -115,11 +125,7 @@ def test_sigterm_ends_a_step_stuck_inside_tensorflow(env, tmp_path):
   time.sleep(3)
   sent = time.time()
   process.send_signal(signal.SIGTERM)
-  try:
-    _, stderr = process.communicate(timeout=60)
-  except subprocess.TimeoutExpired:
-    process.kill()
-    raise AssertionError("still running 60 s after SIGTERM")
+  stderr = _stderr_once_ended(process, 60, "still running 60 s after SIGTERM")
   assert process.returncode == 128 + signal.SIGTERM
   assert 4 <= time.time() - sent < 60
   assert stderr.strip().splitlines() == [
@@ -135,11 +141,7 @@ def test_a_second_signal_ends_a_stuck_step_at_once(env, tmp_path):
   process.send_signal(signal.SIGINT)
   time.sleep(1)
   process.send_signal(signal.SIGINT)
-  try:
-    _, stderr = process.communicate(timeout=30)
-  except subprocess.TimeoutExpired:
-    process.kill()
-    raise AssertionError("still running 30 s after the second SIGINT")
+  stderr = _stderr_once_ended(process, 30, "still running 30 s after the second SIGINT")
   assert process.returncode == 128 + signal.SIGINT
   assert stderr.strip().splitlines() == ["*** Stopped by SIGINT: second signal; no final checkpoint"]
 
@@ -163,11 +165,7 @@ def test_an_evaluation_stuck_inside_tensorflow_ends_on_sigterm(tmp_path):
   assert process.stdout.readline().strip() == "ready"
   time.sleep(1)
   process.send_signal(signal.SIGTERM)
-  try:
-    _, stderr = process.communicate(timeout=30)
-  except subprocess.TimeoutExpired:
-    process.kill()
-    raise AssertionError("still running 30 s after SIGTERM")
+  stderr = _stderr_once_ended(process, 30, "still running 30 s after SIGTERM")
   assert process.returncode == 128 + signal.SIGTERM
   assert stderr.strip().splitlines()[-1].startswith("*** Stopped by SIGTERM: the main thread did not stop within 2 s")
 
@@ -180,11 +178,7 @@ def test_a_signal_while_the_model_is_built_ends_the_run_in_one_line(env, tmp_pat
     process = _start(["--mode=train", "--logdir=" + str(logdir), "--max_steps=1000"], env)
     wait_for_line(process, "Audio scan")
     process.send_signal(number)
-    try:
-      _, stderr = process.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-      process.kill()
-      raise AssertionError("still running 60 s after {}".format(number))
+    stderr = _stderr_once_ended(process, 60, "still running 60 s after {}".format(number))
     assert process.returncode == 128 + number, stderr[-3000:]
     assert stderr.strip().splitlines() == ["*** Stopped by {} outside the training or evaluation loop; no step was "
                                            "interrupted".format(signal.Signals(number).name)]
