@@ -24,11 +24,20 @@ def _settings(params, defaults, types):
   return settings
 
 
+# Graph collection of every scaler's state variables (train.py: float32 checkpoints written before the
+# scaler was built in float32 lack them).
+STATE_COLLECTION = "automatic_loss_scaler_state"
+
+
 def _state_variables(state_names, specs):
   """Creates the state in ``state_names`` order; ``specs`` maps each state to (initial value, dtype)."""
-  return {state: tf.get_variable(name, shape=[], dtype=specs[state][1],
-                                 initializer=tf.constant_initializer(specs[state][0]), trainable=False)
-          for state, name in state_names.items()}
+  state = {name_of_state: tf.get_variable(name, shape=[], dtype=specs[name_of_state][1],
+                                          initializer=tf.constant_initializer(specs[name_of_state][0]),
+                                          trainable=False)
+           for name_of_state, name in state_names.items()}
+  for variable in state.values():
+    tf.add_to_collection(STATE_COLLECTION, variable)
+  return state
 
 
 def _is_overflow(has_nan, amax):

@@ -165,8 +165,9 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
   """Builds the train op; fetching it runs one step and returns the pre-update loss.
 
   dtype "mixed" (float16) or "bfloat16": gradients of reduced-precision variables update float32 master
-  copies (``loss_scaling``: a float, "Backoff" or "LogMax"; only float16 needs it). ``iter_size`` > 1: each
-  run adds its gradients / iter_size to accumulators and the update happens only on runs where
+  copies (``loss_scaling``: a float, "Backoff" or "LogMax"; only float16 needs it, but a name builds the
+  scaler in every dtype, as the reference does, so its state is in every training checkpoint).
+  ``iter_size`` > 1: each run adds its gradients / iter_size to accumulators and the update happens only on runs where
   ``skip_update_ph`` is False, from the accumulated gradients, which are then cleared. ``reduce_gradients``
   (e.g. an all-reduce across workers) maps the list of gradients before post-processing; ``wrap_optimizer``
   wraps the (mixed-precision) optimizer, e.g. with one that all-reduces inside compute_gradients. ``ema_decay``
@@ -199,11 +200,14 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
     if ema_decay:
       # Innermost, so the averaging runs inside every skip condition and sees the float32 master copies.
       opt = MovingAverageOptimizer(opt, ema_decay, num_updates=global_step)
+    if isinstance(loss_scaling, str):
+      # Built whatever the dtype, as the reference does: its state variables are part of every training
+      # checkpoint (Loss_Optimization/Variable, Variable_1, ...), so float32 checkpoints restore into the
+      # reference's float32 training graph and back. Outside the mixed dtypes the scaler is never updated.
+      loss_scaling = AutomaticLossScaler(algorithm=loss_scaling, params=loss_scaling_params)
+      if "loss_scale" in summaries:
+        tf.summary.scalar("loss_scale", loss_scaling.loss_scale)
     if dtype in MIXED_DTYPES:
-      if isinstance(loss_scaling, str):
-        loss_scaling = AutomaticLossScaler(algorithm=loss_scaling, params=loss_scaling_params)
-        if "loss_scale" in summaries:
-          tf.summary.scalar("loss_scale", loss_scaling.loss_scale)
       opt = MixedPrecisionOptimizerWrapper(opt, loss_scale=loss_scaling)
     if wrap_optimizer is not None:
       opt = wrap_optimizer(opt)
@@ -215,8 +219,8 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
       reduced = reduce_gradients([g for g, _ in grads_and_vars])
       grads_and_vars = list(zip(reduced, [v for _, v in grads_and_vars]))
     grads_and_vars = post_process_gradients(grads_and_vars, summaries, learning_rate, clip_gradients, larc_params)
-    apply = _skipping_non_finite(opt, grads_and_vars, loss, global_step, automatic_scaling=isinstance(
-        loss_scaling, AutomaticLossScaler))
+    apply = _skipping_non_finite(opt, grads_and_vars, loss, global_step, automatic_scaling=(
+        dtype in MIXED_DTYPES and isinstance(loss_scaling, AutomaticLossScaler)))
     with tf.name_scope("check_zero_gradients"):
       tf.add_to_collection(ZERO_GRADIENTS, tf.reduce_all(
           [tf.reduce_all(tf.equal(g.values if isinstance(g, tf.IndexedSlices) else g, 0)) for g, _ in grads_and_vars]))

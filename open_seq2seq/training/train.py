@@ -6,6 +6,8 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.distributed.backend import select_backend
 from open_seq2seq.distributed.npu import npu_session_config
+from open_seq2seq.optimizers.automatic_loss_scaler import STATE_COLLECTION
+from open_seq2seq.optimizers.optimize_loss import MIXED_DTYPES
 from open_seq2seq.training.hooks import NonFiniteLossHook, PrintSamplesHook, ProgressHook, RunEvaluationHook
 from open_seq2seq.training.stop_signals import DEFAULT_GRACE_SECONDS, StopOnSignal, TrainingInterrupted
 from open_seq2seq.utils.checkpoint import (EMA_SUFFIX, build_restore_fn, check_resume_fits, latest_checkpoint,
@@ -85,10 +87,14 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_g
     hooks.append(tf_debug.TensorBoardDebugHook("localhost:{}".format(debug_port)))
 
   resume_checkpoint = latest_checkpoint(logdir) if master else None
+  restored = tf.global_variables()
+  fresh = []
   if resume_checkpoint:
     # The saver restores every variable by its exact name and shape; refuse a changed model before training.
     _check_resume_has_moving_averages(train_model, resume_checkpoint)
-    check_resume_fits(resume_checkpoint)
+    fresh = _inert_scaler_state_missing_from(train_model, resume_checkpoint)
+    restored = [v for v in restored if v.op.name not in {f.op.name for f in fresh}]
+    check_resume_fits(resume_checkpoint, restored)
   init_data = [train_model.get_data_layer().iterator.initializer]
   init_fn = None
   load_model = params.get("load_model") if master and not resume_checkpoint else None
@@ -102,8 +108,15 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_g
       del scaffold
       restore(sess)
 
-  scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn,
-                               local_init_op=tf.group(tf.local_variables_initializer(), *init_data))
+  if fresh:
+    # Restore the rest, then initialise the missing state after the restore (local_init_op runs then).
+    scaffold = tf.train.Scaffold(
+        saver=tf.train.Saver(restored, save_relative_paths=True), init_fn=init_fn,
+        ready_for_local_init_op=tf.report_uninitialized_variables(restored),
+        local_init_op=tf.group(tf.local_variables_initializer(), *init_data, *[v.initializer for v in fresh]))
+  else:
+    scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn,
+                                 local_init_op=tf.group(tf.local_variables_initializer(), *init_data))
   fetches = [train_model.train_op, train_model.num_objects_per_step]
   try:
     timed_steps, total_time, total_objects, stop_signal = _run_training_loop(
@@ -125,6 +138,20 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_g
   else:
     deco_print("Not enough steps for benchmarking")
   return evaluation_hook.history if evaluation_hook else None
+
+
+def _inert_scaler_state_missing_from(train_model, checkpoint):
+  """The automatic loss scaler's variables that ``checkpoint`` lacks, when this run never updates them (a
+  float32 run: the scaler exists only for the reference's variable list). Float32 checkpoints written before
+  it was built there resume with its initial state, as one line says; otherwise []."""
+  if train_model.params["dtype"] in MIXED_DTYPES:
+    return []
+  stored = {name for name, _ in tf.train.list_variables(checkpoint)}
+  missing = [v for v in tf.get_collection(STATE_COLLECTION) if v.op.name not in stored]
+  if missing:
+    deco_print("Checkpoint {} predates the loss scaler's state in float32 training graphs: {} start from their "
+               "initial values (float32 never reads them)".format(checkpoint, ", ".join(v.op.name for v in missing)))
+  return missing
 
 
 def _check_resume_has_moving_averages(train_model, checkpoint):

@@ -123,6 +123,33 @@ def test_resuming_a_changed_model_is_refused_before_training(logdir, env):
   assert read_progress(logdir)[-1][0] == 10
 
 
+def _drop_from_checkpoint(prefix, names):
+  """Rewrites checkpoint ``prefix`` without the variables ``names`` (as an older version wrote it)."""
+  reader = tf.train.load_checkpoint(prefix)
+  with tf.Graph().as_default():
+    kept = [tf.Variable(reader.get_tensor(name), name=name) for name in reader.get_variable_to_shape_map()
+            if name not in names]
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      tf.train.Saver(kept).save(sess, prefix, write_meta_graph=False, write_state=False)
+
+
+def test_float32_checkpoint_without_the_loss_scaler_state_resumes(logdir, env):
+  """Float32 checkpoints written before the scaler was built in float32 lack its state; they resume, and the
+  scaler starts from its initial state."""
+  state = ["Loss_Optimization/Variable", "Loss_Optimization/Variable_1", "Loss_Optimization/Variable_2"]
+  _drop_from_checkpoint(os.path.join(logdir, "model.ckpt-10"), state)
+  assert not set(state) & set(dict(tf.train.list_variables(os.path.join(logdir, "model.ckpt-10"))))
+  result = run_py(logdir, env, "train", "--max_steps=15", "--continue_learning")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "predates the loss scaler's state in float32 training graphs" in result.stdout
+  assert "Loss_Optimization/Variable, Loss_Optimization/Variable_1, Loss_Optimization/Variable_2" in result.stdout
+  assert read_progress(logdir)[-1][0] == 15
+  stored = tf.train.load_checkpoint(os.path.join(logdir, "model.ckpt-15"))
+  assert stored.get_tensor("Loss_Optimization/Variable_2") == 2.0 ** 14
+  assert stored.get_tensor("global_step") == 15
+
+
 @pytest.fixture(name="larger_vocab")
 def fixture_larger_vocab(tmp_path):
   """The tiny config's vocabulary with two more symbols: the decoder gets two more outputs."""

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from open_seq2seq.decoders import FullyConnectedCTCDecoder
+from tests.models.reference_variables import TABLE_10X5, TABLE_5X3, expected_trainables
 
 tf.compat.v1.disable_eager_execution()
 tf1 = tf.compat.v1
@@ -14,42 +15,6 @@ tf1 = tf.compat.v1
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CFG_5X3 = os.path.join(ROOT, "configs/speech2text/jasper5x3_LibriSpeech_nvgrad_masks_1p.py")
 CFG_10X5 = os.path.join(ROOT, "configs/speech2text/jasper10x5_LibriSpeech_nvgrad.py")
-
-# Layer tables of spec 4.6: (R, k, C, residual). All dense residual.
-TABLE_5X3 = [(1, 11, 256, False), (3, 11, 256, True), (3, 13, 384, True), (3, 17, 512, True),
-             (3, 21, 640, True), (3, 25, 768, True), (1, 29, 896, False), (1, 1, 1024, False)]
-TABLE_10X5 = [(1, 11, 256, False)] + [
-    (5, k, c, True) for k, c in [(11, 256), (11, 256), (13, 384), (13, 384), (17, 512), (17, 512),
-                                 (21, 640), (21, 640), (25, 768), (25, 768)]] + [
-    (1, 29, 896, False), (1, 1, 1024, False)]
-
-ENC = "ForwardPass/w2l_encoder/"
-DEC = "ForwardPass/fully_connected_ctc_decoder/fully_connected/"
-
-
-def expected_trainables(table, features=64, vocab=29):
-  """Ordered (name, shape) list from the spec's naming rules (4.4 step 4.3.4, 4.5, 4.9)."""
-  names = []
-  agg = []  # channel counts of the inputs of the residual blocks so far (dense residual sources)
-  c_in = features
-  for b, (repeat, k, c, residual) in enumerate(table, start=1):
-    if residual:
-      agg.append(c_in)
-    for r in range(1, repeat + 1):
-      sub = "conv{}{}".format(b, r)
-      if residual and r == repeat:
-        for i, c_src in enumerate(agg):
-          names.append((ENC + sub + "/res_{}/kernel".format(i), [1, c_src, c]))
-          names.append((ENC + sub + "/res_bn_{}/gamma".format(i), [c]))
-          names.append((ENC + sub + "/res_bn_{}/beta".format(i), [c]))
-      names.append((ENC + sub + "/kernel", [k, c_in if r == 1 else c, c]))
-      names.append((ENC + sub + "/bn/gamma", [c]))
-      names.append((ENC + sub + "/bn/beta", [c]))
-    c_in = c
-  names.append((DEC + "kernel", [c_in, vocab]))
-  names.append((DEC + "bias", [vocab]))
-  return names
-
 
 def _build(path):
   graph = tf.Graph()

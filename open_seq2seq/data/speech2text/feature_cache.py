@@ -21,8 +21,9 @@ FEATURE_PARAMS = ("input_type", "backend", "num_audio_features", "window_size", 
                   "sample_freq", "norm_per_feature", "norm_epsilon", "gain", "resample_audio", "mix_to_mono")
 FORMATS = ("hdf5", "npy", "npz")
 # 2: entries keyed by size and mtime too; float/24/32-bit audio no longer read as int16 (version 1 held
-# features of such files truncated to {-1, 0, 1}).
-_LAYOUT_VERSION = 2
+# features of such files truncated to {-1, 0, 1}). 3: the librosa power spectrum with the reference's float64
+# window product, psf's int16 signal with its reciprocal gain (features moved by up to 1.2e-3).
+_LAYOUT_VERSION = 3
 
 
 class FeatureCache:

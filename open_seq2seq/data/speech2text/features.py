@@ -69,7 +69,7 @@ def mel_basis(sample_freq, n_fft, n_mels, fmin=0.0, fmax=None, vtlp_alpha=1.0):
 
 
 def power_spectrogram(signal, n_fft, win_length, hop_length, window):
-  """``|STFT|^2`` as ``[n_fft//2 + 1, T]`` with ``T = 1 + len(signal) // hop_length``.
+  """``|STFT|^2`` as float32 ``[n_fft//2 + 1, T]`` with ``T = 1 + len(signal) // hop_length``.
 
   The signal is reflect-padded by n_fft//2 on both sides (centred frames); the window of
   ``win_length`` samples is zero-padded symmetrically to n_fft.
@@ -81,8 +81,23 @@ def power_spectrogram(signal, n_fft, win_length, hop_length, window):
   fft_window[left:left + win_length] = window_values
   num_frames = 1 + (len(padded) - n_fft) // hop_length
   frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length][:num_frames]
-  spectrum = np.fft.rfft(frames * fft_window.astype(np.float32), n=n_fft, axis=1)
+  # The reference's dtype sequence (librosa 0.6 stft): float32 frames times the float64 window, a float64
+  # FFT rounded to complex64, |.|^2 in float32. A float32 window moved quiet mel bands by up to 4.6e-4.
+  spectrum = np.fft.rfft(frames * fft_window, n=n_fft, axis=1).astype(np.complex64)
   return (np.abs(spectrum) ** 2).T
+
+
+def peak_normalize(signal, gain=None):
+  """float32 ``signal * gain`` with the reference's ``gain = 1 / (max|signal| + 1e-5)`` unless given.
+
+  The arithmetic of OpenSeq2Seq's ``normalize_signal`` under numpy 1.x casting, spelt out so that numpy 2's
+  promotion rules cannot change it: the peak is a float32, the gain is computed in float64, then rounded to
+  float32 for the product. Dividing by the peak instead moved psf's int16 samples by 1 LSB.
+  """
+  x = np.asarray(signal, dtype=np.float32)
+  if gain is None:
+    gain = 1.0 / (float(np.max(np.abs(x))) + 1e-5)
+  return x * np.float32(gain)
 
 
 def normalize(features, per_feature, epsilon):
@@ -119,9 +134,7 @@ def speech_features(signal, sample_freq, num_features, input_type="logfbank", wi
   if vtlp_alpha != 1.0 and input_type != "logfbank":
     raise ValueError("vtlp_alpha={} needs input_type='logfbank' (it warps the mel filterbank), got {!r}".format(
         vtlp_alpha, input_type))
-  x = np.asarray(signal, dtype=np.float32)
-  gain = 1.0 / (np.max(np.abs(x)) + 1e-5) if gain is None else gain
-  x = x * np.float32(gain)
+  x = peak_normalize(signal, gain)
   win_length = int(sample_freq * window_size)
   hop_length = int(sample_freq * window_stride)
   n_fft = _librosa_n_fft(sample_freq, window_size)

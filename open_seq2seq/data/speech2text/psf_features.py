@@ -11,7 +11,7 @@ import math
 import numpy as np
 import python_speech_features as psf
 
-from .features import INPUT_TYPES
+from .features import INPUT_TYPES, peak_normalize
 
 _PSF_NFFT = 512
 
@@ -25,11 +25,16 @@ def psf_frame_count(num_samples, win_length, hop_length, pad_to=0):
   return frames
 
 
+def psf_int16_signal(signal):
+  """The peak-normalised signal rescaled to int16 as the reference does it: ``normalize_signal`` (float32,
+  reciprocal gain; ``peak_normalize``), times 32767 in float32, truncated toward zero by ``astype``."""
+  return (peak_normalize(signal) * np.float32(32767.0)).astype(np.int16)
+
+
 def psf_speech_features(signal, sample_freq, num_features, input_type="logfbank", window_size=20e-3,
                         window_stride=10e-3, pad_to=8, norm_epsilon=1e-5):
   """Normalised features ``[T, num_features]`` (float32) of int16-range samples, psf-backend semantics."""
-  x = np.asarray(signal, dtype=np.float32)
-  x = (x / (np.max(np.abs(x)) + 1e-5) * 32767.0).astype(np.int16)
+  x = psf_int16_signal(signal)
   win_length = int(sample_freq * window_size)
   hop_length = int(sample_freq * window_stride)
   num_frames = psf_frame_count(len(x), win_length, hop_length)
