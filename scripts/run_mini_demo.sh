@@ -4,8 +4,8 @@
 # evaluate dev WER, write test-set predictions (greedy, and CTC beam search with a 3-gram word LM estimated on
 # the corpus's LM text, its vocabulary widened by /usr/share/dict/words), measure the out-of-domain dev proxy
 # (dev-other: unseen voice families under recording conditions training never applies) greedy and with the
-# LM, and print a summary with a training-curve plot. Trains in bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX: the config's 12000 steps
-# take 30-45 minutes on 2 cores, by host), otherwise in float32 with the schedule cut to 6000 steps.
+# LM, and print a summary with a training-curve plot. Trains in bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX: the config's 13000 steps
+# take 35-60 minutes on 2 cores, by host), otherwise in float32 with the schedule cut to 6000 steps.
 #   JASPER_MINI_CORPUS  corpus folder (default <repo>/data/mini_librispeech)
 #   JASPER_DEMO_LOGDIR  training folder (default <repo>/results/mini_demo; removed and retrained each run)
 #   JASPER_DEMO_ARGS    extra run.py overrides for training, after the dtype choice, e.g. "--max_steps=200"
