@@ -34,10 +34,6 @@ PROGRESS = re.compile(r"global_step:\s*(\d+), loss:\s*([^,]+), mean_loss:.*elaps
 STOP_GRACE_S = 300
 
 
-def mini_corpus_dir():
-  return os.environ.get("JASPER_MINI_CORPUS", os.path.join(REPO, "data", "mini_librispeech"))
-
-
 class TrainingSegment:
   """run.py training in a child process whose output goes to ``log_path``; ``progress`` collects
   (arrival time, global step, loss) of its progress lines and ``start`` is the wall time of its first step."""

@@ -17,14 +17,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from bench.cpu_budget import timed_iterations, wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.data.speech2text.synthetic import SyntheticSpeech2TextDataLayer  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.config import load_config_module, mode_config  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.precision import MIXED_DTYPES  # noqa: E402  pylint: disable=wrong-import-position
 
 tf.disable_eager_execution()
-DTYPES = {"float32": tf.float32, "mixed": "mixed", "bfloat16": "bfloat16"}
+DTYPES = ("float32",) + MIXED_DTYPES
 
 
 def step_params(config_module, dtype, batch_size, num_frames, steps):
   params = mode_config(config_module, "train")
-  params.update(dtype=DTYPES[dtype], batch_size_per_gpu=batch_size, max_steps=steps, logdir="",
+  params.update(dtype=dtype, batch_size_per_gpu=batch_size, max_steps=steps, logdir="",
                 print_loss_steps=None, print_samples_steps=None, save_summaries_steps=None,
                 save_checkpoint_steps=None, data_layer=SyntheticSpeech2TextDataLayer,
                 data_layer_params={"num_audio_features": params["data_layer_params"]["num_audio_features"],

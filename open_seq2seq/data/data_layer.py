@@ -17,7 +17,6 @@ class DataLayer:
         "batch_size": Range(int, low=1),
         "shuffle": bool,
         "dtype": None,
-        "interactive": bool,
         "num_workers": Range(int, low=1),
         "worker_id": Range(int, low=0),
     }

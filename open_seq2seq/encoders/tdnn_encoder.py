@@ -2,7 +2,7 @@
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.parts.conv_block import conv_bn_activation
-from open_seq2seq.utils.params import ListOf, Range, check_params
+from open_seq2seq.utils.params import Inert, ListOf, Range, check_params
 from .encoder import Encoder
 
 KEEP_PROB = Range(float, low=0, high=1, low_inclusive=False)
@@ -37,13 +37,12 @@ class TDNNEncoder(Encoder):
   @staticmethod
   def get_optional_params():
     return dict(Encoder.get_optional_params(), **{
-        "data_format": ["channels_last"],
-        "normalization": ["batch_norm"],
+        "data_format": Inert(["channels_last"], "channels_last [B, T, C] is the only layout implemented"),
+        "normalization": Inert(["batch_norm"], "batch normalisation is the only normalisation implemented"),
         "bn_momentum": Range(float, low=0, high=1),
         "bn_epsilon": Range(float, low=0, low_inclusive=False),
         "use_conv_mask": bool,
         "drop_block_prob": Range(float, low=0, high=0),  # DropBlock is not implemented: 0 only
-        "drop_block_index": Range(int, low=0),
     })
 
   def __init__(self, params, model, name="w2l_encoder", mode="train"):

@@ -13,20 +13,7 @@ from open_seq2seq.optimizers.lr_policies import check_lr_policy_params
 from open_seq2seq.optimizers.optimize_loss import check_optimizer_params, optimize_loss
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.params import Range, check_params
-
-DTYPES = [tf.float32, tf.float16, tf.bfloat16, "mixed", "bfloat16", "float32", "float16"]
-# The reduced-precision dtype of each mixed mode: the forward/backward pass runs in it, the optimizer
-# updates float32 master copies.
-MIXED_COMPUTE_DTYPES = {"mixed": tf.float16, "bfloat16": tf.bfloat16}
-
-
-def canonical_dtype(dtype):
-  """tf.float32 or tf.float16 for single-precision-type training, "mixed" or "bfloat16" for mixed precision."""
-  if isinstance(dtype, str) and dtype in MIXED_COMPUTE_DTYPES:
-    return dtype
-  dtype = tf.as_dtype(dtype)
-  return "bfloat16" if dtype == tf.bfloat16 else dtype
-
+from open_seq2seq.utils.precision import DTYPES, canonical_dtype, compute_dtype
 
 class Model:
   """Base of every model. ``mode`` is ``train``, ``eval`` or ``infer``."""
@@ -62,7 +49,6 @@ class Model:
         "restore_best_checkpoint": bool,
         "eval_steps": Range(int, low=1),
         "eval_batch_size_per_gpu": Range(int, low=1),
-        "finetune": bool,
         "hooks": list,
         "data_layer_params": dict,
         "optimizer": None,  # a name of optimize_loss.OPTIMIZER_CLS_NAMES or a tf.train.Optimizer class
@@ -81,7 +67,6 @@ class Model:
         "loss_scaling_params": dict,
         "summaries": list,
         "use_xla_jit": bool,
-        "processed_data_folder": str,
         "max_consecutive_nonfinite_steps": Range(int, low=1),
         # default 0.0 (off), e.g. 0.999: average the weights; eval/infer/export use it (ema.py)
         "ema_decay": Range(float, low=0, high=1, high_inclusive=False),
@@ -185,16 +170,8 @@ class Model:
     return self._hvd
 
   @property
-  def on_horovod(self):
-    return self._hvd is not None
-
-  @property
   def last_step(self):
     return self._last_step
-
-  @property
-  def steps_in_epoch(self):
-    return self._steps_in_epoch
 
   @property
   def ema_decay(self):
@@ -205,8 +182,7 @@ class Model:
     return self._data_layer
 
   def get_tf_dtype(self):
-    dtype = self._params["dtype"]
-    return MIXED_COMPUTE_DTYPES[dtype] if isinstance(dtype, str) else dtype
+    return compute_dtype(self._params["dtype"])
 
   def _build_forward_pass_graph(self, input_tensors):
     """Returns ``(loss or None, list of output tensors)``."""

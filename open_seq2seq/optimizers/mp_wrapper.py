@@ -10,8 +10,8 @@ else: the weights, the optimizer slots and ``global_step`` stay as they were.
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.optimizers.automatic_loss_scaler import AutomaticLossScaler
+from open_seq2seq.utils.precision import REDUCED_PRECISION_DTYPES
 
-REDUCED_PRECISION_DTYPES = (tf.float16, tf.bfloat16)
 MASTER_COPIES_COLLECTION = "FP32_MASTER_COPIES"
 
 

@@ -8,6 +8,7 @@ from open_seq2seq.optimizers.automatic_loss_scaler import AutomaticLossScaler
 from open_seq2seq.optimizers.ema import MovingAverageOptimizer
 from open_seq2seq.optimizers.mp_wrapper import MixedPrecisionOptimizerWrapper
 from open_seq2seq.utils.params import Range, check_params
+from open_seq2seq.utils.precision import is_mixed
 
 OPTIMIZER_CLS_NAMES = {
     "Adagrad": tf.train.AdagradOptimizer,
@@ -59,7 +60,6 @@ NONFINITE_GRADIENTS = "nonfinite_gradients"
 # Graph collection holding the boolean "every gradient of this step is exactly 0": with a positive loss that
 # means nothing can learn (a fixed loss_scaling that overflows or underflows the reduced-precision gradients).
 ZERO_GRADIENTS = "zero_gradients"
-MIXED_DTYPES = ("mixed", "bfloat16")
 
 
 def _float32_norm(tensor):
@@ -207,7 +207,7 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
       loss_scaling = AutomaticLossScaler(algorithm=loss_scaling, params=loss_scaling_params)
       if "loss_scale" in summaries:
         tf.summary.scalar("loss_scale", loss_scaling.loss_scale)
-    if dtype in MIXED_DTYPES:
+    if is_mixed(dtype):
       opt = MixedPrecisionOptimizerWrapper(opt, loss_scale=loss_scaling)
     if wrap_optimizer is not None:
       opt = wrap_optimizer(opt)
@@ -220,7 +220,7 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
       grads_and_vars = list(zip(reduced, [v for _, v in grads_and_vars]))
     grads_and_vars = post_process_gradients(grads_and_vars, summaries, learning_rate, clip_gradients, larc_params)
     apply = _skipping_non_finite(opt, grads_and_vars, loss, global_step, automatic_scaling=(
-        dtype in MIXED_DTYPES and isinstance(loss_scaling, AutomaticLossScaler)))
+        is_mixed(dtype) and isinstance(loss_scaling, AutomaticLossScaler)))
     with tf.name_scope("check_zero_gradients"):
       tf.add_to_collection(ZERO_GRADIENTS, tf.reduce_all(
           [tf.reduce_all(tf.equal(g.values if isinstance(g, tf.IndexedSlices) else g, 0)) for g, _ in grads_and_vars]))

@@ -4,10 +4,12 @@ import copy
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.utils.params import check_params
+from open_seq2seq.utils.precision import DTYPES, compute_dtype
 
 
 class Component:
-  """Validates ``params`` against the class declarations and resolves ``dtype`` ("mixed" -> float16).
+  """Validates ``params`` against the class declarations and resolves ``dtype`` to the type its layers compute
+  in ("mixed" -> float16, "bfloat16" -> bfloat16; precision.compute_dtype).
 
   ``CONFIG_KEY``: the model parameter holding the component's params, so errors name a key's full path.
   """
@@ -24,7 +26,7 @@ class Component:
         "regularizer_params": dict,
         "initializer": None,
         "initializer_params": dict,
-        "dtype": [tf.float32, tf.float16, "mixed"],
+        "dtype": DTYPES,
     }
 
   def __init__(self, params, model, name, mode):
@@ -36,8 +38,8 @@ class Component:
     self._mode = mode
     if "dtype" not in self._params:
       self._params["dtype"] = model.get_tf_dtype() if model is not None else tf.float32
-    elif self._params["dtype"] == "mixed":
-      self._params["dtype"] = tf.float16
+    else:
+      self._params["dtype"] = compute_dtype(self._params["dtype"])
 
   @property
   def params(self):

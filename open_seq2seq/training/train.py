@@ -7,12 +7,12 @@ import tensorflow.compat.v1 as tf
 from open_seq2seq.distributed.backend import select_backend
 from open_seq2seq.distributed.npu import npu_session_config
 from open_seq2seq.optimizers.automatic_loss_scaler import STATE_COLLECTION
-from open_seq2seq.optimizers.optimize_loss import MIXED_DTYPES
 from open_seq2seq.training.hooks import NonFiniteLossHook, PrintSamplesHook, ProgressHook, RunEvaluationHook
 from open_seq2seq.training.stop_signals import DEFAULT_GRACE_SECONDS, StopOnSignal, TrainingInterrupted
 from open_seq2seq.utils.checkpoint import (EMA_SUFFIX, build_restore_fn, check_resume_fits, latest_checkpoint,
                                           remove_interrupted_checkpoint_files, resolve_checkpoint)
 from open_seq2seq.utils.logging import deco_print
+from open_seq2seq.utils.precision import is_mixed
 
 
 def session_config(params, mode="train", workers=None):
@@ -144,7 +144,7 @@ def _inert_scaler_state_missing_from(train_model, checkpoint):
   """The automatic loss scaler's variables that ``checkpoint`` lacks, when this run never updates them (a
   float32 run: the scaler exists only for the reference's variable list). Float32 checkpoints written before
   it was built there resume with its initial state, as one line says; otherwise []."""
-  if train_model.params["dtype"] in MIXED_DTYPES:
+  if is_mixed(train_model.params["dtype"]):
     return []
   stored = {name for name, _ in tf.train.list_variables(checkpoint)}
   missing = [v for v in tf.get_collection(STATE_COLLECTION) if v.op.name not in stored]

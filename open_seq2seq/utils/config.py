@@ -8,6 +8,7 @@ import runpy
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.utils.atomic import atomic_output
+from open_seq2seq.utils.precision import parse_dtype
 
 MODE_PARAMS = {
     "train": "train_params",
@@ -72,13 +73,10 @@ def _parse_bool(text):
 
 
 def _parse_dtype(text):
-  """A model dtype on the command line: "mixed" or a TensorFlow dtype name such as float32 or bfloat16."""
-  if text == "mixed":
-    return text
   try:
-    return tf.as_dtype(text)
-  except TypeError as error:
-    raise argparse.ArgumentTypeError("expected mixed or a dtype name such as float32, got {!r}".format(text)) from error
+    return parse_dtype(text)
+  except ValueError as error:
+    raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def _override_type(value):

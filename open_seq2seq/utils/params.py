@@ -2,10 +2,13 @@
 
 Each part class declares ``get_required_params()`` and ``get_optional_params()`` as ``name -> spec``
 where spec is a type, a tuple of types, a list of allowed values, a ``Range`` (a number of given types
-within bounds), a ``ListOf`` (a list whose items all match a spec) or ``None`` (anything). The declarations
-are merged up the class hierarchy by the classes themselves.
+within bounds), a ``ListOf`` (a list whose items all match a spec), an ``Inert`` (a key of the original's configs
+that has no effect here) or ``None`` (anything). The declarations are merged up the class hierarchy by the
+classes themselves.
 """
 import math
+
+from open_seq2seq.utils.logging import deco_print
 
 
 class Range:
@@ -61,11 +64,36 @@ class ListOf:
     return "a list of {}, each {}".format(count, describe(self.item_spec))
 
 
+class Inert:
+  """A key that the original's configs carry but that has no effect here (``reason`` says why): its value is
+  checked against ``spec``, and the first config that sets it prints one note saying so."""
+
+  def __init__(self, spec, reason):
+    self.spec = spec
+    self.reason = reason
+
+  def contains(self, value):
+    return _matches(value, self.spec)
+
+  def __repr__(self):
+    return describe(self.spec)
+
+
+_NOTED_INERT_KEYS = set()
+
+
+def _note_inert(path, value, reason):
+  if path not in _NOTED_INERT_KEYS:
+    _NOTED_INERT_KEYS.add(path)
+    deco_print("Note: {} = {!r} is accepted for compatibility with OpenSeq2Seq configs and has no effect ({})".format(
+        path, value, reason))
+
+
 def describe(spec):
   """The spec in words, as error messages print it."""
   if spec is None:
     return "a value"
-  if isinstance(spec, (Range, ListOf)):
+  if isinstance(spec, (Range, ListOf, Inert)):
     return repr(spec)
   if isinstance(spec, list):
     return "one of {}".format(spec)
@@ -85,7 +113,7 @@ def _type_matches(value, types):
 def _matches(value, spec):
   if spec is None:
     return True
-  if isinstance(spec, (Range, ListOf)):
+  if isinstance(spec, (Range, ListOf, Inert)):
     return spec.contains(value)
   if isinstance(spec, list):
     return value in spec
@@ -115,3 +143,5 @@ def check_params(config, required_dict, optional_dict, owner="config", prefix=""
     if not _matches(value, spec):
       raise ValueError("{}: parameter '{}{}' is {!r} ({}), expected {}".format(
           owner, prefix, key, value, type(value).__name__, describe(spec)))
+    if isinstance(spec, Inert):
+      _note_inert(prefix + key, value, spec.reason)

@@ -10,7 +10,7 @@ from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import load_vocab
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.metrics import words
-from open_seq2seq.utils.params import ListOf, Range
+from open_seq2seq.utils.params import Inert, ListOf, Range
 from .audio import audio_num_samples, read_audio
 from .augmentation import SignalAugmenter, spec_augment, validate_augmentation
 from .feature_cache import FORMATS, FeatureCache
@@ -66,7 +66,7 @@ class Speech2TextDataLayer(DataLayer):
         "dither": Range(float, low=0),
         "norm_per_feature": bool,
         "norm_epsilon": Range(float, low=0),
-        "precompute_mel_basis": bool,
+        "precompute_mel_basis": Inert(bool, "each mel filterbank is computed once and cached"),
         "gain": Range(float, low=0, low_inclusive=False),
         "random_seed": Range(int, low=0),
         "num_parallel_calls": Range(int, low=1),
