@@ -38,9 +38,9 @@ def compute_dtype(dtype):
 
 
 def parse_dtype(text):
-  """A model dtype from the command line: ``mixed`` or a TensorFlow dtype name (float32, bfloat16, ...).
-  Raises ValueError naming what is accepted."""
-  if text in MIXED_COMPUTE_DTYPES:
+  """A model dtype from the command line: ``"mixed"``, or the TensorFlow dtype of a name (float32, bfloat16:
+  tf.bfloat16, ...). Raises ValueError naming what is accepted."""
+  if text == "mixed":
     return text
   try:
     return tf.as_dtype(text)

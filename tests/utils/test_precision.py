@@ -29,7 +29,7 @@ def test_each_spelling_has_one_canonical_form_and_compute_type(spelling):
 @pytest.mark.parametrize("text,expected", [("mixed", "mixed"), ("float32", tf.float32), ("bfloat16", tf.bfloat16),
                                            ("float16", tf.float16)])
 def test_command_line_names(text, expected):
-  assert parse_dtype(text) == expected
+  assert parse_dtype(text) == expected and type(parse_dtype(text)) is type(expected)
 
 
 def test_unknown_command_line_name_says_what_is_accepted():
