@@ -15,6 +15,7 @@ from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.params import Range, check_params
 from open_seq2seq.utils.precision import DTYPES, canonical_dtype, compute_dtype
 
+
 class Model:
   """Base of every model. ``mode`` is ``train``, ``eval`` or ``infer``."""
 

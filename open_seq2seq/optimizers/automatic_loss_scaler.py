@@ -31,12 +31,12 @@ STATE_COLLECTION = "automatic_loss_scaler_state"
 
 def _state_variables(state_names, specs):
   """Creates the state in ``state_names`` order; ``specs`` maps each state to (initial value, dtype)."""
-  state = {name_of_state: tf.get_variable(name, shape=[], dtype=specs[name_of_state][1],
-                                          initializer=tf.constant_initializer(specs[name_of_state][0]),
-                                          trainable=False)
-           for name_of_state, name in state_names.items()}
-  for variable in state.values():
-    tf.add_to_collection(STATE_COLLECTION, variable)
+  state = {}
+  for key, name in state_names.items():
+    initial_value, dtype = specs[key]
+    state[key] = tf.get_variable(name, shape=[], dtype=dtype, initializer=tf.constant_initializer(initial_value),
+                                 trainable=False)
+    tf.add_to_collection(STATE_COLLECTION, state[key])
   return state
 
 

@@ -93,7 +93,8 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_g
     # The saver restores every variable by its exact name and shape; refuse a changed model before training.
     _check_resume_has_moving_averages(train_model, resume_checkpoint)
     fresh = _inert_scaler_state_missing_from(train_model, resume_checkpoint)
-    restored = [v for v in restored if v.op.name not in {f.op.name for f in fresh}]
+    fresh_names = {v.op.name for v in fresh}
+    restored = [v for v in restored if v.op.name not in fresh_names]
     check_resume_fits(resume_checkpoint, restored)
   init_data = [train_model.get_data_layer().iterator.initializer]
   init_fn = None
@@ -108,15 +109,12 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_g
       del scaffold
       restore(sess)
 
-  if fresh:
-    # Restore the rest, then initialise the missing state after the restore (local_init_op runs then).
-    scaffold = tf.train.Scaffold(
-        saver=tf.train.Saver(restored, save_relative_paths=True), init_fn=init_fn,
-        ready_for_local_init_op=tf.report_uninitialized_variables(restored),
-        local_init_op=tf.group(tf.local_variables_initializer(), *init_data, *[v.initializer for v in fresh]))
-  else:
-    scaffold = tf.train.Scaffold(saver=saver, init_fn=init_fn,
-                                 local_init_op=tf.group(tf.local_variables_initializer(), *init_data))
+  # State a resumed checkpoint lacks is restored around, then initialised by local_init_op (it runs after the
+  # restore).
+  scaffold = tf.train.Scaffold(
+      saver=tf.train.Saver(restored, save_relative_paths=True) if fresh else saver, init_fn=init_fn,
+      ready_for_local_init_op=tf.report_uninitialized_variables(restored) if fresh else None,
+      local_init_op=tf.group(tf.local_variables_initializer(), *init_data, *[v.initializer for v in fresh]))
   fetches = [train_model.train_op, train_model.num_objects_per_step]
   try:
     timed_steps, total_time, total_objects, stop_signal = _run_training_loop(
