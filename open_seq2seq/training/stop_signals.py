@@ -52,8 +52,10 @@ class StopOnSignal:
   ``signal.set_wakeup_fd`` even while the main thread is blocked in TensorFlow, ends the process with exit
   code 128 + signal and one line on stderr if the main thread has not taken the signal ``grace_seconds`` later
   (an input pipeline that never yields, a step that never returns), or at once on a second signal. Outside
-  the main thread signals cannot be caught, and nothing is installed. ``stops_evaluation``: the run is an
-  evaluation or inference, which stops between batches (see evaluation_stop_signal)."""
+  the main thread signals cannot be caught, and nothing is installed. A signal the parent process ignores
+  (SIGINT of a job a non-interactive shell started with ``&``) stays ignored, as Python and run.py's start-up
+  leave it. ``stops_evaluation``: the run is an evaluation or inference, which stops between batches (see
+  evaluation_stop_signal)."""
 
   def __init__(self, grace_seconds=DEFAULT_GRACE_SECONDS, stops_evaluation=False):
     self.received = None
@@ -76,7 +78,8 @@ class StopOnSignal:
     self._pipe = os.pipe()
     os.set_blocking(self._pipe[1], False)
     for number in STOP_SIGNALS:
-      self._previous[number] = signal.signal(number, self._handle)
+      if signal.getsignal(number) != signal.SIG_IGN:
+        self._previous[number] = signal.signal(number, self._handle)
     self._previous_wakeup = signal.set_wakeup_fd(self._pipe[1], warn_on_full_buffer=False)
     self._watcher = threading.Thread(target=self._watch, name="stop-signal-watcher", daemon=True)
     self._watcher.start()

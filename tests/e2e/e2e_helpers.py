@@ -2,6 +2,7 @@
 import csv
 import glob
 import os
+import signal
 import subprocess
 import sys
 
@@ -9,6 +10,14 @@ import tensorflow.compat.v1 as tf
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CONFIG = os.path.join(REPO, "configs", "speech2text", "jasper_tiny_nvgrad.py")
+
+
+def default_stop_signals():
+  """``preexec_fn`` of a run.py started as from a terminal: SIGINT and SIGTERM at their default disposition,
+  even when this test run is a job a non-interactive shell started with ``&`` (which ignores SIGINT, and
+  run.py keeps an ignored SIGINT ignored)."""
+  for number in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(number, signal.SIG_DFL)
 
 
 def run_script(args, env=None, check=True, launcher=None):

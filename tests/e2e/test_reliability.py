@@ -9,7 +9,7 @@ import time
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from tests.e2e.e2e_helpers import CONFIG, REPO, read_progress, run_script
+from tests.e2e.e2e_helpers import CONFIG, REPO, default_stop_signals, read_progress, run_script
 from open_seq2seq.utils.checkpoint import checkpoint_is_complete
 
 NAN_CONFIG = os.path.join(REPO, "tests", "e2e", "nan_test_config.py")
@@ -17,7 +17,8 @@ NAN_CONFIG = os.path.join(REPO, "tests", "e2e", "nan_test_config.py")
 
 def start_training(args, env, **popen_options):
   return subprocess.Popen([sys.executable, "run.py", "--config_file=" + CONFIG, "--mode=train"] + args, cwd=REPO,
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen_options)
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=default_stop_signals, **popen_options)
 
 
 def wait_for_line(process, text, timeout=300):

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import soundfile as sf
 
-from tests.e2e.e2e_helpers import REPO
+from tests.e2e.e2e_helpers import REPO, default_stop_signals
 from tests.e2e.test_reliability import wait_for_line
 
 CONFIG = os.path.join(REPO, "tests", "e2e", "data_test_config.py")
@@ -113,7 +113,7 @@ def test_audio_that_fails_only_when_decoded_is_one_error_line_or_skipped(env, tm
 
 def _start(args, env):
   return subprocess.Popen([sys.executable, "run.py", "--config_file=" + CONFIG] + args, cwd=REPO, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_stop_signals)
 
 
 def test_sigterm_ends_a_step_stuck_inside_tensorflow(env, tmp_path):
