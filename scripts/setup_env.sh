@@ -17,6 +17,7 @@
 #   JASPER_EXTRA_REQUIREMENTS  further requirement files (space-separated) installed after requirements.txt,
 #                     part of the environment's key, installed with --no-build-isolation so packages
 #                     built from source see the pinned TensorFlow.
+# The toolkit is then installed editable into <clone>/.venv, layered over that shared environment (below).
 # Usage: source "$(scripts/setup_env.sh)/bin/activate"   (all progress goes to stderr)
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,4 +78,30 @@ if [ ! -f "$venv/.complete" ]; then
 else
   echo "[setup] reusing Python environment $venv" >&2
 fi
-echo "$venv"
+
+# The toolkit itself is installed editable (`pip install -e .`: the open_seq2seq package and its console
+# scripts) into a small environment inside this clone, layered over the shared one: two clones sharing the
+# shared environment would otherwise each point its editable install at themselves.
+clone_env="$repo_root/.venv"
+stamp="$venv $repo_root $(sha256sum "$repo_root/pyproject.toml" | cut -c1-16)"
+if [ "$(cat "$clone_env/.jasper-stamp" 2>/dev/null)" != "$stamp" ]; then
+  echo "[setup] installing the toolkit (editable) into $clone_env" >&2
+  rm -rf "$clone_env"
+  "$venv/bin/python" -m venv --without-pip "$clone_env"
+  site_dir() { "$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
+  # addsitedir, not a bare path: the shared environment's own .pth files must be processed too.
+  echo "import site; site.addsitedir('$(site_dir "$venv")')" >"$(site_dir "$clone_env")/_jasper_shared_env.pth"
+  if ! "$clone_env/bin/python" -m pip install --no-deps --no-build-isolation -e "$repo_root" \
+      >"$clone_env/install.log" 2>&1; then
+    tail -n 30 "$clone_env/install.log" >&2
+    echo "[setup] pip install -e $repo_root failed; full log: $clone_env/install.log" >&2
+    exit 1
+  fi
+  # horovodrun of the shared environment would start the ranks without this clone's install.
+  # The __main__ guard matters: horovodrun's helpers start processes by spawn, which re-imports this file.
+  printf '#!%s\nimport sys\nfrom horovod.runner.launch import run_commandline\nif __name__ == "__main__":\n  sys.exit(run_commandline())\n' \
+    "$clone_env/bin/python" >"$clone_env/bin/horovodrun"
+  chmod +x "$clone_env/bin/horovodrun"
+  echo "$stamp" >"$clone_env/.jasper-stamp"
+fi
+echo "$clone_env"
