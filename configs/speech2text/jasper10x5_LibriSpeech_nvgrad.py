@@ -7,6 +7,7 @@ import os
 from open_seq2seq.data import Speech2TextDataLayer
 from open_seq2seq.decoders import FullyConnectedCTCDecoder
 from open_seq2seq.encoders import TDNNEncoder
+from open_seq2seq.encoders.jasper_layers import conv_layer, jasper_blocks
 from open_seq2seq.losses import CTCLoss
 from open_seq2seq.models import Speech2Text
 from open_seq2seq.optimizers.lr_policies import poly_decay
@@ -63,43 +64,14 @@ base_params = {
 
     "encoder": TDNNEncoder,
     "encoder_params": {
+        # Jasper 10x5 (paper's table 1): prologue, ten blocks of five sub-blocks (two per table row), two
+        # epilogue layers.
         "convnet_layers": [
-            {"type": "conv1d", "repeat": 1, "kernel_size": [11], "stride": [2], "num_channels": 256,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [11], "stride": [1], "num_channels": 256,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [11], "stride": [1], "num_channels": 256,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [13], "stride": [1], "num_channels": 384,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [13], "stride": [1], "num_channels": 384,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [17], "stride": [1], "num_channels": 512,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [17], "stride": [1], "num_channels": 512,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.8,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [21], "stride": [1], "num_channels": 640,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.7,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [21], "stride": [1], "num_channels": 640,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.7,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [25], "stride": [1], "num_channels": 768,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.7,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 5, "kernel_size": [25], "stride": [1], "num_channels": 768,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.7,
-             "residual": True, "residual_dense": residual_dense},
-            {"type": "conv1d", "repeat": 1, "kernel_size": [29], "stride": [1], "num_channels": 896,
-             "padding": "SAME", "dilation": [2], "dropout_keep_prob": 0.6},
-            {"type": "conv1d", "repeat": 1, "kernel_size": [1], "stride": [1], "num_channels": 1024,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.6},
+            conv_layer(kernel=11, channels=256, keep_prob=0.8, stride=2),
+            *jasper_blocks([(11, 256, 0.8), (13, 384, 0.8), (17, 512, 0.8), (21, 640, 0.7), (25, 768, 0.7)],
+                           repeat=5, blocks_per_row=2, residual_dense=residual_dense),
+            conv_layer(kernel=29, channels=896, keep_prob=0.6, dilation=2),
+            conv_layer(kernel=1, channels=1024, keep_prob=0.6),
         ],
         "dropout_keep_prob": 0.7,
         "initializer": xavier_initializer,

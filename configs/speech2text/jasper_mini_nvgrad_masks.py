@@ -13,6 +13,7 @@ import os
 from open_seq2seq.data import Speech2TextDataLayer
 from open_seq2seq.decoders import FullyConnectedCTCDecoder
 from open_seq2seq.encoders import TDNNEncoder
+from open_seq2seq.encoders.jasper_layers import conv_layer, jasper_blocks
 from open_seq2seq.losses import CTCLoss
 from open_seq2seq.models import Speech2Text
 from open_seq2seq.optimizers.lr_policies import poly_decay
@@ -66,22 +67,12 @@ base_params = {
 
     "encoder": TDNNEncoder,
     "encoder_params": {
+        # A Jasper 3x2: prologue, three blocks of two sub-blocks, two epilogue layers.
         "convnet_layers": [
-            {"type": "conv1d", "repeat": 1, "kernel_size": [11], "stride": [2], "num_channels": 128,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 1.0},
-            {"type": "conv1d", "repeat": 2, "kernel_size": [11], "stride": [1], "num_channels": 128,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 1.0,
-             "residual": True, "residual_dense": True},
-            {"type": "conv1d", "repeat": 2, "kernel_size": [13], "stride": [1], "num_channels": 160,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 1.0,
-             "residual": True, "residual_dense": True},
-            {"type": "conv1d", "repeat": 2, "kernel_size": [17], "stride": [1], "num_channels": 192,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 1.0,
-             "residual": True, "residual_dense": True},
-            {"type": "conv1d", "repeat": 1, "kernel_size": [21], "stride": [1], "num_channels": 256,
-             "padding": "SAME", "dilation": [2], "dropout_keep_prob": 1.0},
-            {"type": "conv1d", "repeat": 1, "kernel_size": [1], "stride": [1], "num_channels": 256,
-             "padding": "SAME", "dilation": [1], "dropout_keep_prob": 1.0},
+            conv_layer(kernel=11, channels=128, keep_prob=1.0, stride=2),
+            *jasper_blocks([(11, 128, 1.0), (13, 160, 1.0), (17, 192, 1.0)], repeat=2),
+            conv_layer(kernel=21, channels=256, keep_prob=1.0, dilation=2),
+            conv_layer(kernel=1, channels=256, keep_prob=1.0),
         ],
         "dropout_keep_prob": 1.0,
         "initializer": xavier_initializer,

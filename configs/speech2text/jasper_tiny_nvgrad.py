@@ -5,6 +5,8 @@ import copy
 import os
 import runpy
 
+from open_seq2seq.encoders.jasper_layers import conv_layer, jasper_blocks
+
 _mini = runpy.run_path(os.path.join(os.path.dirname(__file__), "jasper_mini_nvgrad_masks.py"), init_globals={"tf": tf})
 
 base_model = _mini["base_model"]
@@ -23,16 +25,12 @@ base_params.update({
     "ema_decay": 0.0,
 })
 base_params["lr_policy_params"].update({"learning_rate": 0.05, "warmup_steps": 0})
+# A Jasper 1x2: prologue, one block of two sub-blocks, two epilogue layers.
 base_params["encoder_params"]["convnet_layers"] = [
-    {"type": "conv1d", "repeat": 1, "kernel_size": [11], "stride": [2], "num_channels": 64,
-     "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.9},
-    {"type": "conv1d", "repeat": 2, "kernel_size": [11], "stride": [1], "num_channels": 64,
-     "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.9,
-     "residual": True, "residual_dense": True},
-    {"type": "conv1d", "repeat": 1, "kernel_size": [13], "stride": [1], "num_channels": 96,
-     "padding": "SAME", "dilation": [2], "dropout_keep_prob": 0.9},
-    {"type": "conv1d", "repeat": 1, "kernel_size": [1], "stride": [1], "num_channels": 128,
-     "padding": "SAME", "dilation": [1], "dropout_keep_prob": 0.9},
+    conv_layer(kernel=11, channels=64, keep_prob=0.9, stride=2),
+    *jasper_blocks([(11, 64, 0.9)], repeat=2),
+    conv_layer(kernel=13, channels=96, keep_prob=0.9, dilation=2),
+    conv_layer(kernel=1, channels=128, keep_prob=0.9),
 ]
 train_params = copy.deepcopy(_mini["train_params"])
 train_params["data_layer_params"].pop("length_bucket_boundaries")
