@@ -116,62 +116,11 @@ export JASPER_VENV="$venv"  # the ranks' train_8p.sh reuse it instead of each ru
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 
-# The launch plan, one tab-separated record a line: world_size, backend, then "hosts" (horovodrun) or one
-# "rank <rank> <device_id> <VAR=value>..." per rank of this server (Ascend). Errors name the bad field.
-plan="$(cd "$repo" && "$py" - "$rank_table" "$server_id" "$JOB_ID" <<'PYTHON'
-import socket
-import sys
-
-from open_seq2seq.distributed.backend import select_backend
-from open_seq2seq.distributed.npu import environment_for_rank
-from open_seq2seq.distributed.rank_table import RankTableError, horovodrun_hosts, load_rank_table
-
-
-def is_local(address):
-  """Only an address of one of this machine's interfaces (loopback included) can be bound."""
-  try:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-      probe.bind((address, 0))
-    return True
-  except OSError:
-    return False
-
-
-def main(path, server_id, job_id):
-  table = load_rank_table(path)
-  backend = select_backend()
-  print("world_size\t{}".format(table.world_size))
-  print("backend\t{}".format(backend))
-  if backend != "npu":
-    print("hosts\t{}".format(horovodrun_hosts(table)))
-    return
-  servers = [server.server_id for server in table.servers]
-  if server_id:
-    if server_id not in servers:
-      raise ValueError("--server_id={} is not in the table (servers: {})".format(server_id, ", ".join(servers)))
-  elif len(servers) == 1:
-    server_id = servers[0]
-  else:
-    local = [server for server in servers if is_local(server)]
-    if len(local) != 1:
-      raise ValueError("cannot tell which of the table's servers ({}) this machine is ({} of them have a local "
-                       "address); pass --server_id".format(", ".join(servers), len(local)))
-    server_id = local[0]
-  for rank in range(table.world_size):
-    location = table.location_of(rank)
-    if location.server_id == server_id:
-      environment = environment_for_rank(table, rank, job_id)
-      print("\t".join(["rank", str(rank), str(location.device_id)] +
-                      ["{}={}".format(name, value) for name, value in sorted(environment.items())]))
-
-
-try:
-  main(*sys.argv[1:])
-except (RankTableError, ValueError) as error:
-  sys.stderr.write("run_8p.sh: {}\n".format(error))
-  sys.exit(2)
-PYTHON
-)" || { fail_status=2; fail "cannot launch from rank table $rank_table (see the error above)"; }
+# The launch plan (open_seq2seq/distributed/launch_plan.py), one tab-separated record a line: world_size,
+# backend, then "hosts" (horovodrun) or one "rank <rank> <device_id> <VAR=value>..." per rank of this server
+# (Ascend). Errors name the bad field.
+plan="$(cd "$repo" && "$py" -m open_seq2seq.distributed.launch_plan "$rank_table" "$server_id" "$JOB_ID")" ||
+  { fail_status=2; fail "cannot launch from rank table $rank_table (see the error above)"; }
 
 world_size=""; backend=""; hosts=""
 ranks=(); devices=(); environments=()

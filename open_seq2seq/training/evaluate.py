@@ -1,8 +1,8 @@
 """Standalone evaluation and inference from a checkpoint."""
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.distributed.session_config import session_config
 from open_seq2seq.training.iterate import iterate_data
-from open_seq2seq.training.train import session_config
 from open_seq2seq.utils.checkpoint import build_restore_fn
 from open_seq2seq.utils.logging import deco_print
 

@@ -4,8 +4,7 @@ import time
 
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.distributed.backend import select_backend
-from open_seq2seq.distributed.npu import npu_session_config
+from open_seq2seq.distributed.session_config import session_config
 from open_seq2seq.optimizers.automatic_loss_scaler import STATE_COLLECTION
 from open_seq2seq.training.hooks import NonFiniteLossHook, PrintSamplesHook, ProgressHook, RunEvaluationHook
 from open_seq2seq.training.stop_signals import DEFAULT_GRACE_SECONDS, StopOnSignal, TrainingInterrupted
@@ -13,22 +12,6 @@ from open_seq2seq.utils.checkpoint import (EMA_SUFFIX, build_restore_fn, check_r
                                           remove_interrupted_checkpoint_files, resolve_checkpoint)
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.precision import is_mixed
-
-
-def session_config(params, mode="train", workers=None):
-  """The reference's session settings: soft placement and on-demand GPU memory, one GPU per worker, XLA
-  when ``use_xla_jit``; on Ascend the NPU configuration instead (spec 8.1)."""
-  backend = select_backend()
-  local_rank = workers.local_rank() if workers is not None else None
-  if backend == "npu":
-    return npu_session_config(mode, local_rank=local_rank, use_xla_jit=params.get("use_xla_jit", False))
-  config = tf.ConfigProto(allow_soft_placement=True)
-  config.gpu_options.allow_growth = True
-  if backend == "gpu" and local_rank is not None:
-    config.gpu_options.visible_device_list = str(local_rank)
-  if params.get("use_xla_jit"):
-    config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
-  return config
 
 
 WRITE_FAILURES = ("File too large", "No space left", "Permission denied", "Read-only file system",

@@ -1,0 +1,22 @@
+"""TensorFlow session settings of every run: training, evaluation and inference from checkpoints, and the frozen
+graph's inference, on CPU/GPU or, when npu_bridge imports, on Ascend."""
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.distributed.backend import select_backend
+from open_seq2seq.distributed.npu import npu_session_config
+
+
+def session_config(params, mode="train", workers=None):
+  """The reference's session settings: soft placement and on-demand GPU memory, one GPU per worker, XLA
+  when ``use_xla_jit``; on Ascend the NPU configuration instead (spec 8.1)."""
+  backend = select_backend()
+  local_rank = workers.local_rank() if workers is not None else None
+  if backend == "npu":
+    return npu_session_config(mode, local_rank=local_rank, use_xla_jit=params.get("use_xla_jit", False))
+  config = tf.ConfigProto(allow_soft_placement=True)
+  config.gpu_options.allow_growth = True
+  if backend == "gpu" and local_rank is not None:
+    config.gpu_options.visible_device_list = str(local_rank)
+  if params.get("use_xla_jit"):
+    config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
+  return config
