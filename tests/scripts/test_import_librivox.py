@@ -104,11 +104,11 @@ def test_synthetic_tree(tmp_path):
 
 @pytest.mark.skipif(not HAVE_ESPEAK, reason="needs espeak-ng, sox, fortunes")
 def test_mini_corpus_end_to_end(tmp_path):
-  bmc = load_script("build_mini_corpus")
+  from open_seq2seq.corpus.build import main as build_mini_corpus  # pylint: disable=import-outside-toplevel
   data_dir = str(tmp_path / "data")
-  assert bmc.main(["--output_dir", data_dir, "--num_train_utterances", "6",
-                   "--num_dev_utterances", "2", "--num_test_utterances", "2"]
-                  ) == 0
+  assert build_mini_corpus(["--output_dir", data_dir, "--num_train_utterances", "6",
+                            "--num_dev_utterances", "2", "--num_test_utterances", "2"]
+                           ) == 0
   assert imp.main(["--data_dir", data_dir]) == 0
   for split, count in (("train-clean-100", 6), ("dev-clean", 2),
                        ("test-clean", 2)):
