@@ -3,8 +3,9 @@
 the mini and the 5x3 config (float32, random weights: the speed does not depend on their values).
 
 Each config is built on placeholders as generate_pb/ckpt2pb.py builds it, frozen with its initial weights,
-written, loaded back through online_inference's FrozenJasper and timed on random utterances of --num_frames
-frames (1600 = 16 s of audio at a 10 ms stride). RTF = seconds per batch / seconds of audio in the batch.
+written, loaded back through FrozenJasper (open_seq2seq/export/frozen_model.py) and timed on random utterances
+of --num_frames frames (1600 = 16 s of audio at a 10 ms stride). RTF = seconds per batch / seconds of audio in
+the batch.
 
     python bench/bench_inference.py [--configs mini,5x3] [--batch_sizes 1,8] [--num_frames 1600] [--iterations 5]
 """
@@ -20,9 +21,10 @@ import numpy as np  # noqa: E402  pylint: disable=wrong-import-position
 import tensorflow.compat.v1 as tf  # noqa: E402  pylint: disable=wrong-import-position
 
 from bench.cpu_budget import timed_iterations, wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
-from generate_pb.freeze import frozen_graph_def, write_graph_def  # noqa: E402  pylint: disable=wrong-import-position
-from generate_pb.inference_graph import OUTPUT_NAMES, build_inference_graph  # noqa: E402  pylint: disable=wrong-import-position
-from online_inference.frozen_model import FrozenJasper  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.export.freeze import frozen_graph_def, write_graph_def  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.export.frozen_model import FrozenJasper  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.export.inference_graph import build_inference_graph  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.export.signature import OUTPUT_NAMES  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.config import load_config_module  # noqa: E402  pylint: disable=wrong-import-position
 
 tf.disable_eager_execution()

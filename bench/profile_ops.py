@@ -155,8 +155,8 @@ def session_config(inter_op_threads):
 
 def profile_forward(config_file, batch_size, num_frames, inter_op_threads, traces):
   from bench.bench_inference import freeze_random_model  # pylint: disable=import-outside-toplevel
-  from generate_pb.inference_graph import FEATURES, FEATURES_LENGTH, LOGITS  # pylint: disable=import-outside-toplevel
-  from online_inference.frozen_model import read_frozen_graph  # pylint: disable=import-outside-toplevel
+  from open_seq2seq.export.frozen_model import read_frozen_graph  # pylint: disable=import-outside-toplevel
+  from open_seq2seq.export.signature import FEATURES, FEATURES_LENGTH, LOGITS  # pylint: disable=import-outside-toplevel
   with tempfile.TemporaryDirectory() as tmp_dir:
     path = os.path.join(tmp_dir, "model.pb")
     freeze_random_model(config_file, path)

@@ -68,7 +68,7 @@ def measure_gemm(n=4096, dtype="float32", iterations=5, idle_timeout_s=60):
 def measure_forward(config_file, batch_sizes=(1, 8), num_frames=1600, iterations=3, idle_timeout_s=60):
   """The config's frozen float32 inference graph (random weights, as bench_inference.py) per batch size."""
   from bench.bench_inference import freeze_random_model  # pylint: disable=import-outside-toplevel
-  from online_inference.frozen_model import FrozenJasper  # pylint: disable=import-outside-toplevel
+  from open_seq2seq.export.frozen_model import FrozenJasper  # pylint: disable=import-outside-toplevel
   tf.logging.set_verbosity(tf.logging.ERROR)
   results = {}
   with tempfile.TemporaryDirectory() as tmp_dir:

@@ -1,86 +1,13 @@
 #!/usr/bin/env python
-"""Checkpoint -> frozen inference graph (.pb) with stable input and output names (docs/export.md).
-
-    python generate_pb/ckpt2pb.py --config_file=CONFIG --checkpoint=LOGDIR_OR_CKPT --output_file=OUT.pb
-                                  [--dtype=float32|float16] [--batch_size=B] [--num_frames=T] [--key=value ...]
-
-Inputs of the graph:  features [B, T, F] (--dtype), features_length [B] int32 (valid frames per row).
-Outputs:              ForwardPass/fully_connected_ctc_decoder/logits [B, T', V+1] (batch-major, --dtype),
-                      ForwardPass/fully_connected_ctc_decoder/fully_connected/BiasAdd [B*T', V+1],
-                      logits_length [B] int32 (valid frames of each row of the logits).
-B and T are free unless --batch_size / --num_frames fix them (Ascend's offline converter needs both fixed;
-the reference used --batch_size=1 --num_frames=2336). Further --key=value arguments override config values,
-as with run.py. With the config's ``ema_decay`` set, the graph holds the checkpoint's moving averages of the
-weights, as run.py's eval and infer modes use them (``--ema_decay=0`` exports the raw weights).
-"""
-import argparse
+"""Checkpoint -> frozen inference graph (.pb): the command line of open_seq2seq/export/ckpt2pb.py, whose
+docstring and --help give the usage (docs/export.md)."""
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import tensorflow.compat.v1 as tf  # noqa: E402  pylint: disable=wrong-import-position
-
-from generate_pb.freeze import frozen_graph_def, write_graph_def  # noqa: E402  pylint: disable=wrong-import-position
-from generate_pb.inference_graph import (EXPORT_DTYPES, INPUT_NAMES, OUTPUT_NAMES,  # noqa: E402  pylint: disable=wrong-import-position
-                                         build_inference_model, inference_tensors)
-from open_seq2seq.utils.checkpoint import build_restore_fn, resolve_checkpoint  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.utils.config import apply_cli_overrides, load_config_module, positive_int  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.utils.logging import deco_print  # noqa: E402  pylint: disable=wrong-import-position
-
-
-def build_parser():
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                   allow_abbrev=False)
-  parser.add_argument("--config_file", required=True, help="the model's config (as given to run.py)")
-  parser.add_argument("--checkpoint", required=True,
-                      help="checkpoint prefix (logdir/model.ckpt-N) or a directory (its newest intact checkpoint)")
-  parser.add_argument("--output_file", required=True, help="frozen GraphDef to write, e.g. jasper_infer_float32.pb")
-  parser.add_argument("--dtype", default="float32", choices=sorted(EXPORT_DTYPES),
-                      help="dtype of the features input, the weights and the logits")
-  parser.add_argument("--batch_size", type=positive_int, help="static batch size (default: any)")
-  parser.add_argument("--num_frames", type=positive_int, help="static number of feature frames (default: any)")
-  return parser
-
-
-def export(config_module, checkpoint, output_file, dtype, batch_size, num_frames):
-  """Builds the inference graph, restores ``checkpoint`` into it, freezes and writes it; returns the tensors.
-
-  As run.py's eval and infer modes, takes the moving averages of the weights when the config's infer-mode
-  ``ema_decay`` is set and the checkpoint keeps them (``--ema_decay=0`` exports the raw weights instead).
-  Raises CheckpointMismatchError (a ValueError) when the checkpoint lacks a weight of the model, holds it in
-  another shape or holds weights the model lacks.
-  """
-  with tf.Graph().as_default():
-    model = build_inference_model(config_module, dtype, batch_size, num_frames)
-    tensors = inference_tensors()
-    restore = build_restore_fn(checkpoint, use_ema=bool(model.ema_decay))
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      restore(sess)
-      graph_def = frozen_graph_def(sess, OUTPUT_NAMES)
-  write_graph_def(graph_def, output_file)
-  return tensors
-
-
-def main(argv=None):
-  argv = sys.argv[1:] if argv is None else argv
-  args, overrides = build_parser().parse_known_args(argv)
-  tf.disable_eager_execution()
-  tf.logging.set_verbosity(tf.logging.ERROR)
-  config_module = load_config_module(args.config_file)
-  apply_cli_overrides(config_module["base_params"], overrides, args.config_file)
-  checkpoint = resolve_checkpoint(args.checkpoint, "--checkpoint")
-  deco_print("Exporting {} from {}".format(args.config_file, checkpoint))
-  tensors = export(config_module, checkpoint, args.output_file, args.dtype, args.batch_size, args.num_frames)
-  for kind, names in (("input", INPUT_NAMES), ("output", OUTPUT_NAMES)):
-    for name in names:
-      deco_print("{} {}:0 {} {}".format(kind, name, tensors[name].shape.as_list(), tensors[name].dtype.name),
-                 offset=2)
-  deco_print("Wrote {} ({:.1f} MB)".format(args.output_file, os.path.getsize(args.output_file) / 1e6))
-  return 0
-
+from open_seq2seq.export.ckpt2pb import main  # noqa: E402  pylint: disable=wrong-import-position
 
 if __name__ == "__main__":
   try:

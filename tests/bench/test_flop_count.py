@@ -8,7 +8,7 @@ import tensorflow.compat.v1 as tf
 from tensorflow.python.framework import ops
 
 from bench.flop_count import TRAIN_STEP_FORWARDS, config_forward_flops, conv_output_length, encoder_convolutions
-from generate_pb.inference_graph import build_inference_graph
+from open_seq2seq.export.inference_graph import build_inference_graph
 from open_seq2seq.utils.config import load_config_module
 
 MINI = "configs/speech2text/jasper_mini_nvgrad_masks.py"

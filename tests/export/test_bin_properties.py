@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from online_inference.bin_files import FEATURES_DTYPE, LENGTH_DTYPE, read_bin, write_bin
+from open_seq2seq.export.bin_files import FEATURES_DTYPE, LENGTH_DTYPE, read_bin, write_bin
 
 SETTINGS = settings(max_examples=150, deadline=None)
 

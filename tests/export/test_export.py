@@ -11,9 +11,9 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import run
-from generate_pb import ckpt2pb
-from online_inference.frozen_model import FrozenJasper
-from online_inference.preprocess import read_utterance
+from open_seq2seq.export import ckpt2pb
+from open_seq2seq.export.frozen_model import FrozenJasper
+from open_seq2seq.export.preprocess import read_utterance
 from open_seq2seq.utils.checkpoint import CheckpointError, build_restore_fn
 from open_seq2seq.utils.config import load_config_module
 from tests.e2e.e2e_helpers import CONFIG, run_script

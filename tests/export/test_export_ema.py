@@ -4,8 +4,8 @@ averages, giving the logits of run.py's eval mode (training/evaluate.py restored
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from generate_pb import ckpt2pb
-from online_inference.frozen_model import FrozenJasper
+from open_seq2seq.export import ckpt2pb
+from open_seq2seq.export.frozen_model import FrozenJasper
 from open_seq2seq.training.evaluate import restored_session
 from tests.optimizers.speech_model_fixture import build_model, fixed_batch
 

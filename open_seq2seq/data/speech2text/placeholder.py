@@ -5,6 +5,7 @@ from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import load_vocab
 from open_seq2seq.utils.params import Range
 
+# The input names of exported graphs (open_seq2seq/export/signature.py holds the whole signature).
 FEATURES = "features"
 FEATURES_LENGTH = "features_length"
 

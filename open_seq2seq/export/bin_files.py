@@ -13,11 +13,17 @@ OTHER_DTYPES = (np.dtype("<f2"), np.dtype("<f8"), np.dtype("<i8"))
 
 
 def write_bin(path, array, dtype):
+  """Writes ``array`` (any shape, converted to the numpy ``dtype``) to ``path`` as a raw row-major array."""
   np.ascontiguousarray(array, dtype=dtype).tofile(path)
 
 
 def read_bin(path, dtype, shape):
-  """Reads ``path`` as ``dtype`` of ``shape``; one dimension may be -1 (any number of rows of the rest)."""
+  """Reads ``path`` as an array of the numpy ``dtype`` and ``shape``; one dimension may be -1 (any number of rows
+  of the rest).
+
+  Raises IOError when ``path`` is not a file, ValueError when its size does not fit ``dtype`` and ``shape``
+  (naming another dtype whose size it fits, if any).
+  """
   if not os.path.isfile(path):
     raise IOError("{}: file not found".format(path))
   size = os.path.getsize(path)

@@ -1,29 +1,18 @@
-"""A config's model in infer mode on placeholders, with the stable tensor names of exported graphs.
-
-Inputs:  ``features`` [B, T, F] (float32 or float16), ``features_length`` [B] int32.
-Outputs: ``ForwardPass/fully_connected_ctc_decoder/logits`` [B, T', V+1] batch-major,
-         ``ForwardPass/fully_connected_ctc_decoder/fully_connected/BiasAdd`` [B*T', V+1] (same memory),
-         ``logits_length`` [B] int32: the valid frames of each row of the logits.
-T' = ceil(T_padded / stride) with T_padded = T rounded up to the data layer's ``pad_to``.
-"""
+"""A config's model in infer mode on placeholders, with the tensor names and dtypes of signature.py."""
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.data.speech2text.placeholder import FEATURES, FEATURES_LENGTH, PlaceholderSpeechDataLayer
+from open_seq2seq.data.speech2text.placeholder import PlaceholderSpeechDataLayer
 from open_seq2seq.data.speech2text.speech2text import DEFAULT_PAD_TO
 from open_seq2seq.utils.config import mode_config
-
-LOGITS = "ForwardPass/fully_connected_ctc_decoder/logits"
-FLAT_LOGITS = "ForwardPass/fully_connected_ctc_decoder/fully_connected/BiasAdd"
-LOGITS_LENGTH = "logits_length"
-INPUT_NAMES = (FEATURES, FEATURES_LENGTH)
-OUTPUT_NAMES = (LOGITS, FLAT_LOGITS, LOGITS_LENGTH)
-EXPORT_DTYPES = {"float32": tf.float32, "float16": tf.float16}
+from .signature import EXPORT_DTYPES, INPUT_NAMES, LOGITS_LENGTH, OUTPUT_NAMES
 
 
 def inference_params(config_module, dtype, batch_size=None, num_frames=None):
   """The config's infer-mode parameters for one process, its data layer replaced by placeholders.
 
   dtype: a key of EXPORT_DTYPES; batch_size / num_frames: a static size, or None for any.
+  Raises ValueError for another dtype, or a config whose data layer lacks ``num_audio_features`` or
+  ``vocab_file``.
   """
   if dtype not in EXPORT_DTYPES:
     raise ValueError("dtype must be one of {}, got {!r}".format(", ".join(EXPORT_DTYPES), dtype))
@@ -44,9 +33,10 @@ def inference_params(config_module, dtype, batch_size=None, num_frames=None):
 
 
 def build_inference_model(config_module, dtype="float32", batch_size=None, num_frames=None):
-  """Builds the infer-mode model into the default graph, with the tensor names above; returns the model.
+  """Builds the infer-mode model into the default graph, with the tensors of signature.py; returns the model.
 
   Variables get the names of the training graph (spec 4.9), so a training checkpoint restores into them.
+  Raises ValueError as inference_params does.
   """
   params = inference_params(config_module, dtype, batch_size, num_frames)
   model = config_module["base_model"](params=params, mode="infer")

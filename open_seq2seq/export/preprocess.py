@@ -26,7 +26,10 @@ DROPPED_OPTIONS = ("max_feature_length", "max_label_length", "length_bucket_boun
 
 
 def feature_data_layer(config_module, manifest):
-  """The config's infer-mode data layer reading ``manifest``, used only for its per-utterance features."""
+  """The config's infer-mode data layer reading ``manifest``, used only for its per-utterance features.
+
+  Raises ValueError naming the bad rows when the data layer's check of the manifest fails.
+  """
   params = dict(mode_config(config_module, "infer")["data_layer_params"])
   for option in DROPPED_OPTIONS:
     params.pop(option, None)
@@ -35,7 +38,10 @@ def feature_data_layer(config_module, manifest):
 
 
 def utterance_names(manifest, wav_filenames):
-  """File names of the utterances: the audio file names without extension, which must be unique."""
+  """File names of the utterances: the audio file names without extension, which must be unique.
+
+  Raises ValueError naming the two manifest rows (numbered as file lines, the header being 1) of a repeated name.
+  """
   names, first_row = [], {}
   for row, wav_filename in enumerate(wav_filenames, start=2):
     name = os.path.splitext(os.path.basename(wav_filename))[0]
@@ -77,7 +83,10 @@ def preprocess(config_module, manifest, source_dir, workers):
 
 
 def read_index(source_dir):
-  """``(names, wav_filenames, durations)`` of a pre-processed set, in manifest order."""
+  """``(names, wav_filenames, durations)`` of a pre-processed set, in manifest order; durations in seconds.
+
+  Raises IOError when the index is missing (pre-processing not done), ValueError when its columns differ.
+  """
   index_file = os.path.join(source_dir, INDEX_FILE)
   if not os.path.isfile(index_file):
     raise IOError("{} not found: pre-process the manifest first (--pre_process=True)".format(index_file))
@@ -90,6 +99,9 @@ def read_index(source_dir):
 
 
 def read_utterance(source_dir, name, num_features):
-  """Features ``[frames, num_features]`` of utterance ``name``, checked against its length file."""
+  """Float32 features ``[frames, num_features]`` of utterance ``name``, checked against its length file.
+
+  Raises IOError / ValueError as bin_files.read_bin does, for either file.
+  """
   length = read_bin(os.path.join(source_dir, LENGTHS_DIR, name + ".bin"), LENGTH_DTYPE, [1])[0]
   return read_bin(os.path.join(source_dir, FEATURES_DIR, name + ".bin"), FEATURES_DTYPE, [int(length), num_features])

@@ -5,15 +5,17 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 from google.protobuf.message import DecodeError
 
-from generate_pb.inference_graph import FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH
 from open_seq2seq.distributed.backend import select_backend
 from open_seq2seq.distributed.npu import npu_session_config
+from .signature import FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH
 
 REQUIRED_TENSORS = (FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH)
 
 
 def inference_session_config(precision_mode="force_fp16"):
-  """The NPU inference configuration on Ascend (``precision_mode`` applies there only), else plain CPU/GPU."""
+  """The tf.ConfigProto of inference sessions: the NPU inference configuration on Ascend (``precision_mode``, one
+  of open_seq2seq.distributed.npu.PRECISION_MODES, applies there only), else soft placement with GPU memory
+  grown on demand."""
   if select_backend() == "npu":
     return npu_session_config("infer", precision_mode=precision_mode)
   config = tf.ConfigProto(allow_soft_placement=True)
@@ -22,7 +24,11 @@ def inference_session_config(precision_mode="force_fp16"):
 
 
 def read_frozen_graph(path):
-  """The GraphDef of ``path``, checked to hold the tensors of an exported Jasper graph."""
+  """The GraphDef of ``path``, checked to hold the inputs and outputs of signature.py that inference uses.
+
+  Raises IOError when ``path`` is not a file, ValueError when it is not a binary GraphDef or lacks one of
+  those tensors (the message lists the graph's placeholders).
+  """
   if not os.path.isfile(path):
     raise IOError("Model file not found: {}".format(path))
   graph_def = tf.GraphDef()
@@ -43,12 +49,18 @@ def read_frozen_graph(path):
 
 
 def valid_logits(logits, logits_length, count):
-  """The first ``count`` rows of batch-major logits, each cut to its valid frames, as float32."""
+  """The first ``count`` rows of ``logits`` [B, T', V+1], each cut to its ``logits_length`` [B] valid frames:
+  a list of float32 ``[logits_length[row], V+1]`` arrays."""
   return [logits[row, :logits_length[row]].astype(np.float32) for row in range(count)]
 
 
 class FrozenJasper:
-  """Runs an exported graph. ``batch_size`` / ``num_frames`` are its static sizes, None where free."""
+  """Runs an exported graph in its own session. ``batch_size`` / ``num_frames`` are its static sizes, None where
+  free; ``num_features`` is F, ``input_dtype`` the numpy dtype of ``features``.
+
+  Raises IOError / ValueError as read_frozen_graph does, and ValueError when ``features`` is not
+  [B, T, F] with a known F. ``session_config``: a tf.ConfigProto (inference_session_config), or None.
+  """
 
   def __init__(self, path, session_config=None):
     self.path = path
@@ -67,6 +79,7 @@ class FrozenJasper:
     self.session = tf.Session(graph=self.graph, config=session_config)
 
   def check_batch_size(self, batch_size):
+    """Raises ValueError when ``batch_size`` utterances do not fit the graph's static batch size."""
     if self.batch_size is not None and batch_size > self.batch_size:
       raise ValueError("Batch size {} exceeds the static batch size {} of {} (export it with a larger "
                        "--batch_size, or without one for any size)".format(batch_size, self.batch_size, self.path))
@@ -76,7 +89,8 @@ class FrozenJasper:
 
     ``rows`` defaults to one per utterance and is always the static batch size of a static graph; frames
     is the static number of frames or the longest utterance. Rows past the utterances and frames past
-    each utterance are zeros.
+    each utterance are zeros. Raises ValueError when the utterances exceed a static batch size or number of
+    frames, or an utterance is not ``[frames, F]``.
     """
     self.check_batch_size(max(len(features), rows or 0))
     rows = self.batch_size or rows or len(features)
@@ -98,6 +112,7 @@ class FrozenJasper:
   def run(self, features, rows=None):
     """Float32 logits ``[valid output frames_i, V+1]`` of each utterance of ``features`` (list of
     ``[frames_i, F]`` arrays), run as one batch of ``padded_batch(features, rows)``; padding is never returned.
+    Raises ValueError as padded_batch does.
     """
     batch, lengths = self.padded_batch(features, rows)
     logits, logits_length = self.session.run([self._logits, self._logits_length],

@@ -30,9 +30,11 @@ class GreedyDecoder:
 
   @property
   def num_classes(self):
+    """V+1: the vocabulary and the CTC blank."""
     return len(self._idx2char) + 1
 
   def decode(self, logits):
+    """The transcript of float32 ``logits`` ``[frames, V+1]``, the last class being the CTC blank."""
     return sparse_to_strings(self._session.run(self._decoded, {self._logits: logits}), self._idx2char, 1)[0]
 
   def close(self):
@@ -40,11 +42,17 @@ class GreedyDecoder:
 
 
 def manifest_transcripts(manifest):
+  """``{wav_filename: transcript}`` of the manifest CSV ``manifest``."""
   return {row.wav_filename: row.transcript for row in read_manifests([manifest])}
 
 
 def score(logits_dir, names, wav_filenames, manifest, idx2char):
-  """``(predictions, word edits, reference words)`` over the utterances, reading ``<logits_dir>/<name>.bin``."""
+  """``(predictions, word edits, reference words)`` over the utterances, reading ``<logits_dir>/<name>.bin``
+  (float32 ``[frames, V+1]``, V = len(idx2char)).
+
+  Raises ValueError when the manifest lacks one of ``wav_filenames``, IOError / ValueError when a logits file
+  is missing or of the wrong size (bin_files.read_bin).
+  """
   references = manifest_transcripts(manifest)
   absent = [w for w in wav_filenames if w not in references]
   if absent:

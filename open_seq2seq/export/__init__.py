@@ -1,0 +1,8 @@
+"""Export and online inference: checkpoint -> frozen graph (.pb) -> ONNX, and the frozen graph run over a
+manifest (docs/export.md). The command lines generate_pb/ckpt2pb.py, generate_pb/pb2onnx.py and
+online_inference/jasper_online_inference.py are shims over the ``main`` of the modules of the same names here.
+
+signature: tensor names and dtypes of exported graphs; inference_graph: a config's model on placeholders;
+freeze: variables -> constants; frozen_model: a frozen graph in a session; bin_files, preprocess, postprocess,
+staging: the files, stages and all-or-nothing outputs of online inference.
+"""
