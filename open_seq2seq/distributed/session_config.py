@@ -13,10 +13,24 @@ def session_config(params, mode="train", workers=None):
   local_rank = workers.local_rank() if workers is not None else None
   if backend == "npu":
     return npu_session_config(mode, local_rank=local_rank, use_xla_jit=params.get("use_xla_jit", False))
-  config = tf.ConfigProto(allow_soft_placement=True)
-  config.gpu_options.allow_growth = True
+  config = _placement_config()
   if backend == "gpu" and local_rank is not None:
     config.gpu_options.visible_device_list = str(local_rank)
   if params.get("use_xla_jit"):
     config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
+  return config
+
+
+def inference_session_config(precision_mode="force_fp16"):
+  """The tf.ConfigProto of frozen-graph inference: the NPU inference configuration on Ascend (``precision_mode``,
+  one of open_seq2seq.distributed.npu.PRECISION_MODES, applies there only), else the placement settings."""
+  if select_backend() == "npu":
+    return npu_session_config("infer", precision_mode=precision_mode)
+  return _placement_config()
+
+
+def _placement_config():
+  """Soft placement, and GPU memory grown on demand rather than taken whole."""
+  config = tf.ConfigProto(allow_soft_placement=True)
+  config.gpu_options.allow_growth = True
   return config

@@ -5,22 +5,9 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 from google.protobuf.message import DecodeError
 
-from open_seq2seq.distributed.backend import select_backend
-from open_seq2seq.distributed.npu import npu_session_config
-from .signature import FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH
+from open_seq2seq.export.signature import FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH
 
 REQUIRED_TENSORS = (FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH)
-
-
-def inference_session_config(precision_mode="force_fp16"):
-  """The tf.ConfigProto of inference sessions: the NPU inference configuration on Ascend (``precision_mode``, one
-  of open_seq2seq.distributed.npu.PRECISION_MODES, applies there only), else soft placement with GPU memory
-  grown on demand."""
-  if select_backend() == "npu":
-    return npu_session_config("infer", precision_mode=precision_mode)
-  config = tf.ConfigProto(allow_soft_placement=True)
-  config.gpu_options.allow_growth = True
-  return config
 
 
 def read_frozen_graph(path):
@@ -59,7 +46,7 @@ class FrozenJasper:
   free; ``num_features`` is F, ``input_dtype`` the numpy dtype of ``features``.
 
   Raises IOError / ValueError as read_frozen_graph does, and ValueError when ``features`` is not
-  [B, T, F] with a known F. ``session_config``: a tf.ConfigProto (inference_session_config), or None.
+  [B, T, F] with a known F. ``session_config``: a tf.ConfigProto (open_seq2seq.distributed.session_config.inference_session_config), or None.
   """
 
   def __init__(self, path, session_config=None):

@@ -4,7 +4,7 @@ import tensorflow.compat.v1 as tf
 from open_seq2seq.data.speech2text.placeholder import PlaceholderSpeechDataLayer
 from open_seq2seq.data.speech2text.speech2text import DEFAULT_PAD_TO
 from open_seq2seq.utils.config import mode_config
-from .signature import EXPORT_DTYPES, INPUT_NAMES, LOGITS_LENGTH, OUTPUT_NAMES
+from open_seq2seq.export.signature import EXPORT_DTYPES, INPUT_NAMES, LOGITS_LENGTH, OUTPUT_NAMES
 
 
 def inference_params(config_module, dtype, batch_size=None, num_frames=None):

@@ -32,13 +32,14 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.data.vocab import load_vocab
 from open_seq2seq.distributed.npu import PRECISION_MODES
+from open_seq2seq.distributed.session_config import inference_session_config
 from open_seq2seq.utils.config import load_config_module, mode_config, positive_int
 from open_seq2seq.utils.logging import deco_print
-from .bin_files import LOGITS_DTYPE, write_bin
-from .frozen_model import FrozenJasper, inference_session_config
-from .postprocess import score, write_predictions
-from .preprocess import preprocess, read_index, read_utterance
-from .staging import staged_outputs
+from open_seq2seq.export.bin_files import LOGITS_DTYPE, write_bin
+from open_seq2seq.export.frozen_model import FrozenJasper
+from open_seq2seq.export.postprocess import score, write_predictions
+from open_seq2seq.export.preprocess import preprocess, read_index, read_utterance
+from open_seq2seq.export.staging import staged_outputs
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DEFAULT_CONFIG = os.path.join(REPO, "configs", "speech2text", "jasper5x3_LibriSpeech_nvgrad_masks_1p.py")

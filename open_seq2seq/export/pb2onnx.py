@@ -19,8 +19,8 @@ import tf2onnx
 
 from open_seq2seq.utils.atomic import atomic_output
 from open_seq2seq.utils.logging import deco_print
-from .frozen_model import FrozenJasper, read_frozen_graph, valid_logits
-from .signature import FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH
+from open_seq2seq.export.frozen_model import FrozenJasper, read_frozen_graph, valid_logits
+from open_seq2seq.export.signature import FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH
 
 ONNX_INPUTS = (FEATURES, FEATURES_LENGTH)
 ONNX_OUTPUTS = (LOGITS, LOGITS_LENGTH)

@@ -13,7 +13,7 @@ from open_seq2seq.decoders.fc_decoders import greedy_ctc_decode
 from open_seq2seq.models.speech2text import sparse_to_strings
 from open_seq2seq.utils.atomic import atomic_output
 from open_seq2seq.utils.metrics import word_errors
-from .bin_files import LOGITS_DTYPE, read_bin
+from open_seq2seq.export.bin_files import LOGITS_DTYPE, read_bin
 
 
 class GreedyDecoder:

@@ -14,7 +14,7 @@ from open_seq2seq.data.speech2text.speech2text import Speech2TextDataLayer
 from open_seq2seq.utils.atomic import atomic_output
 from open_seq2seq.utils.config import mode_config
 from open_seq2seq.utils.parallel import bounded_parallel_map
-from .bin_files import FEATURES_DTYPE, LENGTH_DTYPE, read_bin, write_bin
+from open_seq2seq.export.bin_files import FEATURES_DTYPE, LENGTH_DTYPE, read_bin, write_bin
 
 FEATURES_DIR = "features"
 LENGTHS_DIR = "features_length"
