@@ -12,7 +12,6 @@ The room bank is simulated once into ``--rir_cache_dir`` (default: beside the co
 does); its one-off simulation time is printed separately.
 """
 import argparse
-import csv
 import functools
 import os
 import sys
@@ -33,6 +32,7 @@ from open_seq2seq.data.speech2text.augmentation import (  # noqa: E402  pylint: 
     SignalAugmenter, setting, spec_augment)
 from open_seq2seq.data.speech2text.augmentation import room_impulse  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.data.speech2text.features import speech_features  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.manifest import read_manifests  # noqa: E402  pylint: disable=wrong-import-position
 
 RATE = 16000
 SECONDS = 4.0
@@ -66,14 +66,12 @@ def four_second_signals(corpus_csv, count):
   """``count`` 4-s float32 int16-range signals: consecutive corpus utterances joined and cut, or synthetic."""
   length = int(SECONDS * RATE)
   if corpus_csv and os.path.isfile(corpus_csv):
-    base = os.path.dirname(os.path.abspath(corpus_csv))
-    with open(corpus_csv, newline="") as handle:
-      rows = list(csv.DictReader(handle))
+    rows = read_manifests([corpus_csv])
     signals, cursor = [], 0
     while len(signals) < count:
       pieces = []
       while sum(len(p) for p in pieces) < length:
-        pieces.append(read_audio(os.path.join(base, rows[cursor % len(rows)]["wav_filename"]), RATE))
+        pieces.append(read_audio(rows[cursor % len(rows)].path, RATE))
         cursor += 1
       signals.append(np.concatenate(pieces)[:length])
     return signals, corpus_csv

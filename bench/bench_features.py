@@ -5,7 +5,6 @@ type, as a ratio to the librosa logfbank baseline (Jasper's features) measured i
     python bench/bench_features.py [--corpus_csv data/mini_librispeech/librivox-dev-clean.csv] [--utterances 100]
 """
 import argparse
-import csv
 import os
 import sys
 
@@ -15,15 +14,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from bench.cpu_budget import timed_iterations, wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.data.speech2text.audio import read_audio  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.data.speech2text.features import INPUT_TYPES, speech_features  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.manifest import read_manifests  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.data.speech2text.psf_features import psf_speech_features  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def load_signals(corpus_csv, count):
   if corpus_csv and os.path.isfile(corpus_csv):
-    base = os.path.dirname(os.path.abspath(corpus_csv))
-    with open(corpus_csv, newline="") as handle:
-      rows = list(csv.DictReader(handle))[:count]
-    return [read_audio(os.path.join(base, row["wav_filename"]), 16000) for row in rows], corpus_csv
+    return [read_audio(row.path, 16000) for row in read_manifests([corpus_csv])[:count]], corpus_csv
   rng = np.random.default_rng(0)
   return [(rng.standard_normal(48000) * 3000).astype(np.float32) for _ in range(count)], "synthetic 3 s noise"
 

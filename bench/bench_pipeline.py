@@ -15,7 +15,6 @@ for both measurements. Goal: the pipeline delivers >= 10x the batches the traini
 """
 import argparse
 import copy
-import csv
 import os
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import tensorflow.compat.v1 as tf
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from bench.cpu_budget import timed_iterations, wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.manifest import read_manifests  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.config import load_config_module, mode_config  # noqa: E402  pylint: disable=wrong-import-position
 
 tf.disable_eager_execution()
@@ -34,9 +34,7 @@ RATE = 16000
 
 def write_long_utterances(corpus_csv, out_dir, count, seed=0):
   """Joins consecutive utterances of ``corpus_csv`` into ``count`` files of 8-16 s; returns their manifest."""
-  base = os.path.dirname(os.path.abspath(corpus_csv))
-  with open(corpus_csv, newline="") as handle:
-    rows = list(csv.DictReader(handle))
+  rows = read_manifests([corpus_csv])
   rng = np.random.default_rng(seed)
   lines, cursor = ["wav_filename,wav_filesize,transcript"], 0
   for index in range(count):
@@ -45,11 +43,11 @@ def write_long_utterances(corpus_csv, out_dir, count, seed=0):
     while sum(len(p) for p in pieces) < target:
       row = rows[cursor % len(rows)]
       cursor += 1
-      samples, rate = sf.read(os.path.join(base, row["wav_filename"]), dtype="int16")
+      samples, rate = sf.read(row.path, dtype="int16")
       if rate != RATE:
-        raise ValueError("{}: {} Hz, expected {} Hz".format(row["wav_filename"], rate, RATE))
+        raise ValueError("{}: {} Hz, expected {} Hz".format(row.wav_filename, rate, RATE))
       pieces.append(samples)
-      words.append(row["transcript"])
+      words.append(row.transcript)
     path = os.path.join(out_dir, "long{}.wav".format(index))
     sf.write(path, np.concatenate(pieces)[:int(16.5 * RATE)], RATE, subtype="PCM_16")
     lines.append("{},{},{}".format(os.path.basename(path), os.path.getsize(path), " ".join(words)))

@@ -11,7 +11,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from open_seq2seq.data.vocab import load_vocab  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.vocab import vocab_params  # noqa: E402  pylint: disable=wrong-import-position
 
 TRAIN_STEP_FORWARDS = 3
 
@@ -80,7 +80,7 @@ def config_forward_flops(config_module, batch_size, num_frames, pad=True):
   layer's ``pad_to`` as the data layers pad batches (``pad=False``: taken as is)."""
   base = config_module["base_params"]
   data_params = base["data_layer_params"]
-  num_classes = len(load_vocab(data_params["vocab_file"])) + 1
+  num_classes = vocab_params(data_params["vocab_file"])["tgt_vocab_size"]
   frames = padded_frames(num_frames, data_params.get("pad_to", 0)) if pad else num_frames
   return forward_flops(base["encoder_params"]["convnet_layers"], data_params["num_audio_features"], num_classes,
                        batch_size, frames)

@@ -17,23 +17,22 @@ unpickling a file can run any code it holds.
 """
 import argparse
 import concurrent.futures
-import csv
 import math
 import os
 import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
 
-import numpy as np
-
 # The package's decoders import TensorFlow, whose start-up notices would bury the one-line error.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from open_seq2seq.decoders.ctc_beam_search import WordScorer, ctc_beam_search, log_softmax  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.decoders.greedy_ctc import greedy_transcript  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.decoders.lm import load_language_model  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.decoders.logits_file import read_logits  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.speech2text.manifest import read_manifests  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.vocab import load_vocab  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.logits_file import read_logits  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.manifest import read_transcripts  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.predictions import write_predictions  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.vocab import load_labels  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.atomic import atomic_output  # noqa: E402  pylint: disable=wrong-import-position
 from open_seq2seq.utils.metrics import corpus_wer  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -49,44 +48,19 @@ class _ArgumentParser(argparse.ArgumentParser):
     raise ValueError("{} (see --help)".format(message))
 
 
-def read_labels(vocab_file):
-  vocab = load_vocab(vocab_file)
-  return sorted(vocab, key=vocab.get)
-
-
 def load_logits(path, labels, trust_pickle=False):
   """``{wav_filename: [T', V+1] logits}`` (manifest order) of a logits file, checked against ``labels``."""
-  dump = read_logits(path, trust_pickle)
-  if dump.vocab is not None and dump.vocab != list(labels):
-    raise ValueError("{}: the logits were made with the vocabulary {!r}, --vocab gives {!r}".format(
-        path, "".join(dump.vocab), "".join(labels)))
-  for name, logits in dump.logits.items():
-    if logits.shape[1] != len(labels) + 1:
-      raise ValueError("{}: logits of {} have shape {}, expected [T, {}]".format(
-          path, name, list(logits.shape), len(labels) + 1))
-  if not dump.logits:
+  logits = read_logits(path, trust_pickle, labels).logits
+  if not logits:
     raise ValueError("{}: holds no utterances".format(path))
-  return dump.logits
-
-
-def read_references(path):
-  """``{wav_filename: transcript}`` of a manifest CSV read by the shared manifest reader (ValueError naming the
-  file and row for broken rows); a file listed twice is an error naming both rows."""
-  references, rows = {}, {}
-  for row in read_manifests([path]):
-    if row.wav_filename in rows:
-      raise ValueError("{} rows {} and {}: {} is listed twice".format(
-          path, rows[row.wav_filename], row.row_number, row.wav_filename))
-    rows[row.wav_filename] = row.row_number
-    references[row.wav_filename] = row.transcript
-  return references
+  return logits
 
 
 def match_references(manifests, names, logits_path):
   """The transcripts of ``names`` (the logits' utterances) from ``manifests``; both must hold the same set."""
   references, listed_in = {}, {}
   for manifest in manifests:
-    for name, transcript in read_references(manifest).items():
+    for name, transcript in read_transcripts(manifest).items():
       if name in listed_in:
         raise ValueError("{}: {} is listed in {} too".format(manifest, name, listed_in[name]))
       references[name], listed_in[name] = transcript, manifest
@@ -99,13 +73,6 @@ def match_references(manifests, names, logits_path):
     raise ValueError("{}: no logits for {} utterances of {}, e.g. {} (logits of another set, or an inference "
                      "run that skipped rows?)".format(logits_path, len(extra), ", ".join(manifests), extra[0]))
   return [references[name] for name in names]
-
-
-def greedy_transcript(logits, labels):
-  best = np.argmax(logits, axis=1)
-  blank = len(labels)
-  chars = [labels[c] for i, c in enumerate(best) if c != blank and (i == 0 or c != best[i - 1])]
-  return " ".join("".join(chars).split())
 
 
 def _init_worker(lm, labels, beam_width, cutoff_prob, cutoff_top_n, unknown_word_offset):
@@ -225,12 +192,7 @@ def decode_all(args, labels, lm, log_probs, references, greedy):
 
 def write_outputs(args, names, beams_per_utterance):
   if args.infer_output_file:
-    with atomic_output(args.infer_output_file) as tmp_file, \
-        open(tmp_file, "w", newline="", encoding="utf-8") as handle:
-      writer = csv.writer(handle)
-      writer.writerow(["wav_filename", "predicted_transcript"])
-      for name, beams in zip(names, beams_per_utterance):
-        writer.writerow([name, beams[0][0] if beams else ""])
+    write_predictions(args.infer_output_file, names, [beams[0][0] if beams else "" for beams in beams_per_utterance])
   if args.dump_all_beams_to:
     with atomic_output(args.dump_all_beams_to) as tmp_file, open(tmp_file, "w", encoding="utf-8") as handle:
       for name, beams in zip(names, beams_per_utterance):
@@ -242,7 +204,7 @@ def write_outputs(args, names, beams_per_utterance):
 def main(argv=None):
   args = parse_args(argv)
   parameter_pairs(args)  # a bad grid is refused before anything is read
-  labels = read_labels(args.vocab)
+  labels = load_labels(args.vocab)
   logits = load_logits(args.logits, labels, args.trust_pickle)
   names = list(logits)
   references = match_references(args.labels, names, args.logits) if args.labels else None

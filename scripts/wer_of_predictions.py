@@ -13,30 +13,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from open_seq2seq.data.speech2text.manifest import read_csv, read_transcripts  # pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.manifest import read_transcripts  # pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.predictions import read_predictions  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.metrics import corpus_wer  # pylint: disable=wrong-import-position
-
-
-def read_predictions(path):
-  """{wav_filename: predicted_transcript} of an inference CSV; a file listed twice, a short or long row and a
-  repeated header are errors naming the line."""
-  header, records = read_csv(path)
-  if header is None or "wav_filename" not in header or "predicted_transcript" not in header:
-    raise ValueError("{}: expected columns wav_filename and predicted_transcript, got {}".format(path, header))
-  key, value = header.index("wav_filename"), header.index("predicted_transcript")
-  predictions, lines = {}, {}
-  for line, fields in records:
-    if len(fields) != len(header):
-      raise ValueError("{} line {}: expected {} fields ({}), got {}".format(
-          path, line, len(header), ",".join(header), len(fields)))
-    if [field.strip() for field in fields] == header:
-      raise ValueError("{} line {}: repeats the header (files concatenated?); expected a prediction".format(path, line))
-    if fields[key] in lines:
-      raise ValueError("{} lines {} and {}: two predictions for {}".format(
-          path, lines[fields[key]], line, fields[key]))
-    lines[fields[key]] = line
-    predictions[fields[key]] = fields[value]
-  return predictions
 
 
 def main(argv=None):

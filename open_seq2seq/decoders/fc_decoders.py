@@ -3,13 +3,7 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.utils.params import Range
 from .decoder import Decoder
-
-
-def greedy_ctc_decode(time_major_logits, sequence_length):
-  """Arg-max per frame, repeats merged, blank (last class) dropped; returns a SparseTensor of ids."""
-  decoded, _ = tf.nn.ctc_greedy_decoder(tf.cast(time_major_logits, tf.float32), sequence_length,
-                                        merge_repeated=True)
-  return decoded[0]
+from .greedy_ctc import greedy_ctc_decode
 
 
 class FullyConnectedCTCDecoder(Decoder):

@@ -1,21 +1,12 @@
 """Speech recognition model: WER evaluation, sample printing and transcript output."""
-import csv
-
 import numpy as np
 
-from open_seq2seq.decoders.logits_file import write_logits
-from open_seq2seq.utils.atomic import atomic_output
+from open_seq2seq.data.speech2text.logits_file import write_logits
+from open_seq2seq.data.speech2text.predictions import write_predictions
+from open_seq2seq.decoders.greedy_ctc import ids_to_text, sparse_to_strings
 from open_seq2seq.utils.logging import deco_print
-from open_seq2seq.utils.metrics import word_errors
+from open_seq2seq.utils.metrics import error_counts, word_errors
 from .encoder_decoder import EncoderDecoderModel
-
-
-def sparse_to_strings(sparse_value, idx2char, batch_size):
-  """Greedy decoder output (SparseTensorValue) -> one string per batch row."""
-  chars = [[] for _ in range(batch_size)]
-  for (row, _), value in zip(sparse_value.indices, sparse_value.values):
-    chars[row].append(idx2char.get(int(value), ""))
-  return ["".join(c) for c in chars]
 
 
 def check_prediction_rows(ids, wav_filenames, data_params):
@@ -58,17 +49,13 @@ class Speech2Text(EncoderDecoderModel):
 
   def references(self, input_values):
     labels, lengths = input_values["target_tensors"]
-    return ["".join(self.idx2char[int(c)] for c in labels[i][:lengths[i]]) for i in range(len(lengths))]
+    return [ids_to_text([int(c) for c in labels[i][:lengths[i]]], self.idx2char) for i in range(len(lengths))]
 
   def evaluate(self, input_values, output_values):
     """Per-batch ``(word edits, reference words, references, hypotheses)``."""
     references = self.references(input_values)
     hypotheses = self.decode_batch(output_values, len(references))
-    edits = words = 0
-    for reference, hypothesis in zip(references, hypotheses):
-      e, w = word_errors(reference, hypothesis)
-      edits += e
-      words += w
+    edits, words = error_counts(references, hypotheses)
     return edits, words, references, hypotheses
 
   def finalize_evaluation(self, results_per_batch):
@@ -106,10 +93,10 @@ class Speech2Text(EncoderDecoderModel):
     return self.decode_batch(output_values, len(ids)), ids
 
   def finalize_inference(self, results_per_batch, output_file):
-    """Writes ``wav_filename,predicted_transcript`` in manifest order, atomically; with
+    """Writes the predictions CSV (data/speech2text/predictions.py) in manifest order, atomically; with
     ``infer_logits_to_pickle`` the ``[T', V+1]`` logits per utterance, the seconds per logit frame and the
-    vocabulary instead, as a logits ``.npz`` file (decoders/logits_file.py; the key keeps the reference's name,
-    the file is no pickle so that reading it cannot run code)."""
+    vocabulary instead, as a logits ``.npz`` file (data/speech2text/logits_file.py; the key keeps the reference's
+    name, the file is no pickle so that reading it cannot run code)."""
     outputs, ids = [], []
     for batch_outputs, batch_ids in results_per_batch:
       outputs.extend(batch_outputs)
@@ -117,16 +104,12 @@ class Speech2Text(EncoderDecoderModel):
     wav_filenames = self.get_data_layer().wav_filenames
     check_prediction_rows(ids, wav_filenames, self.get_data_layer().params)
     order = np.argsort(ids, kind="stable")
+    names = [wav_filenames[ids[position]] for position in order]
+    outputs = [outputs[position] for position in order]
     if self.logits_to_pickle:
       strides = [layer["stride"][0] for layer in self._params["encoder_params"]["convnet_layers"]]
       step_size = self.get_data_layer().params["window_stride"] * int(np.prod(strides))
-      write_logits(output_file, [wav_filenames[ids[position]] for position in order],
-                   [outputs[position] for position in order], step_size,
-                   [self.idx2char[i] for i in range(len(self.idx2char))])
+      write_logits(output_file, names, outputs, step_size, [self.idx2char[i] for i in range(len(self.idx2char))])
     else:
-      with atomic_output(output_file) as tmp_file, open(tmp_file, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["wav_filename", "predicted_transcript"])
-        for position in order:
-          writer.writerow([wav_filenames[ids[position]], outputs[position]])
+      write_predictions(output_file, names, outputs)
     deco_print("Finished inference")

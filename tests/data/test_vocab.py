@@ -6,7 +6,7 @@ import sys
 
 import tensorflow as tf
 
-from open_seq2seq.data.vocab import load_vocab
+from open_seq2seq.data.vocab import load_labels, load_vocab, vocab_params
 
 tf.compat.v1.disable_eager_execution()
 
@@ -44,3 +44,12 @@ def test_a_fifo_directory_or_device_is_refused_without_being_opened(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             check=True)
     assert "{}: {}".format(path, kind) in result.stdout
+
+
+def test_labels_and_data_layer_params_of_one_file():
+  labels = load_labels(TOY_VOCAB)
+  assert labels == [" "] + list(string.ascii_lowercase) + ["'"]
+  params = vocab_params(TOY_VOCAB)
+  assert params["char2idx"] == load_vocab(TOY_VOCAB)
+  assert params["idx2char"] == dict(enumerate(labels))
+  assert params["tgt_vocab_size"] == len(labels) + 1 == 29

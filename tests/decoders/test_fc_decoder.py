@@ -1,9 +1,9 @@
-"""FullyConnectedCTCDecoder (spec 4.7): dense layer, time-major logits, greedy CTC decoding."""
+"""FullyConnectedCTCDecoder (spec 4.7): dense layer, time-major logits, greedy CTC decoding (the decoding itself:
+test_greedy_ctc.py)."""
 import numpy as np
 import tensorflow as tf
 
 from open_seq2seq.decoders import FullyConnectedCTCDecoder
-from open_seq2seq.decoders.fc_decoders import greedy_ctc_decode
 
 tf.compat.v1.disable_eager_execution()
 tf1 = tf.compat.v1
@@ -28,33 +28,6 @@ def _sparse_to_lists(sp, batch):
   for (r, _), v in zip(sp.indices, sp.values):
     rows[r].append(int(v))
   return rows
-
-
-def _greedy(logits, lengths):
-  with tf.Graph().as_default():
-    lg = tf1.placeholder(tf.float32, [None, logits.shape[1], logits.shape[2]])
-    ln = tf1.placeholder(tf.int32, [logits.shape[1]])
-    decoded = greedy_ctc_decode(lg, ln)
-    with tf1.Session() as sess:
-      return _sparse_to_lists(sess.run(decoded, {lg: logits, ln: lengths}), logits.shape[1])
-
-
-def test_greedy_matches_numpy_on_random_logits():
-  rng = np.random.RandomState(0)
-  for V in (3, 4, 6):
-    logits = rng.randn(15, 6, V).astype(np.float32)
-    lengths = np.array([15, 9, 1, 2, 14, 5], np.int32)
-    assert _greedy(logits, lengths) == numpy_greedy(logits, lengths)
-
-
-def test_greedy_hand_made_sequence():
-  V, blank = 5, 4
-  path = [1, 1, blank, 1, 2, 2, blank, blank, 3, 0, 0, 3, 3]  # -> 1 1 2 3 0 3
-  logits = np.full((len(path) + 2, 1, V), -5.0, np.float32)
-  for t, c in enumerate(path):
-    logits[t, 0, c] = 5.0
-  logits[len(path):, 0, 2] = 5.0  # beyond the length: must be ignored
-  assert _greedy(logits, np.array([len(path)], np.int32)) == [[1, 1, 2, 3, 0, 3]]
 
 
 def test_decoder_logits_are_time_major_dense_projection():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.data.speech2text.predictions import read_predictions
 from open_seq2seq.utils.config import write_eval_set_infer_config
 from tests.e2e.e2e_helpers import REPO, read_progress, run_script
 
@@ -123,12 +124,11 @@ def test_eval_and_infer_with_fewer_utterances_than_processes(trained, env, tmp_p
     metrics[num_processes] = metric_lines(run_script(common + ["--mode=eval", horovod], env, launcher=launcher).stdout)
     output = str(tmp_path / "infer{}.csv".format(num_processes))
     run_script(common + ["--mode=infer", horovod, "--infer_output_file=" + output], env, launcher=launcher)
-    with open(output, newline="") as handle:
-      predictions[num_processes] = list(csv.reader(handle))
+    predictions[num_processes] = list(read_predictions(output).items())
   assert metrics[1] and metrics[2] == metrics[1] and metrics[3] == metrics[1]
   assert predictions[2] == predictions[1] and predictions[3] == predictions[1]
-  assert [row[0] for row in predictions[1][1:]] == [row[0] for row in rows]
-  wer = word_error_rate([row[2] for row in rows], [row[1] for row in predictions[1][1:]])
+  assert [name for name, _ in predictions[1]] == [row[0] for row in rows]
+  wer = word_error_rate([row[2] for row in rows], [transcript for _, transcript in predictions[1]])
   assert "Validation WER:  {:.4f}".format(wer) in "\n".join(metrics[1])
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.data.speech2text.manifest import read_manifests
 from tests.e2e.e2e_helpers import CONFIG, run_script
 
 STRIDE_CONFIG = """import copy, runpy
@@ -59,8 +60,7 @@ def test_batches_that_cannot_be_aligned_are_counted_not_shown_as_loss_zero(env, 
   assert [(int(row["global_step"]), int(row["unalignable"]), float(row["loss"])) for row in rows] == \
       [(5, 40, 0.0), (10, 40, 0.0)]
   dev_manifest = os.path.join(env["JASPER_MINI_CORPUS"], "librivox-dev-clean.csv")
-  with open(dev_manifest, newline="", encoding="utf-8") as handle:
-    dev_rows = len(list(csv.DictReader(handle)))
+  dev_rows = len(read_manifests([dev_manifest]))
   evaluation = run_script(["run.py", "--config_file=" + str(config), "--mode=eval", "--logdir=" + logdir], env)
   assert "Warning: {0} of {0} utterances cannot be aligned".format(dev_rows) in evaluation.stdout
 

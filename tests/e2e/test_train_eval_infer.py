@@ -6,6 +6,8 @@ import os
 import pytest
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.data.speech2text.manifest import read_manifests
+from open_seq2seq.data.speech2text.predictions import read_predictions
 from tests.e2e.e2e_helpers import CONFIG, read_progress, run_script, summary_tags
 
 
@@ -47,12 +49,8 @@ def test_train_resume_eval_infer(corpus, env, tmp_path):
 
   output = str(tmp_path / "predictions.csv")
   run_script(common + ["--mode=infer", "--infer_output_file=" + output], env)
-  with open(output, newline="") as handle:
-    predictions = list(csv.reader(handle))
-  with open(os.path.join(corpus, "librivox-test-clean.csv"), newline="") as handle:
-    manifest = list(csv.reader(handle))
-  assert predictions[0] == ["wav_filename", "predicted_transcript"]
-  assert [row[0] for row in predictions[1:]] == [row[0] for row in manifest[1:]]
+  manifest = read_manifests([os.path.join(corpus, "librivox-test-clean.csv")])
+  assert list(read_predictions(output)) == [row.wav_filename for row in manifest]
 
 
 def test_unknown_config_key_is_named(env, tmp_path):
@@ -169,8 +167,7 @@ def test_infer_logits_to_pickle_matches_the_transcripts(corpus, env, tmp_path):
     index = json.loads(archive["index"].tobytes().decode("utf-8"))
     stored = {"step_size": index["step_size"], "vocab": index["vocab"],
               "logits": {name: archive["logits_{}".format(i)] for i, name in enumerate(index["wav_filenames"])}}
-  with open(transcripts, newline="") as handle:
-    expected = {row["wav_filename"]: row["predicted_transcript"] for row in csv.DictReader(handle)}
+  expected = read_predictions(transcripts)
   assert stored["step_size"] == 0.02 and len(stored["vocab"]) == 28
   assert set(stored["logits"]) == set(expected)
   blank = len(stored["vocab"])

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from open_seq2seq.decoders.logits_file import write_logits
+from open_seq2seq.data.speech2text.logits_file import write_logits
 from tests.decoders.test_arpa_validation import good_arpa_text
 from tests.scripts.script_loader import REPO_ROOT, load_script
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from open_seq2seq.decoders.lm import estimate_kneser_ney, write_arpa
-from open_seq2seq.decoders.logits_file import write_logits
+from open_seq2seq.data.speech2text.logits_file import write_logits
+from open_seq2seq.data.speech2text.predictions import read_predictions
 from tests.decoders.test_arpa_validation import upper_case_copy
 from tests.e2e.e2e_helpers import run_script
 from tests.scripts.script_loader import REPO_ROOT, load_script
@@ -72,8 +73,7 @@ def test_eval_grid_and_transcripts(dump):
   best = min(rows, key=rows.get)
   assert "best: alpha {:g}, beta {:g}, WER {:.4f}".format(best[0], best[1], rows[best]) in printed
   references = {"a.wav": "the cat sat", "b.wav": "a dog sat"}
-  with open(output, newline="") as handle:
-    predictions = {row["wav_filename"]: row["predicted_transcript"] for row in csv.DictReader(handle)}
+  predictions = read_predictions(output)
   wrong_words = sum(sum(p != r for p, r in zip(predictions[n].split(), references[n].split())) for n in references)
   assert wrong_words / 6 == pytest.approx(rows[best], abs=1e-4)
   dumped = open(beams).read().splitlines()
@@ -84,8 +84,7 @@ def test_infer_mode(dump):
   output = str(dump["dir"] / "out.csv")
   run_script(["scripts/decode.py", "--logits", dump["logits"], "--lm", dump["lm"], "--vocab", VOCAB, "--alpha",
               "0.5", "--beta", "0", "--mode", "infer", "--infer_output_file", output, "--workers", "1"])
-  with open(output, newline="") as handle:
-    assert [row["predicted_transcript"] for row in csv.DictReader(handle)] == ["the cat sat", "a dog sat"]
+  assert list(read_predictions(output).values()) == ["the cat sat", "a dog sat"]
 
 
 def test_not_a_logits_file(dump, tmp_path):
@@ -137,8 +136,7 @@ def test_lexicon_word_beats_a_misspelling(tmp_path):
     output = str(tmp_path / (name + ".csv"))
     run_script(["scripts/decode.py", "--logits", str(logits), "--lm", lm, "--vocab", VOCAB, "--alpha", "0.5",
                 "--beta", "0", "--mode", "infer", "--infer_output_file", output, "--workers", "1"])
-    with open(output, newline="") as handle:
-      predictions[name] = next(csv.DictReader(handle))["predicted_transcript"]
+    predictions[name] = read_predictions(output)["a.wav"]
   assert "words: 2 words, 1 skipped (characters outside" in printed
   assert predictions == {"plain": "the cat purrad", "lexicon": "the cat purred"}
 

@@ -2,7 +2,7 @@
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.data.data_layer import DataLayer
-from open_seq2seq.data.vocab import load_vocab
+from open_seq2seq.data.vocab import vocab_params
 from open_seq2seq.utils.params import Range
 
 # The input names of exported graphs (open_seq2seq/export/signature.py holds the whole signature).
@@ -47,9 +47,7 @@ class PlaceholderSpeechDataLayer(DataLayer):
     if p["static_batch"] and p.get("batch_size", 0) < 1:
       raise ValueError("PlaceholderSpeechDataLayer: static_batch needs batch_size >= 1, got {}".format(
           p.get("batch_size")))
-    p["char2idx"] = load_vocab(p["vocab_file"])
-    p["idx2char"] = {i: c for c, i in p["char2idx"].items()}
-    p["tgt_vocab_size"] = len(p["char2idx"]) + 1
+    p.update(vocab_params(p["vocab_file"]))
     self._input_tensors = None
 
   def build_graph(self):

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.data.data_layer import DataLayer
-from open_seq2seq.data.vocab import load_vocab
+from open_seq2seq.data.vocab import vocab_params
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.metrics import words
 from open_seq2seq.utils.params import Inert, ListOf, Range
@@ -111,9 +111,7 @@ class Speech2TextDataLayer(DataLayer):
     if feature_problem:
       raise ValueError("Speech2TextDataLayer: data_layer_params/num_audio_features={} {}".format(
           p["num_audio_features"], feature_problem))
-    self.params["char2idx"] = load_vocab(p["vocab_file"])
-    self.params["idx2char"] = {i: c for c, i in self.params["char2idx"].items()}
-    self.params["tgt_vocab_size"] = len(self.params["char2idx"]) + 1
+    p.update(vocab_params(p["vocab_file"]))
     self._infer = p["mode"] == "infer"
     self._skip_bad_data = p.get("skip_bad_data", False)
     self.skipped = []

@@ -3,7 +3,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.data.data_layer import DataLayer
-from open_seq2seq.data.vocab import load_vocab
+from open_seq2seq.data.vocab import vocab_params
 from open_seq2seq.utils.params import Range
 
 
@@ -37,9 +37,7 @@ class SyntheticSpeech2TextDataLayer(DataLayer):
     p.setdefault("label_length", 100)
     p.setdefault("num_batches", 2)
     p.setdefault("random_seed", 0)
-    p["char2idx"] = load_vocab(p["vocab_file"])
-    p["idx2char"] = {i: c for c, i in p["char2idx"].items()}
-    p["tgt_vocab_size"] = len(p["char2idx"]) + 1
+    p.update(vocab_params(p["vocab_file"]))
     self._iterator = None
     self._input_tensors = None
 

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from open_seq2seq.decoders.logits_file import LogitsFileError, read_logits, write_logits
+from open_seq2seq.data.speech2text.logits_file import LogitsFileError, read_logits, write_logits
 from open_seq2seq.models.speech2text import Speech2Text
 
 LABELS = list(" abcdefghijklmnopqrstuvwxyz'")
@@ -201,3 +201,15 @@ def test_reference_pickle_is_read_with_trust_pickle(tmp_path):
   assert list(dump.logits) == ["b.wav", "a.wav"] and dump.vocab == LABELS and dump.step_size == 0.02
   for name, expected in arrays.items():
     np.testing.assert_array_equal(dump.logits[name], expected)
+
+
+def test_the_decoding_vocabulary_must_be_the_files(tmp_path):
+  path = str(tmp_path / "l.npz")
+  write_logits(path, ["a.wav"], [GOOD], 0.02, LABELS)
+  assert list(read_logits(path, labels=LABELS).logits) == ["a.wav"]
+  with pytest.raises(LogitsFileError, match=r"l\.npz: the logits were made with the vocabulary .* abc"):
+    read_logits(path, labels=LABELS[:-1] + ["-"])
+  pickled = tmp_path / "no_vocab.pickle"
+  pickled.write_bytes(pickle.dumps({"logits": {"a.wav": GOOD}}))  # the reference's pickle may lack the vocab
+  with pytest.raises(LogitsFileError, match=r"logits of a\.wav have shape \[\d+, 29\], expected \[T, 28\]"):
+    read_logits(str(pickled), trust_pickle=True, labels=LABELS[:-1])

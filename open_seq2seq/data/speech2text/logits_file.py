@@ -49,12 +49,14 @@ def write_logits(path, wav_filenames, logits, step_size, vocab):
     np.savez(handle, **arrays)
 
 
-def read_logits(path, trust_pickle=False):
+def read_logits(path, trust_pickle=False, labels=None):
   """The LogitsDump stored in ``path``: the ``.npz`` format, or with ``trust_pickle`` the reference's pickle.
+  ``labels`` (the V characters by id of the vocabulary the caller decodes with), when given, must be the
+  vocabulary the file was written with, and every array must have V + 1 columns.
 
   Raises LogitsFileError (a ValueError) naming ``path`` for a file of neither format, a pickle without
-  ``trust_pickle``, a damaged archive or one with members that are no ``.npy`` arrays, and arrays that are not
-  ``[T', V+1]`` finite floats; ValueError for a directory, FIFO or device.
+  ``trust_pickle``, a damaged archive or one with members that are no ``.npy`` arrays, a vocabulary other than
+  ``labels`` and arrays that are not ``[T', V+1]`` finite floats; ValueError for a directory, FIFO or device.
   """
   refuse_special_file(path)
   with open(path, "rb") as handle:
@@ -68,7 +70,7 @@ def read_logits(path, trust_pickle=False):
         "{}: not a logits .npz file (no zip signature). If it is a pickle from an older run.py or from "
         "OpenSeq2Seq, reading it can execute arbitrary code, so decode.py reads it only with --trust_pickle "
         "(pass it only for a file you made yourself), or re-run inference to write the .npz format".format(path))
-  _check_arrays(path, dump)
+  _check_arrays(path, dump, labels)
   return dump
 
 
@@ -142,10 +144,15 @@ def _read_trusted_pickle(path):
   return LogitsDump(logits, stored.get("step_size"), labels)
 
 
-def _check_arrays(path, dump):
+def _check_arrays(path, dump, labels):
   vocab = dump.vocab
   if vocab is not None and (not isinstance(vocab, list) or not all(isinstance(c, str) for c in vocab)):
     raise LogitsFileError("{}: the vocab must be a list of characters, got {!r}".format(path, vocab))
+  if labels is not None:
+    if vocab is not None and vocab != list(labels):
+      raise LogitsFileError("{}: the logits were made with the vocabulary {!r}, --vocab gives {!r}".format(
+          path, "".join(vocab), "".join(labels)))
+    vocab = list(labels)
   step = dump.step_size
   if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step)
                            or step <= 0):
