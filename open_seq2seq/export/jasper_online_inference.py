@@ -30,14 +30,15 @@ import time
 
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.data.vocab import load_vocab
+from open_seq2seq.data.speech2text.predictions import write_predictions
+from open_seq2seq.data.vocab import vocab_params
 from open_seq2seq.distributed.npu import PRECISION_MODES
 from open_seq2seq.distributed.session_config import inference_session_config
 from open_seq2seq.utils.config import load_config_module, mode_config, positive_int
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.export.bin_files import LOGITS_DTYPE, write_bin
 from open_seq2seq.export.frozen_model import FrozenJasper
-from open_seq2seq.export.postprocess import score, write_predictions
+from open_seq2seq.export.postprocess import score
 from open_seq2seq.export.preprocess import preprocess, read_index, read_utterance
 from open_seq2seq.export.staging import staged_outputs
 
@@ -123,7 +124,7 @@ def post_process(config_module, manifest, output_dir, logits_dir, names, wav_fil
   Raises ValueError when the references hold no words (WER undefined), and as postprocess.score does.
   """
   vocab_file = mode_config(config_module, "infer")["data_layer_params"]["vocab_file"]
-  idx2char = {i: c for c, i in load_vocab(vocab_file).items()}
+  idx2char = vocab_params(vocab_file)["idx2char"]
   predictions, edits, words = score(logits_dir, names, wav_filenames, manifest, idx2char)
   if not words:
     raise ValueError("{}: the references of its {} utterances hold no words: WER is undefined".format(
