@@ -12,58 +12,10 @@ import tensorflow.compat.v1 as tf
 from open_seq2seq.utils.checkpoint import (CheckpointError, checkpoint_problem, latest_checkpoint,
                                           repair_checkpoint_state, resolve_checkpoint)
 from open_seq2seq.utils.logdir import check_logdir
+from tests.e2e.checkpoint_damage import CHECKPOINT_DAMAGE, DATA, STATE_DAMAGE, flip_byte, snapshot
 from tests.utils.test_checkpoint_state import save_checkpoints
 
 tf.disable_eager_execution()
-
-DATA = ".data-00000-of-00001"
-
-
-def _truncate(path, size):
-  with open(path, "r+b") as handle:
-    handle.truncate(size)
-
-
-def _flip(path, offset):
-  with open(path, "r+b") as handle:
-    handle.seek(offset)
-    byte = handle.read(1)[0]
-    handle.seek(offset)
-    handle.write(bytes([byte ^ 0x04]))
-
-
-def _write(path, content):
-  with open(path, "wb") as handle:
-    handle.write(content)
-
-
-# Damage of one checkpoint (its prefix), as power loss, a bad disk or a partial copy leaves it.
-CHECKPOINT_DAMAGE = {
-    "data truncated": lambda prefix: _truncate(prefix + DATA, os.path.getsize(prefix + DATA) // 2),
-    "data 0 bytes": lambda prefix: _truncate(prefix + DATA, 0),
-    "data bit flipped": lambda prefix: _flip(prefix + DATA, os.path.getsize(prefix + DATA) // 2),
-    "data missing": lambda prefix: os.remove(prefix + DATA),
-    "index truncated": lambda prefix: _truncate(prefix + ".index", os.path.getsize(prefix + ".index") // 2),
-    "index 0 bytes": lambda prefix: _truncate(prefix + ".index", 0),
-    "index garbage": lambda prefix: _write(prefix + ".index", np.random.default_rng(0).bytes(300)),
-    "index bit flipped": lambda prefix: _flip(prefix + ".index", 10),
-    "index missing": lambda prefix: os.remove(prefix + ".index"),
-}
-
-# Damage of the state file of a directory whose checkpoints are intact.
-STATE_DAMAGE = {
-    "state empty": lambda state: _write(state, b""),
-    "state garbage": lambda state: _write(state, b'model_checkpoint_path: "model.ckpt-200\nall_model {{'),
-    "state binary": lambda state: _write(state, np.random.default_rng(1).bytes(64)),
-    "state missing": os.remove,
-    "state lists missing files": lambda state: _write(
-        state, b'model_checkpoint_path: "model.ckpt-300"\nall_model_checkpoint_paths: "model.ckpt-100"\n'
-               b'all_model_checkpoint_paths: "model.ckpt-200"\nall_model_checkpoint_paths: "model.ckpt-300"\n'),
-    "state of another machine": lambda state: _write(
-        state, b'model_checkpoint_path: "/nonexistent/machine/logdir/model.ckpt-200"\n'
-               b'all_model_checkpoint_paths: "/nonexistent/machine/logdir/model.ckpt-100"\n'
-               b'all_model_checkpoint_paths: "/nonexistent/machine/logdir/model.ckpt-200"\n'),
-}
 
 # Every way a checkpoint of a directory is picked; each takes the directory the checkpoints are in
 # (<logdir>/best_models) and returns the chosen prefix.
@@ -84,16 +36,6 @@ def fixture_checkpoint_dir(tmp_path):
   directory = str(tmp_path / "logdir" / "best_models")
   save_checkpoints(directory, [100, 200])
   return directory
-
-
-def snapshot(root):
-  """Every file under ``root`` with its bytes: what a read-only entry must leave as it was."""
-  files = {}
-  for folder, _, names in os.walk(root):
-    for name in names:
-      with open(os.path.join(folder, name), "rb") as handle:
-        files[os.path.relpath(os.path.join(folder, name), root)] = handle.read()
-  return files
 
 
 def stored_weight(prefix):
@@ -183,7 +125,7 @@ def test_any_flipped_byte_is_found_or_harmless(checkpoint_dir, suffix):
   path = prefix + suffix
   found = 0
   for offset in range(os.path.getsize(path)):
-    _flip(path, offset)
+    flip_byte(path, offset)
     if checkpoint_problem(prefix) is None:
       reader = tf.train.load_checkpoint(prefix)
       assert set(reader.get_variable_to_shape_map()) == set(original), offset
@@ -191,7 +133,7 @@ def test_any_flipped_byte_is_found_or_harmless(checkpoint_dir, suffix):
         np.testing.assert_array_equal(reader.get_tensor(name), value, err_msg="offset {}".format(offset))
     else:
       found += 1
-    _flip(path, offset)
+    flip_byte(path, offset)
   assert found >= os.path.getsize(path) // 2
   assert checkpoint_problem(prefix) is None
 
@@ -208,7 +150,7 @@ def test_an_unchanged_intact_checkpoint_is_read_once_and_damage_after_it_is_stil
   monkeypatch.setattr(tf.train, "load_checkpoint", lambda path: reads.append(path) or real_load(path))
   assert checkpoint_problem(prefix) is None and checkpoint_problem(prefix) is None
   assert reads == [prefix]
-  _flip(prefix + DATA, os.path.getsize(prefix + DATA) // 2)
+  flip_byte(prefix + DATA, os.path.getsize(prefix + DATA) // 2)
   assert "Checksum" in checkpoint_problem(prefix) or "checksum" in checkpoint_problem(prefix).lower()
   assert len(reads) >= 2
 
