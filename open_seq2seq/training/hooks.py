@@ -161,6 +161,8 @@ class RunEvaluationHook(tf.train.SessionRunHook):
     step = run_values.results + 1
     if step % self._every != 0 and step != self._last_step:
       return
+    if run_context.session.run(self._global_step) != step:
+      return  # a step with non-finite gradients was skipped: this step is evaluated once it is reached
     self.run_evaluation(run_context.session, step)
 
   def run_evaluation(self, sess, step):

@@ -15,8 +15,8 @@ def iterate_data(model, sess, compute_loss, verbose):
   Results are ``model.evaluate(...)`` in eval mode and ``model.infer(...)`` in infer mode. Under Horovod each
   worker runs its shard (possibly empty: then no batch) and every worker gets the results of all shards (rank
   order) and the global loss. Utterances whose label cannot be aligned to their frames (loss 0, see
-  ``CTCLoss``) are counted over all workers and reported in one line. Raises ValueError naming the file and row when an utterance cannot be read,
-  or when no utterance at all could be read; RunInterrupted when a stop signal arrives between batches.
+  ``CTCLoss``) are counted over all workers and reported in one line. Raises ValueError naming the file and row
+  when an utterance cannot be read, or when no utterance at all could be read; RunInterrupted when a stop signal arrives between batches.
   """
   data_layer = model.get_data_layer()
   sess.run(data_layer.iterator.initializer)
@@ -24,7 +24,11 @@ def iterate_data(model, sess, compute_loss, verbose):
              "objects": model.num_objects_per_step}
   if compute_loss:
     fetches["loss"] = model.loss
-    fetches["unalignable"] = (tf.get_collection(UNALIGNABLE_UTTERANCES + "/" + model.mode) or [tf.constant(0)])[0]
+    # A loss that does not count unalignable utterances has none; no op is added (the training graph is
+    # finalized when the evaluation hook runs this).
+    unalignable_count = tf.get_collection(UNALIGNABLE_UTTERANCES + "/" + model.mode)
+    if unalignable_count:
+      fetches["unalignable"] = unalignable_count[0]
   num_batches = math.ceil(data_layer.get_size_in_samples() / data_layer.params["batch_size"])
   bench_start = model.params.get("bench_start", 10)
   results, total_loss, total_samples, unalignable = [], 0.0, 0, 0
@@ -47,7 +51,7 @@ def iterate_data(model, sess, compute_loss, verbose):
     batch_size = len(values["inputs"]["source_tensors"][1])
     if compute_loss:
       total_loss += values["loss"] * batch_size
-      unalignable += int(values["unalignable"])
+      unalignable += int(values.get("unalignable", 0))
     total_samples += batch_size
     if model.mode == "infer":
       results.append(model.infer(values["inputs"], values["outputs"]))

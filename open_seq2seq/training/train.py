@@ -22,6 +22,14 @@ class LogdirWriteError(IOError):
   """Training could not write into its logdir (disk full, file-size limit, permissions)."""
 
 
+class _OutOfRangeFailure(Exception):
+  """An OutOfRangeError that is not the end of the training data, wrapped to leave the training session."""
+
+  def __init__(self, error):
+    super().__init__(str(error))
+    self.error = error
+
+
 def _write_failure(error, logdir):
   """A LogdirWriteError for ``error`` if it is a failed write, naming the newest checkpoint still intact."""
   text = str(error)
@@ -29,7 +37,7 @@ def _write_failure(error, logdir):
     return None
   remove_interrupted_checkpoint_files(logdir)
   intact = latest_checkpoint(logdir)
-  reason = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+  reason = text.strip().splitlines()[0]  # not empty: it holds one of WRITE_FAILURES
   return LogdirWriteError("Cannot write to logdir {} ({}). Earlier checkpoints are intact; newest: {}".format(
       logdir, reason, intact or "none yet"))
 
@@ -102,12 +110,15 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_g
   try:
     timed_steps, total_time, total_objects, stop_signal = _run_training_loop(
         train_model, scaffold, logdir, workers, hooks, fetches, stop_grace_seconds)
-  except (tf.errors.OpError, OSError) as error:
+  except (tf.errors.OpError, OSError, _OutOfRangeFailure) as caught:
+    error = caught.error if isinstance(caught, _OutOfRangeFailure) else caught
     # A bad audio file read mid-training is one line naming the file and row, not TensorFlow's trace.
     failure = train_model.get_data_layer().input_error() or _write_failure(error, logdir)
-    if failure is None:
-      raise
-    raise failure from error
+    if failure is not None:
+      raise failure from error
+    if isinstance(caught, _OutOfRangeFailure):
+      raise error from None
+    raise
   if stop_signal is not None:
     saved = latest_checkpoint(logdir) if logdir and params["save_checkpoint_steps"] else None
     raise TrainingInterrupted(stop_signal, saved)
@@ -177,9 +188,10 @@ def _run_training_loop(train_model, scaffold, logdir, workers, hooks, fetches, s
           _, objects = sess.run(fetches)
       except tf.errors.OutOfRangeError as error:
         # The end of a finite training set ends training; anything else out of range (a write that hit
-        # the file-size limit reports that way too) is an error.
+        # the file-size limit reports that way too) is an error, carried out of the session wrapped: the
+        # session's __exit__ swallows every OutOfRangeError.
         if "End of sequence" not in str(error):
-          raise
+          raise _OutOfRangeFailure(error) from error
         break
       if step >= bench_start:
         total_time += time.time() - start
