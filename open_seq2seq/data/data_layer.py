@@ -1,7 +1,9 @@
 """Base class of data layers."""
 import copy
 
-from open_seq2seq.utils.params import Range, check_params
+import tensorflow.compat.v1 as tf
+
+from open_seq2seq.utils.params import Param, Range, check_params, with_defaults
 
 
 class DataLayer:
@@ -9,26 +11,34 @@ class DataLayer:
 
   @staticmethod
   def get_required_params():
-    return {"mode": ["train", "eval", "infer"]}
+    return {"mode": Param(["train", "eval", "infer"], doc="set by the model: the mode it runs in")}
 
   @staticmethod
   def get_optional_params():
     return {
-        "batch_size": Range(int, low=1),
-        "shuffle": bool,
-        "dtype": None,
-        "num_workers": Range(int, low=1),
-        "worker_id": Range(int, low=0),
+        "batch_size": Param(Range(int, low=1), None, "utterances per batch; set by the model (batch_size_per_gpu, "
+                                                     "or eval_batch_size_per_gpu outside training)"),
+        "shuffle": Param(bool, None, "shuffle the utterances on every pass (train mode only); None: True in train "
+                                     "mode"),
+        "dtype": Param(None, tf.float32, "type of the features the layer outputs; set by the model (its compute "
+                                         "dtype)"),
+        "num_workers": Param(Range(int, low=1), None, "workers whose shards split eval/infer rows; None: the "
+                                                      "model's worker count (1 unsharded)"),
+        "worker_id": Param(Range(int, low=0), None, "this worker's shard; None: the model's rank (0 unsharded)"),
     }
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
     check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__,
                  prefix="data_layer_params/")
-    self._params = copy.deepcopy(params)
+    self._params = with_defaults(copy.deepcopy(params), self.get_optional_params())
     self._model = model
-    self._params.setdefault("num_workers", num_workers or 1)
-    self._params.setdefault("worker_id", worker_id or 0)
-    self._params.setdefault("shuffle", self._params["mode"] == "train")
+    p = self._params
+    if p["num_workers"] is None:
+      p["num_workers"] = num_workers or 1
+    if p["worker_id"] is None:
+      p["worker_id"] = worker_id or 0
+    if p["shuffle"] is None:
+      p["shuffle"] = p["mode"] == "train"
     if self._params["mode"] != "train" and self._params["shuffle"]:
       raise ValueError("{}: shuffle=True is only allowed in train mode".format(type(self).__name__))
 

@@ -8,15 +8,16 @@ from open_seq2seq.distributed.npu import npu_session_config
 
 def session_config(params, mode="train", workers=None):
   """The reference's session settings: soft placement and on-demand GPU memory, one GPU per worker, XLA
-  when ``use_xla_jit``; on Ascend the NPU configuration instead (spec 8.1)."""
+  when ``use_xla_jit``; on Ascend the NPU configuration instead (spec 8.1). ``params``: a model's, defaults
+  filled in."""
   backend = select_backend()
   local_rank = workers.local_rank() if workers is not None else None
   if backend == "npu":
-    return npu_session_config(mode, local_rank=local_rank, use_xla_jit=params.get("use_xla_jit", False))
+    return npu_session_config(mode, local_rank=local_rank, use_xla_jit=params["use_xla_jit"])
   config = _placement_config()
   if backend == "gpu" and local_rank is not None:
     config.gpu_options.visible_device_list = str(local_rank)
-  if params.get("use_xla_jit"):
+  if params["use_xla_jit"]:
     config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
   return config
 

@@ -2,21 +2,29 @@
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.parts.conv_block import conv_bn_activation
-from open_seq2seq.utils.params import Inert, ListOf, Range, check_params
+from open_seq2seq.utils.params import Inert, ListOf, Param, Range, check_params, with_defaults
 from .encoder import Encoder
 
 KEEP_PROB = Range(float, low=0, high=1, low_inclusive=False)
+_FRAMES = ListOf(Range(int, low=1), length=1)
 # Each entry of convnet_layers: one block of ``repeat`` conv sub-blocks (sizes in frames, one per dimension).
 LAYER_REQUIRED = {
-    "type": ["conv1d"],
-    "repeat": Range(int, low=1),
-    "kernel_size": ListOf(Range(int, low=1), length=1),
-    "stride": ListOf(Range(int, low=1), length=1),
-    "num_channels": Range(int, low=1),
-    "padding": ["SAME", "VALID"],
-    "dilation": ListOf(Range(int, low=1), length=1),
+    "type": Param(["conv1d"], doc="kind of layer: 1-D convolution over time"),
+    "repeat": Param(Range(int, low=1), doc="conv sub-blocks (conv, batch norm, activation, dropout) in the block"),
+    "kernel_size": Param(_FRAMES, doc="frames: [K], the width of each convolution"),
+    "stride": Param(_FRAMES, doc="frames: [S], the stride of each convolution (T' = ceil(T / S) with SAME)"),
+    "num_channels": Param(Range(int, low=1), doc="output channels C of each convolution"),
+    "padding": Param(["SAME", "VALID"], doc="convolution padding, as tf.nn.convolution's"),
+    "dilation": Param(_FRAMES, doc="frames: [D], the dilation of each convolution"),
 }
-LAYER_OPTIONAL = {"dropout_keep_prob": KEEP_PROB, "residual": bool, "residual_dense": bool}
+LAYER_OPTIONAL = {
+    "dropout_keep_prob": Param(KEEP_PROB, None, "probability of keeping an activation in training; None: the "
+                                                "encoder's dropout_keep_prob"),
+    "residual": Param(bool, False, "add the block's input to its last sub-block after batch norm, before the "
+                                   "activation"),
+    "residual_dense": Param(bool, False, "with residual: add the inputs of every earlier residual block too "
+                                         "(Jasper DR)"),
+}
 
 
 class TDNNEncoder(Encoder):
@@ -29,9 +37,11 @@ class TDNNEncoder(Encoder):
   @staticmethod
   def get_required_params():
     return dict(Encoder.get_required_params(), **{
-        "dropout_keep_prob": KEEP_PROB,
-        "convnet_layers": ListOf(dict),
-        "activation_fn": None,
+        "dropout_keep_prob": Param(KEEP_PROB, doc="probability of keeping an activation in training, in every "
+                                                  "block that sets none"),
+        "convnet_layers": Param(ListOf(dict), doc="the blocks in order, input first; each a dict of the keys "
+                                                  "below (jasper_layers.py builds them)"),
+        "activation_fn": Param(None, doc="activation of every sub-block, e.g. tf.nn.relu"),
     })
 
   @staticmethod
@@ -39,28 +49,37 @@ class TDNNEncoder(Encoder):
     return dict(Encoder.get_optional_params(), **{
         "data_format": Inert(["channels_last"], "channels_last [B, T, C] is the only layout implemented"),
         "normalization": Inert(["batch_norm"], "batch normalisation is the only normalisation implemented"),
-        "bn_momentum": Range(float, low=0, high=1),
-        "bn_epsilon": Range(float, low=0, low_inclusive=False),
-        "use_conv_mask": bool,
-        "drop_block_prob": Range(float, low=0, high=0),  # DropBlock is not implemented: 0 only
+        "bn_momentum": Param(Range(float, low=0, high=1), 0.90, "momentum of the batch-norm moving mean and "
+                                                                "variance"),
+        "bn_epsilon": Param(Range(float, low=0, low_inclusive=False), 1e-3, "added to the batch-norm variance"),
+        "use_conv_mask": Param(bool, False, "zero the padded frames (past each utterance's length) before every "
+                                            "convolution"),
+        "drop_block_prob": Param(Range(float, low=0, high=0), 0.0, "DropBlock probability: DropBlock is not "
+                                                                   "implemented, so 0 (off) only"),
     })
 
   def __init__(self, params, model, name="w2l_encoder", mode="train"):
     super().__init__(params, model, name, mode)
+    layers = []
     for index, layer in enumerate(self._params["convnet_layers"]):
       path = "{}/convnet_layers[{}]/".format(self.CONFIG_KEY, index)
       check_params(layer, LAYER_REQUIRED, LAYER_OPTIONAL, "TDNNEncoder", prefix=path)
-      if layer.get("residual") and layer["stride"][0] > 1:
+      layer = with_defaults(layer, LAYER_OPTIONAL)
+      if layer["dropout_keep_prob"] is None:
+        layer["dropout_keep_prob"] = self._params["dropout_keep_prob"]
+      if layer["residual"] and layer["stride"][0] > 1:
         raise ValueError("TDNNEncoder: {}: residual blocks with stride > 1 are not supported".format(path[:-1]))
+      layers.append(layer)
+    self._params["convnet_layers"] = layers
 
   def _encode(self, input_dict):
     x, src_length = input_dict["source_tensors"]
     params = self._params
     training = self._mode == "train"
     regularizer = self.regularizer()
-    use_mask = params.get("use_conv_mask", False)
-    bn_momentum = params.get("bn_momentum", 0.90)
-    bn_epsilon = params.get("bn_epsilon", 1e-3)
+    use_mask = params["use_conv_mask"]
+    bn_momentum = params["bn_momentum"]
+    bn_epsilon = params["bn_epsilon"]
 
     src_length = tf.cast(src_length, tf.int32)
     # The time size of the batch: the longest utterance padded to the data layer's pad_to multiple, or
@@ -75,13 +94,13 @@ class TDNNEncoder(Encoder):
       repeat = layer["repeat"]
       kernel, stride, dilation = layer["kernel_size"][0], layer["stride"][0], layer["dilation"][0]
       padding = layer["padding"]
-      keep_prob = layer.get("dropout_keep_prob", params["dropout_keep_prob"]) if training else 1.0
-      residual = layer.get("residual", False)
+      keep_prob = layer["dropout_keep_prob"] if training else 1.0
+      residual = layer["residual"]
       if use_mask:
         x = x * mask
       residual_inputs = None
       if residual:
-        if layer.get("residual_dense", False):
+        if layer["residual_dense"]:
           dense_sources.append(x)
           residual_inputs = list(dense_sources)
         else:

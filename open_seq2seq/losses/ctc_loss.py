@@ -1,6 +1,7 @@
 """Connectionist temporal classification loss (always float32)."""
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.utils.params import Param
 from .loss import Loss
 
 # Graph collection (suffixed "/<mode>") holding the int32 scalar: utterances of this batch whose label cannot
@@ -32,7 +33,7 @@ def alignable(labels, label_length, frames):
 class CTCLoss(Loss):
   """Mean over the batch of per-utterance CTC losses on time-major logits; blank = last class.
 
-  With ``mask_nan`` (default True) an utterance that cannot be aligned (see ``alignable``: a property of the
+  With ``mask_nan`` an utterance that cannot be aligned (see ``alignable``: a property of the
   data, whose loss TensorFlow reports as 0 or inf) gets loss 0 and no gradient and is counted in the graph
   collection ``UNALIGNABLE_UTTERANCES + "/" + mode``. A non-finite loss of an alignable utterance means the
   model diverged: it stays in the mean, so the training loop's non-finite guard sees it.
@@ -40,11 +41,12 @@ class CTCLoss(Loss):
 
   @staticmethod
   def get_optional_params():
-    return {"mask_nan": bool}
+    return {"mask_nan": Param(bool, True, "an utterance that cannot be aligned to its frames gets loss 0 and no "
+                                          "gradient (and is counted) instead of TensorFlow's 0 or inf")}
 
   def __init__(self, params, model, name="ctc_loss"):
     super().__init__(params, model, name)
-    self._mask_nan = self._params.get("mask_nan", True)
+    self._mask_nan = self._params["mask_nan"]
 
   def compute_loss(self, input_dict):
     logits = tf.cast(input_dict["decoder_output"]["logits"], tf.float32)

@@ -1,7 +1,7 @@
 """Base class of losses."""
 import copy
 
-from open_seq2seq.utils.params import check_params
+from open_seq2seq.utils.params import check_params, with_defaults
 
 
 class Loss:
@@ -18,7 +18,7 @@ class Loss:
   def __init__(self, params, model, name="loss"):
     check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__,
                  prefix="loss_params/")
-    self._params = copy.deepcopy(params)
+    self._params = with_defaults(copy.deepcopy(params), self.get_optional_params())
     self._model = model
     self._name = name
 

@@ -3,6 +3,7 @@ import copy
 
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.utils.params import Param
 from .model import Model
 
 
@@ -11,29 +12,32 @@ class EncoderDecoderModel(Model):
 
   @staticmethod
   def get_required_params():
-    return dict(Model.get_required_params(), **{"encoder": None, "decoder": None})
+    return dict(Model.get_required_params(), **{
+        "encoder": Param(None, doc="the encoder class, e.g. TDNNEncoder"),
+        "decoder": Param(None, doc="the decoder class, e.g. FullyConnectedCTCDecoder"),
+    })
 
   @staticmethod
   def get_optional_params():
     return dict(Model.get_optional_params(), **{
-        "encoder_params": dict,
-        "decoder_params": dict,
-        "loss": None,
-        "loss_params": dict,
+        "encoder_params": Param(dict, {}, "the encoder's parameters (describe its class)"),
+        "decoder_params": Param(dict, {}, "the decoder's parameters (describe its class)"),
+        "loss": Param(None, None, "the loss class, e.g. CTCLoss; train and eval need one"),
+        "loss_params": Param(dict, {}, "the loss's parameters (describe its class)"),
     })
 
   def __init__(self, params, mode="train", hvd=None):
     super().__init__(params, mode, hvd)
-    if mode != "infer" and self._params.get("loss") is None:
+    if mode != "infer" and self._params["loss"] is None:
       raise ValueError("{} needs a 'loss' in {} mode".format(type(self).__name__, mode))
     self._encoder = self._create_encoder()
     self._decoder = self._create_decoder()
     self._loss_computator = self._create_loss() if mode != "infer" else None
 
   def _component_params(self, key):
-    params = copy.deepcopy(self._params.get(key, {}))
+    params = copy.deepcopy(self._params[key])
     for name in ("regularizer", "regularizer_params"):
-      if name in self._params and name not in params:
+      if name not in params:
         params[name] = self._params[name]
     return params
 
@@ -44,7 +48,7 @@ class EncoderDecoderModel(Model):
     return self._params["decoder"](params=self._component_params("decoder_params"), model=self, mode=self._mode)
 
   def _create_loss(self):
-    return self._params["loss"](params=copy.deepcopy(self._params.get("loss_params", {})), model=self)
+    return self._params["loss"](params=copy.deepcopy(self._params["loss_params"]), model=self)
 
   @property
   def encoder(self):

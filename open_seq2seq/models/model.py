@@ -1,6 +1,5 @@
 """Generic model: parameters, step counting, data layer and the training op."""
 import copy
-import inspect
 import re
 import time
 
@@ -9,10 +8,10 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.optimizers.automatic_loss_scaler import ALGORITHMS as LOSS_SCALERS
 from open_seq2seq.optimizers.ema import AveragedWeightsGetter, check_ema_decay
-from open_seq2seq.optimizers.lr_policies import check_lr_policy_params
-from open_seq2seq.optimizers.optimize_loss import check_optimizer_params, optimize_loss
+from open_seq2seq.optimizers.lr_policies import check_lr_policy_params, policy_declarations
+from open_seq2seq.optimizers.optimize_loss import DEFAULT_SUMMARIES, check_optimizer_params, optimize_loss
 from open_seq2seq.utils.logging import deco_print
-from open_seq2seq.utils.params import Range, check_params
+from open_seq2seq.utils.params import Param, Range, check_params, keyword_arguments, with_defaults
 from open_seq2seq.utils.precision import DTYPES, canonical_dtype, compute_dtype
 
 
@@ -22,66 +21,92 @@ class Model:
   @staticmethod
   def get_required_params():
     return {
-        "use_horovod": bool,
-        "batch_size_per_gpu": Range(int, low=1),
-        "data_layer": None,
+        "use_horovod": Param(bool, doc="one process per device, the workers started by horovodrun or "
+                                       "scripts/run_8p.sh; gradients are averaged across them"),
+        "batch_size_per_gpu": Param(Range(int, low=1), doc="utterances per training batch of each worker (per "
+                                                           "micro-batch with iter_size > 1)"),
+        "data_layer": Param(None, doc="the data layer class, e.g. Speech2TextDataLayer"),
     }
 
   @staticmethod
   def get_optional_params():
+    # Periodic actions run every N global steps; 0 or None switches the action off.
+    every = Range(int, low=0)
     return {
-        "logdir": str,
-        "num_gpus": Range(int, low=1),
-        "gpu_ids": list,
-        "load_model": str,
+        "logdir": Param(str, "", "folder of checkpoints, summaries and logs; '': none (benchmarks)"),
+        "num_gpus": Param(Range(int, low=1), None, "replicas in this process: 1 (more devices: use_horovod); "
+                                                   "None: len(gpu_ids) or 1"),
+        "gpu_ids": Param(list, [], "device ids of the original's multi-GPU mode; only their count is read"),
+        "load_model": Param(str, None, "checkpoint (file or folder) whose matching variables start a new "
+                                       "training run; None or '': none"),
         # np.random.seed takes < 2**32, and Horovod adds each worker's rank.
-        "random_seed": Range(int, low=0, high=2 ** 31 - 1),
-        "num_epochs": Range(int, low=1),
-        "max_steps": Range(int, low=1),
-        "iter_size": Range(int, low=1),
-        "bench_start": Range(int, low=0),
-        # Periodic actions: every N global steps; 0 or None switches the action off.
-        "save_summaries_steps": Range(int, low=0),
-        "print_loss_steps": Range(int, low=0),
-        "print_samples_steps": Range(int, low=0),
-        "print_bench_info_steps": Range(int, low=0),
-        "save_checkpoint_steps": Range(int, low=0),
-        "num_checkpoints": Range(int, low=1),
-        "restore_best_checkpoint": bool,
-        "eval_steps": Range(int, low=1),
-        "eval_batch_size_per_gpu": Range(int, low=1),
-        "hooks": list,
-        "data_layer_params": dict,
-        "optimizer": None,  # a name of optimize_loss.OPTIMIZER_CLS_NAMES or a tf.train.Optimizer class
-        "optimizer_params": dict,  # checked against the optimizer's arguments (optimize_loss.OPTIMIZER_PARAMS)
-        "freeze_variables_regex": str,
-        "initializer": None,
-        "initializer_params": dict,
-        "regularizer": None,
-        "regularizer_params": dict,
-        "dtype": DTYPES,
-        "lr_policy": None,
-        "lr_policy_params": dict,  # checked against the policy's arguments (lr_policies.LR_POLICY_PARAMS)
-        "max_grad_norm": Range(float, low=0, low_inclusive=False),
-        "larc_params": dict,  # optimize_loss.LARC_PARAMS
-        "loss_scaling": (float, str),  # a fixed scale > 0, or "Backoff" / "LogMax" (automatic_loss_scaler.py)
-        "loss_scaling_params": dict,
-        "summaries": list,
-        "use_xla_jit": bool,
-        "max_consecutive_nonfinite_steps": Range(int, low=1),
-        # default 0.0 (off), e.g. 0.999: average the weights; eval/infer/export use it (ema.py)
-        "ema_decay": Range(float, low=0, high=1, high_inclusive=False),
+        "random_seed": Param(Range(int, low=0, high=2 ** 31 - 1), None, "seed of TensorFlow, numpy and the data "
+                                                                       "layer, plus each worker's rank; None: "
+                                                                       "the current time"),
+        "num_epochs": Param(Range(int, low=1), None, "training length in passes over the data (training needs "
+                                                     "exactly one of num_epochs and max_steps)"),
+        "max_steps": Param(Range(int, low=1), None, "training length in global steps"),
+        "iter_size": Param(Range(int, low=1), 1, "batches whose gradients are accumulated into one update"),
+        "bench_start": Param(Range(int, low=0), 10, "steps before the speed measurements start (warm-up)"),
+        "save_summaries_steps": Param(every, None, "global steps between TensorBoard summaries"),
+        "print_loss_steps": Param(every, None, "global steps between printed losses (and train_progress.csv "
+                                               "rows)"),
+        "print_samples_steps": Param(every, None, "global steps between printed sample transcripts; a multiple "
+                                                  "of print_loss_steps"),
+        "print_bench_info_steps": Param(every, None, "timed steps between printed throughputs"),
+        "save_checkpoint_steps": Param(every, None, "global steps between checkpoints"),
+        "num_checkpoints": Param(Range(int, low=1), 5, "checkpoints kept (and best-WER checkpoints in train_eval)"),
+        "restore_best_checkpoint": Param(bool, False, "eval and infer restore train_eval's best-WER checkpoint "
+                                                      "instead of the latest"),
+        "eval_steps": Param(Range(int, low=1), None, "global steps between train_eval's evaluations (train_eval "
+                                                     "needs it)"),
+        "eval_batch_size_per_gpu": Param(Range(int, low=1), None, "utterances per eval and infer batch; None: "
+                                                                  "batch_size_per_gpu"),
+        "hooks": Param(list, [], "tf.train.SessionRunHook classes run.py adds to training, each built with "
+                                 "(train_model, eval_model)"),
+        "data_layer_params": Param(dict, {}, "the data layer's parameters (describe its class)"),
+        "optimizer": Param(None, None, "an optimizer name (Adagrad, Adam, Ftrl, Momentum, RMSProp, SGD) or a "
+                                       "tf.train.Optimizer class such as NovoGrad; training needs one"),
+        "optimizer_params": Param(dict, {}, "the optimizer's arguments but learning_rate (describe the optimizer)"),
+        "freeze_variables_regex": Param(str, None, "variables whose name matches it (re.match) are not trained"),
+        "initializer": Param(None, None, "initializer class of the model's variables, called with "
+                                         "initializer_params; None: TensorFlow's (glorot uniform)"),
+        "initializer_params": keyword_arguments("initializer"),
+        "regularizer": Param(None, None, "regularizer class called with regularizer_params, handed to the encoder "
+                                         "and decoder that set none; None: no regularization"),
+        "regularizer_params": keyword_arguments("regularizer"),
+        "dtype": Param(DTYPES, tf.float32, "precision: tf.float32, 'mixed' (float16 with float32 master weights "
+                                           "and loss scaling) or 'bfloat16' (the same in bfloat16)"),
+        "lr_policy": Param(None, None, "function of the global step returning the learning rate (lr_policies.py); "
+                                       "training needs one"),
+        "lr_policy_params": Param(dict, {}, "the policy's arguments (describe the policy)"),
+        "max_grad_norm": Param(Range(float, low=0, low_inclusive=False), None, "clip the gradients to this global "
+                                                                               "norm; None: no clipping"),
+        "larc_params": Param(dict, None, "layer-wise adaptive rate control (describe LARC); None: off"),
+        "loss_scaling": Param((float, str), 1.0, "loss scale of float16 training: a fixed factor > 0, or 'Backoff' "
+                                                 "/ 'LogMax' (automatic)"),
+        "loss_scaling_params": Param(dict, None, "the automatic loss scaler's settings (describe Backoff, LogMax); "
+                                                 "None: its defaults"),
+        "summaries": Param(list, DEFAULT_SUMMARIES, "TensorBoard summaries, some of optimize_loss.SUMMARY_NAMES"),
+        "use_xla_jit": Param(bool, False, "compile the graph with XLA (run.py --use_xla_jit)"),
+        "max_consecutive_nonfinite_steps": Param(Range(int, low=1), 10, "training stops after this many "
+                                                                        "consecutive steps with a non-finite loss "
+                                                                        "or gradients, or all-zero gradients"),
+        "ema_decay": Param(Range(float, low=0, high=1, high_inclusive=False), 0.0, "decay of the moving average "
+                                                                                   "of the weights that eval, infer "
+                                                                                   "and export use (ema.py); 0 or "
+                                                                                   "None: off"),
     }
 
   def _check_nested_params(self):
     """The optimizer's, LARC's and the lr policy's parameters, each error naming the key's full path."""
     p = self._params
     owner = type(self).__name__
-    if p.get("optimizer") is not None:
-      check_optimizer_params(p["optimizer"], p.get("optimizer_params", {}), p.get("larc_params"), owner)
-    if p.get("lr_policy") is not None:
-      check_lr_policy_params(p["lr_policy"], p.get("lr_policy_params", {}), owner)
-    scale = p.get("loss_scaling")
+    if p["optimizer"] is not None:
+      check_optimizer_params(p["optimizer"], p["optimizer_params"], p["larc_params"], owner)
+    if p["lr_policy"] is not None:
+      check_lr_policy_params(p["lr_policy"], p["lr_policy_params"], owner)
+    scale = p["loss_scaling"]
     positive = Range(float, low=0, low_inclusive=False)
     # A misspelt algorithm name would otherwise pass silently in float32, which applies no scaling.
     if scale is not None and (scale.lower() not in LOSS_SCALERS if isinstance(scale, str)
@@ -91,46 +116,41 @@ class Model:
 
   def __init__(self, params, mode="train", hvd=None):
     check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__)
-    self._params = copy.deepcopy(params)
+    self._params = with_defaults(copy.deepcopy(params), self.get_optional_params())
     self._mode = mode
     self._hvd = hvd
     p = self._params
     if p["use_horovod"] and hvd is None:
       raise ValueError("use_horovod=True: start one process per device (horovodrun, or scripts/run_8p.sh), "
                        "whose workers run.py passes to the model")
-    num_gpus = p.get("num_gpus", len(p.get("gpu_ids", [])) or 1)
+    num_gpus = p["num_gpus"] or len(p["gpu_ids"]) or 1
     if hvd is None and num_gpus != 1:
       raise ValueError("num_gpus={}: one replica per process; use use_horovod=True with one process per device, "
                        "or set --num_gpus=1".format(num_gpus))
-    p.setdefault("iter_size", 1)
-    p["dtype"] = canonical_dtype(p.get("dtype", tf.float32))
-    if isinstance(p.get("loss_scaling"), str):
+    p["dtype"] = canonical_dtype(p["dtype"])
+    if isinstance(p["loss_scaling"], str):
       try:
         p["loss_scaling"] = float(p["loss_scaling"])  # a fixed scale given on the command line
       except ValueError:
         pass
     self._check_nested_params()
-    p.setdefault("random_seed", int(time.time()))
+    if p["random_seed"] is None:
+      p["random_seed"] = int(time.time())
     if hvd is not None:
       # Each worker draws its own dropout masks, augmentation and shuffle order.
       p["random_seed"] += hvd.rank()
-    p.setdefault("num_checkpoints", 5)
-    p.setdefault("max_consecutive_nonfinite_steps", 10)
-    p["ema_decay"] = p.get("ema_decay") or 0.0
+    # An explicit None switches the average off as 0 does.
+    p["ema_decay"] = float(p["ema_decay"] or 0)
     check_ema_decay(p["ema_decay"])
-    p.setdefault("bench_start", 10)
-    p.setdefault("eval_batch_size_per_gpu", p["batch_size_per_gpu"])
-    p.setdefault("logdir", "")
-    for name in ("save_summaries_steps", "print_loss_steps", "print_samples_steps", "save_checkpoint_steps",
-                 "print_bench_info_steps"):
-      p.setdefault(name, None)
+    if p["eval_batch_size_per_gpu"] is None:
+      p["eval_batch_size_per_gpu"] = p["batch_size_per_gpu"]
     if p["print_samples_steps"] and p["print_loss_steps"] and p["print_samples_steps"] % p["print_loss_steps"]:
       raise ValueError("print_samples_steps ({}) must be a multiple of print_loss_steps ({})".format(
           p["print_samples_steps"], p["print_loss_steps"]))
     tf.set_random_seed(p["random_seed"])
     np.random.seed(p["random_seed"])
 
-    dl_params = copy.deepcopy(p.get("data_layer_params", {}))
+    dl_params = copy.deepcopy(p["data_layer_params"])
     dl_params["batch_size"] = p["batch_size_per_gpu"] if mode == "train" else p["eval_batch_size_per_gpu"]
     dl_params["mode"] = mode
     dl_params.setdefault("random_seed", p["random_seed"])
@@ -141,9 +161,9 @@ class Model:
 
     self._steps_in_epoch = None
     if mode == "train":
-      if ("max_steps" in p) == ("num_epochs" in p):
+      if (p["max_steps"] is None) == (p["num_epochs"] is None):
         raise ValueError("Exactly one of max_steps and num_epochs must be set for training")
-      if "max_steps" in p:
+      if p["max_steps"] is not None:
         self._last_step = p["max_steps"]
       else:
         steps = self._data_layer.get_size_in_samples() // (p["batch_size_per_gpu"] * p["iter_size"])
@@ -197,8 +217,8 @@ class Model:
     """
     p = self._params
     initializer = None
-    if p.get("initializer") is not None:
-      initializer = p["initializer"](**p.get("initializer_params", {}))
+    if p["initializer"] is not None:
+      initializer = p["initializer"](**p["initializer_params"])
     averaged_weights = None
     if force_var_reuse and self._mode != "train" and self.ema_decay:
       averaged_weights = AveragedWeightsGetter()
@@ -215,25 +235,27 @@ class Model:
 
   def _build_train_op(self):
     p = self._params
-    lr_policy = p.get("lr_policy")
-    lr_params = dict(p.get("lr_policy_params", {}))
+    lr_policy = p["lr_policy"]
+    lr_params = dict(p["lr_policy_params"])
     if lr_policy is None:
       raise ValueError("Training needs an lr_policy")
-    signature = inspect.signature(lr_policy).parameters
-    if "decay_steps" in signature and "decay_steps" not in lr_params:
+    # The policy's arguments with its own defaults: every argument it takes is a key (check_lr_policy_params
+    # made sure the required ones are set).
+    settings = with_defaults(lr_params, policy_declarations(lr_policy)[1])
+    if "decay_steps" in settings and "decay_steps" not in lr_params:
       decay_steps = self._last_step
-      if "begin_decay_at" in signature and "warmup_steps" in signature:
-        lr_params["begin_decay_at"] = max(lr_params.get("begin_decay_at", 0), lr_params.get("warmup_steps", 0))
+      if "begin_decay_at" in settings and "warmup_steps" in settings:
+        lr_params["begin_decay_at"] = max(settings["begin_decay_at"], settings["warmup_steps"])
         decay_steps -= lr_params["begin_decay_at"]
       lr_params["decay_steps"] = decay_steps
-    if "steps_per_epoch" in signature and "steps_per_epoch" not in lr_params and self._steps_in_epoch:
+    if "steps_per_epoch" in settings and "steps_per_epoch" not in lr_params and self._steps_in_epoch:
       lr_params["steps_per_epoch"] = self._steps_in_epoch
 
     def learning_rate_fn(global_step):
       return lr_policy(global_step=global_step, **lr_params)
 
     var_list = tf.trainable_variables()
-    freeze = p.get("freeze_variables_regex")
+    freeze = p["freeze_variables_regex"]
     if freeze:
       var_list = [v for v in var_list if not re.match(freeze, v.name)]
     regularization = [tf.cast(term, tf.float32) for term in tf.losses.get_regularization_losses()]
@@ -242,10 +264,10 @@ class Model:
       # Fed True on the runs that only accumulate gradients; defaults to an update.
       self.skip_update_ph = tf.placeholder_with_default(False, [], name="skip_update")
     self.train_op, self.learning_rate = optimize_loss(
-        loss=total_loss, optimizer=p["optimizer"], optimizer_params=p.get("optimizer_params", {}),
+        loss=total_loss, optimizer=p["optimizer"], optimizer_params=p["optimizer_params"],
         learning_rate_decay_fn=learning_rate_fn, var_list=var_list, dtype=p["dtype"],
-        clip_gradients=p.get("max_grad_norm"), summaries=p.get("summaries"), larc_params=p.get("larc_params"),
-        loss_scaling=p.get("loss_scaling", 1.0), loss_scaling_params=p.get("loss_scaling_params"),
+        clip_gradients=p["max_grad_norm"], summaries=p["summaries"], larc_params=p["larc_params"],
+        loss_scaling=p["loss_scaling"], loss_scaling_params=p["loss_scaling_params"],
         iter_size=p["iter_size"], skip_update_ph=self.skip_update_ph,
         reduce_gradients=self._hvd.reduce_gradients if self._hvd is not None else None,
         wrap_optimizer=self._hvd.wrap_optimizer if self._hvd is not None else None, ema_decay=p["ema_decay"])

@@ -36,7 +36,6 @@ def check_prediction_rows(ids, wav_filenames, data_params):
 class Speech2Text(EncoderDecoderModel):
 
   def _create_decoder(self):
-    self._params.setdefault("decoder_params", {})
     self._params["decoder_params"]["tgt_vocab_size"] = self.get_data_layer().params["tgt_vocab_size"]
     return super()._create_decoder()
 
@@ -81,7 +80,7 @@ class Speech2Text(EncoderDecoderModel):
 
   @property
   def logits_to_pickle(self):
-    return self._params.get("decoder_params", {}).get("infer_logits_to_pickle", False)
+    return self.decoder.params["infer_logits_to_pickle"]
 
   def infer(self, input_values, output_values):
     """Per-batch ``(transcripts or, with infer_logits_to_pickle, [T', V+1] logits per utterance cut to its

@@ -7,17 +7,19 @@ algorithm's ``STATE_NAMES`` maps its state to those names.
 """
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.utils.params import Range, check_params
+from open_seq2seq.utils.params import Param, Range, check_params, with_defaults
 
 _POSITIVE = Range(float, low=0, low_inclusive=False)
 _OPEN_UNIT_INTERVAL = Range(float, low=0, high=1, low_inclusive=False, high_inclusive=False)
+_SCALE_MIN = Param(_POSITIVE, 1.0, "lowest loss scale")
+_SCALE_MAX = Param(_POSITIVE, 2.0 ** 14, "highest loss scale")
 
 
-def _settings(params, defaults, types):
-  """``defaults`` updated with the non-None entries of ``params`` after checking their names and types."""
-  check_params(params, {}, types, owner="AutomaticLossScaler", prefix="loss_scaling_params/")
-  settings = dict(defaults)
-  settings.update((key, value) for key, value in params.items() if value is not None)
+def _settings(params, declarations):
+  """``params`` after checking their names and types, None entries and absent ones replaced by the declared
+  defaults."""
+  check_params(params, {}, declarations, owner="AutomaticLossScaler", prefix="loss_scaling_params/")
+  settings = with_defaults({key: value for key, value in params.items() if value is not None}, declarations)
   if not 0 < settings["scale_min"] <= settings["scale_max"]:
     raise ValueError("loss_scaling_params: need 0 < scale_min <= scale_max, got scale_min={!r}, scale_max={!r}"
                      .format(settings["scale_min"], settings["scale_max"]))
@@ -47,14 +49,19 @@ def _is_overflow(has_nan, amax):
 class BackoffScaler:
   """Starts at ``scale_max``; an overflow divides the scale by ``step_factor``, and every ``step_window``
   iterations counted from the last overflow multiply it by ``step_factor``; always clipped to
-  ``[scale_min, scale_max]``. Defaults: 1.0, 2**14, 2.0, 2000.
+  ``[scale_min, scale_max]``.
   """
-  DEFAULTS = {"scale_min": 1.0, "scale_max": 2.0 ** 14, "step_factor": 2.0, "step_window": 2000}
-  TYPES = {"scale_min": _POSITIVE, "scale_max": _POSITIVE, "step_factor": _POSITIVE, "step_window": Range(int, low=1)}
+  PARAMS = {
+      "scale_min": _SCALE_MIN,
+      "scale_max": _SCALE_MAX,
+      "step_factor": Param(_POSITIVE, 2.0, "an overflow divides the scale by it, a window without one multiplies "
+                                           "it"),
+      "step_window": Param(Range(int, low=1), 2000, "iterations after the last overflow between increases"),
+  }
   STATE_NAMES = {"iteration": "Variable", "last_overflow_iteration": "Variable_1", "scale": "Variable_2"}
 
   def __init__(self, params):
-    settings = _settings(params, self.DEFAULTS, self.TYPES)
+    settings = _settings(params, self.PARAMS)
     self._scale_min = float(settings["scale_min"])
     self._scale_max = float(settings["scale_max"])
     self._step_factor = float(settings["step_factor"])
@@ -88,18 +95,22 @@ class BackoffScaler:
 class LogMaxScaler:
   """Tracks the mean and spread of ``log2(amax)`` with bias-corrected moving averages (``beta1`` for the
   mean, ``beta2`` for the spread) and picks ``2**(16 - (mean + overflow_std_dev * std))``, clipped to
-  ``[scale_min, scale_max]``. ``amax`` is measured on unscaled gradients. Defaults: scale_min 1.0,
-  scale_max 2**14, log_max 16.0, beta1 0.99, beta2 0.999, overflow_std_dev 3.09 (the 99.9% quantile).
+  ``[scale_min, scale_max]``. ``amax`` is measured on unscaled gradients.
   """
-  DEFAULTS = {"scale_min": 1.0, "scale_max": 2.0 ** 14, "log_max": 16.0, "beta1": 0.99, "beta2": 0.999,
-              "overflow_std_dev": 3.09}
-  TYPES = {"scale_min": _POSITIVE, "scale_max": _POSITIVE, "log_max": _POSITIVE, "beta1": _OPEN_UNIT_INTERVAL,
-           "beta2": _OPEN_UNIT_INTERVAL, "overflow_std_dev": Range(float, low=0)}
+  PARAMS = {
+      "scale_min": _SCALE_MIN,
+      "scale_max": _SCALE_MAX,
+      "log_max": Param(_POSITIVE, 16.0, "log2 of the value an overflow feeds into the averages"),
+      "beta1": Param(_OPEN_UNIT_INTERVAL, 0.99, "decay of the moving mean of log2(amax)"),
+      "beta2": Param(_OPEN_UNIT_INTERVAL, 0.999, "decay of the moving spread of log2(amax)"),
+      "overflow_std_dev": Param(Range(float, low=0), 3.09, "standard deviations of headroom below float16's "
+                                                           "range (3.09: the 99.9 % quantile)"),
+  }
   STATE_NAMES = {"iteration": "Variable", "scale": "Variable_1", "x_hat": "Variable_2", "slow_x_hat": "Variable_3",
                  "xsquared_hat": "Variable_4", "b1_correction": "Variable_5", "b2_correction": "Variable_6"}
 
   def __init__(self, params):
-    settings = _settings(params, self.DEFAULTS, self.TYPES)
+    settings = _settings(params, self.PARAMS)
     self._scale_min = float(settings["scale_min"])
     self._scale_max = float(settings["scale_max"])
     self._log_max = float(settings["log_max"])

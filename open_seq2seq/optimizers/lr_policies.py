@@ -5,44 +5,58 @@ replaced by ``lr0 * s / warmup_steps``) and keeps that rate until ``begin_decay_
 is the step its decay formula sees. When a policy's signature has ``decay_steps`` the model fills it (and
 ``begin_decay_at``) from the run length unless the config sets them.
 """
-import inspect
 import math
 
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.utils.params import ListOf, Range, check_params
+from open_seq2seq.utils.params import Inert, ListOf, Param, Range, check_params, signature_params
 
 _POSITIVE = Range(float, low=0, low_inclusive=False)
 _NON_NEGATIVE = Range(float, low=0)
-# The spec of every lr policy argument a config may set, whichever policy takes it.
+# Every lr policy argument a config may set, whichever policy takes it; each policy's signature holds its defaults.
 LR_POLICY_PARAMS = {
-    "learning_rate": _POSITIVE,
-    "decay_steps": Range(int, low=1),
-    "begin_decay_at": Range(int, low=0),
-    "warmup_steps": Range(int, low=0),
-    "power": _NON_NEGATIVE,
-    "min_lr": _NON_NEGATIVE,
-    "decay_rate": _POSITIVE,
-    "use_staircase_decay": bool,
-    "boundaries": ListOf(_NON_NEGATIVE),
-    "decay_rates": ListOf(_NON_NEGATIVE),
-    "steps_per_epoch": Range(int, low=1),
-    "d_model": _POSITIVE,
-    "max_lr": _POSITIVE,
-    "coefficient": _POSITIVE,
+    "learning_rate": Param(_POSITIVE, doc="peak rate lr0, reached at the end of the warm-up"),
+    "decay_steps": Param(Range(int, low=1), doc="steps D over which the rate decays; None: filled in by the model "
+                                               "as the last step minus begin_decay_at"),
+    "begin_decay_at": Param(Range(int, low=0), doc="step where the decay starts (constant rate before); the model "
+                                                   "raises it to warmup_steps when it fills decay_steps"),
+    "warmup_steps": Param(Range(int, low=0), doc="steps of the linear ramp from 0 to lr0"),
+    "power": Param(_NON_NEGATIVE, doc="exponent of the decay"),
+    "min_lr": Param(_NON_NEGATIVE, doc="floor of the rate (cosine_decay: a fraction of lr0)"),
+    "decay_rate": Param(_POSITIVE, doc="factor of the rate per decay_steps"),
+    "use_staircase_decay": Param(bool, doc="decay in whole multiples of decay_steps"),
+    "boundaries": Param(ListOf(_NON_NEGATIVE), doc="epochs (with steps_per_epoch) or steps after which the next "
+                                                   "decay rate applies"),
+    "decay_rates": Param(ListOf(_NON_NEGATIVE), doc="factors of lr0, one per boundary"),
+    "steps_per_epoch": Param(Range(int, low=1), doc="steps per epoch, for epoch boundaries; filled in by the model "
+                                                    "when training by epochs"),
+    "d_model": Param(_POSITIVE, doc="model width; the rate scales with its -0.5 power"),
+    "max_lr": Param(_POSITIVE, doc="cap of the rate; None: none"),
+    "coefficient": Param(_POSITIVE, doc="factor of the rate"),
 }
 # Filled in by the model from the run's length when the config leaves them out.
 FILLED_BY_MODEL = ("decay_steps", "begin_decay_at", "steps_per_epoch")
+# Arguments a policy takes only so that the reference's configs keep working: policy name -> {argument: reason}.
+INERT_ARGUMENTS = {"cosine_decay": {"power": "the cosine schedule has no power"}}
+
+
+def policy_declarations(lr_policy):
+  """``(required, optional)`` declarations of ``lr_policy``'s arguments: specs and docs from ``LR_POLICY_PARAMS``,
+  defaults from its signature; an argument the model fills in is optional, with default None; one the policy
+  ignores is ``Inert``."""
+  required, optional = signature_params(lr_policy, LR_POLICY_PARAMS, skip=("global_step",))
+  for name in FILLED_BY_MODEL:
+    if name in required:
+      optional[name] = required.pop(name).with_default(None)
+  for name, reason in INERT_ARGUMENTS.get(getattr(lr_policy, "__name__", None), {}).items():
+    optional[name] = Inert(optional[name].spec, reason)
+  return required, optional
 
 
 def check_lr_policy_params(lr_policy, lr_policy_params, owner="config"):
   """Raises ValueError naming ``lr_policy_params/<key>`` for a key ``lr_policy`` does not take, a missing
   argument or a value outside ``LR_POLICY_PARAMS``."""
-  signature = inspect.signature(lr_policy).parameters
-  names = [name for name in signature if name != "global_step"]
-  required = {name: LR_POLICY_PARAMS.get(name) for name in names
-              if signature[name].default is inspect.Parameter.empty and name not in FILLED_BY_MODEL}
-  optional = {name: LR_POLICY_PARAMS.get(name) for name in names if name not in required}
+  required, optional = policy_declarations(lr_policy)
   policy_name = getattr(lr_policy, "__name__", "lr_policy")
   check_params(lr_policy_params, required, optional, "{} ({})".format(owner, policy_name), prefix="lr_policy_params/")
   floor, start = lr_policy_params.get("min_lr"), lr_policy_params.get("learning_rate")
@@ -108,7 +122,7 @@ def cosine_decay(global_step, learning_rate, decay_steps, power=1.0, begin_decay
   As in the reference, ``min_lr`` is the final rate as a *fraction* of ``lr0`` (TF's ``alpha``), not an
   absolute floor.
   """
-  del power  # accepted so that configs written for the reference keep working; the cosine has no power
+  del power  # accepted so that configs written for the reference keep working (INERT_ARGUMENTS)
   _check_decay_schedule(decay_steps, begin_decay_at)
   if not 0.0 <= min_lr <= 1.0:
     raise ValueError("cosine_decay: min_lr is a fraction of learning_rate and must be in [0, 1], got {!r}"

@@ -1,13 +1,11 @@
 """Gradient pipeline: global step, learning rate, batch-norm updates, mixed precision and loss scaling,
 gradient accumulation, reduction across workers, clipping / LARC, summaries and the optimizer step."""
-import inspect
-
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.optimizers.automatic_loss_scaler import AutomaticLossScaler
 from open_seq2seq.optimizers.ema import MovingAverageOptimizer
 from open_seq2seq.optimizers.mp_wrapper import MixedPrecisionOptimizerWrapper
-from open_seq2seq.utils.params import Range, check_params
+from open_seq2seq.utils.params import Param, Range, check_params, signature_params, with_defaults
 from open_seq2seq.utils.precision import is_mixed
 
 OPTIMIZER_CLS_NAMES = {
@@ -22,17 +20,46 @@ OPTIMIZER_CLS_NAMES = {
 _UNIT_INTERVAL_OPEN_TOP = Range(float, low=0, high=1, high_inclusive=False)
 _POSITIVE = Range(float, low=0, low_inclusive=False)
 _NON_NEGATIVE = Range(float, low=0)
-# The spec of every optimizer argument a config may set in optimizer_params, whichever optimizer takes it.
+# Every optimizer argument a config may set in optimizer_params, whichever optimizer takes it; each optimizer's
+# signature holds its defaults.
 OPTIMIZER_PARAMS = {
-    "beta1": _UNIT_INTERVAL_OPEN_TOP, "beta2": _UNIT_INTERVAL_OPEN_TOP, "momentum": _UNIT_INTERVAL_OPEN_TOP,
-    "decay": _UNIT_INTERVAL_OPEN_TOP, "rho": _UNIT_INTERVAL_OPEN_TOP, "epsilon": _POSITIVE,
-    "weight_decay": _NON_NEGATIVE,
-    "initial_accumulator_value": _POSITIVE, "learning_rate_power": Range(float, high=0),
-    "l1_regularization_strength": _NON_NEGATIVE, "l2_regularization_strength": _NON_NEGATIVE,
-    "l2_shrinkage_regularization_strength": _NON_NEGATIVE, "grad_averaging": bool, "ema_bug_compat": bool,
-    "use_nesterov": bool, "centered": bool, "use_locking": bool, "name": str,
+    "beta1": Param(_UNIT_INTERVAL_OPEN_TOP, doc="decay of the moving average of the gradients (momentum)"),
+    "beta2": Param(_UNIT_INTERVAL_OPEN_TOP, doc="decay of the moving average of the squared gradients"),
+    "momentum": Param(_UNIT_INTERVAL_OPEN_TOP, doc="momentum"),
+    "decay": Param(_UNIT_INTERVAL_OPEN_TOP, doc="decay of the moving average of the squared gradients"),
+    "rho": Param(_UNIT_INTERVAL_OPEN_TOP, doc="decay of the moving averages (Adadelta)"),
+    "epsilon": Param(_POSITIVE, doc="added to the denominator of the normalised gradient"),
+    "weight_decay": Param(_NON_NEGATIVE, doc="factor of the weights added to the normalised gradient (L2 decay)"),
+    "initial_accumulator_value": Param(_POSITIVE, doc="starting value of the accumulators"),
+    "learning_rate_power": Param(Range(float, high=0), doc="power of the accumulator in the per-weight rate"),
+    "l1_regularization_strength": Param(_NON_NEGATIVE, doc="L1 regularization strength"),
+    "l2_regularization_strength": Param(_NON_NEGATIVE, doc="L2 regularization strength"),
+    "l2_shrinkage_regularization_strength": Param(_NON_NEGATIVE, doc="L2 shrinkage regularization strength"),
+    "beta": Param(_NON_NEGATIVE, doc="added to the accumulator's root in the per-weight rate"),
+    "accum_name": Param(str, doc="name of the accumulator slot"),
+    "linear_name": Param(str, doc="name of the linear slot"),
+    "grad_averaging": Param(bool, doc="scale each moment update by 1 - beta1"),
+    "ema_bug_compat": Param(bool, doc="the reference's second moment, which is never stored: v_t = ||g_t||^2 "
+                                      "at every step"),
+    "use_nesterov": Param(bool, doc="Nesterov momentum"),
+    "centered": Param(bool, doc="normalise by the variance of the gradients instead of their second moment"),
+    "use_locking": Param(bool, doc="lock the variables while they are updated"),
+    "name": Param(str, doc="name of the optimizer's ops"),
 }
-LARC_PARAMS = {"larc_eta": _POSITIVE, "larc_mode": ["clip", "scale"], "min_update": _NON_NEGATIVE, "epsilon": _POSITIVE}
+LARC_PARAMS = {
+    "larc_eta": Param(_POSITIVE, doc="trust coefficient: each layer's update is at most eta * ||w|| / ||g|| of "
+                                     "the plain one"),
+    "larc_mode": Param(["clip", "scale"], "clip", "clip: the trust ratio only lowers the learning rate; scale: the "
+                                                  "gradient is multiplied by it"),
+    "min_update": Param(_NON_NEGATIVE, 1e-7, "floor of the trust ratio"),
+    "epsilon": Param(_POSITIVE, 1e-7, "added to ||g|| in the trust ratio"),
+}
+
+
+def optimizer_declarations(optimizer):
+  """``(required, optional)`` declarations of the arguments of ``optimizer`` (a class) a config sets in
+  ``optimizer_params``: specs and docs from ``OPTIMIZER_PARAMS``, defaults from its signature."""
+  return signature_params(optimizer, OPTIMIZER_PARAMS, skip=("learning_rate",))
 
 
 def check_optimizer_params(optimizer, optimizer_params, larc_params=None, owner="config"):
@@ -44,9 +71,10 @@ def check_optimizer_params(optimizer, optimizer_params, larc_params=None, owner=
       raise ValueError("{}: optimizer '{}' is not one of {} (or an optimizer class)".format(
           owner, optimizer, sorted(OPTIMIZER_CLS_NAMES)))
     optimizer = OPTIMIZER_CLS_NAMES[optimizer]
-  names = [name for name in inspect.signature(optimizer.__init__).parameters if name not in ("self", "learning_rate")]
-  check_params(optimizer_params, {}, {name: OPTIMIZER_PARAMS.get(name) for name in names},
-               "{} ({})".format(owner, optimizer.__name__), prefix="optimizer_params/")
+  required, optional = optimizer_declarations(optimizer)
+  # An argument without a default (MomentumOptimizer's momentum) is left for the constructor to demand.
+  check_params(optimizer_params, {}, dict(required, **optional), "{} ({})".format(owner, optimizer.__name__),
+               prefix="optimizer_params/")
   if larc_params is not None:
     check_params(larc_params, {"larc_eta": LARC_PARAMS["larc_eta"]}, LARC_PARAMS, owner, prefix="larc_params/")
 
@@ -78,12 +106,13 @@ def _global_norm_clip(grads_and_vars, clip_norm, summaries):
 
 def _larc(grads_and_vars, learning_rate, larc_params, summaries):
   """Layer-wise adaptive rate control: scales each gradient by a trust ratio (``clip`` or ``scale`` mode)."""
+  larc_params = with_defaults(larc_params, LARC_PARAMS)
   eta = larc_params["larc_eta"]
-  mode = larc_params.get("larc_mode", "clip")
+  mode = larc_params["larc_mode"]
   if mode not in ("clip", "scale"):
     raise ValueError("larc_params['larc_mode'] must be 'clip' or 'scale', got {!r}".format(mode))
-  min_update = larc_params.get("min_update", 1e-7)
-  epsilon = larc_params.get("epsilon", 1e-7)
+  min_update = larc_params["min_update"]
+  epsilon = larc_params["epsilon"]
   scaled = []
   for grad, var in grads_and_vars:
     var_norm = _float32_norm(var)

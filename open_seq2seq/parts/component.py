@@ -3,7 +3,7 @@ import copy
 
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.utils.params import check_params
+from open_seq2seq.utils.params import Param, check_params, keyword_arguments, with_defaults
 from open_seq2seq.utils.precision import DTYPES, compute_dtype
 
 
@@ -22,21 +22,23 @@ class Component:
   @staticmethod
   def get_optional_params():
     return {
-        "regularizer": None,
-        "regularizer_params": dict,
-        "initializer": None,
-        "initializer_params": dict,
-        "dtype": DTYPES,
+        "regularizer": Param(None, None, "regularizer class of the kernels, called with regularizer_params; when "
+                                         "the key is absent, the model's"),
+        "regularizer_params": keyword_arguments("regularizer"),
+        "initializer": Param(None, None, "initializer class of the variables, called with initializer_params; "
+                                         "None: the model's"),
+        "initializer_params": keyword_arguments("initializer"),
+        "dtype": Param(DTYPES, None, "precision the layers compute in (mixed: float16, bfloat16); None: the model's"),
     }
 
   def __init__(self, params, model, name, mode):
     check_params(params, self.get_required_params(), self.get_optional_params(), type(self).__name__,
                  prefix=self.CONFIG_KEY + "/" if self.CONFIG_KEY else "")
-    self._params = copy.deepcopy(params)
+    self._params = with_defaults(copy.deepcopy(params), self.get_optional_params())
     self._model = model
     self._name = name
     self._mode = mode
-    if "dtype" not in self._params:
+    if self._params["dtype"] is None:
       self._params["dtype"] = model.get_tf_dtype() if model is not None else tf.float32
     else:
       self._params["dtype"] = compute_dtype(self._params["dtype"])
@@ -52,11 +54,11 @@ class Component:
   def variable_scope(self):
     """The component's scope, with its initializer and dtype as defaults for its variables."""
     initializer = None
-    if self._params.get("initializer") is not None:
-      initializer = self._params["initializer"](**self._params.get("initializer_params", {}))
+    if self._params["initializer"] is not None:
+      initializer = self._params["initializer"](**self._params["initializer_params"])
     return tf.variable_scope(self._name, initializer=initializer, dtype=self._params["dtype"])
 
   def regularizer(self):
-    if self._params.get("regularizer") is None:
+    if self._params["regularizer"] is None:
       return None
-    return self._params["regularizer"](**self._params.get("regularizer_params", {}))
+    return self._params["regularizer"](**self._params["regularizer_params"])

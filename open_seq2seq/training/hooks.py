@@ -239,4 +239,4 @@ class NonFiniteLossHook(tf.train.SessionRunHook):
           "Training cannot learn: every gradient was exactly 0 for {} consecutive steps while the loss was "
           "positive ({:.3f} at global step {}); a fixed loss_scaling={} that overflows or underflows the "
           "reduced-precision gradients? (use 'Backoff')".format(self._consecutive_zero, loss_value, step,
-                                                             self._model.params.get("loss_scaling")))
+                                                             self._model.params["loss_scaling"]))

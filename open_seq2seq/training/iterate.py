@@ -30,7 +30,7 @@ def iterate_data(model, sess, compute_loss, verbose):
     if unalignable_count:
       fetches["unalignable"] = unalignable_count[0]
   num_batches = math.ceil(data_layer.get_size_in_samples() / data_layer.params["batch_size"])
-  bench_start = model.params.get("bench_start", 10)
+  bench_start = model.params["bench_start"]
   results, total_loss, total_samples, unalignable = [], 0.0, 0, 0
   timed_seconds, timed_objects, step = 0.0, 0, 0
   while True:

@@ -68,7 +68,7 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_g
   if master and params["print_samples_steps"]:
     hooks.append(PrintSamplesHook(train_model, params["print_samples_steps"]))
   if eval_model is not None:
-    if not params.get("eval_steps"):
+    if not params["eval_steps"]:
       raise ValueError("train_eval mode needs 'eval_steps' in the config")
     evaluation_hook = RunEvaluationHook(eval_model, params["eval_steps"], train_model.last_step, logdir,
                                         params["num_checkpoints"], save_best=bool(params["save_checkpoint_steps"]))
@@ -89,7 +89,7 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_g
     check_resume_fits(resume_checkpoint, restored)
   init_data = [train_model.get_data_layer().iterator.initializer]
   init_fn = None
-  load_model = params.get("load_model") if master and not resume_checkpoint else None
+  load_model = params["load_model"] if master and not resume_checkpoint else None
   if load_model:
     base_checkpoint = resolve_checkpoint(load_model, "load_model")
     deco_print("Initialising from the base model {}".format(base_checkpoint))
@@ -197,7 +197,7 @@ def _run_training_loop(train_model, scaffold, logdir, workers, hooks, fetches, s
         total_time += time.time() - start
         total_objects += objects
         timed_steps += 1
-        if params.get("print_bench_info_steps") and timed_steps % params["print_bench_info_steps"] == 0:
+        if params["print_bench_info_steps"] and timed_steps % params["print_bench_info_steps"] == 0:
           deco_print("Avg objects per second: {:.3f}".format(total_objects / total_time))
       step += 1
   return timed_steps, total_time, total_objects, stop.received

@@ -1,11 +1,16 @@
 """Declared parameters of a part and the single checker that validates a config against them.
 
-Each part class declares ``get_required_params()`` and ``get_optional_params()`` as ``name -> spec``
-where spec is a type, a tuple of types, a list of allowed values, a ``Range`` (a number of given types
-within bounds), a ``ListOf`` (a list whose items all match a spec), an ``Inert`` (a key of the original's configs
-that has no effect here) or ``None`` (anything). The declarations are merged up the class hierarchy by the
-classes themselves.
+Each part class declares ``get_required_params()`` and ``get_optional_params()`` as ``name -> declaration``.
+A declaration is a ``Param``: a spec, the default (optional keys only) and a one-line doc, the one place each of
+them is written. A spec is a type, a tuple of types, a list of allowed values, a ``Range`` (a number of given
+types within bounds), a ``ListOf`` (a list whose items all match a spec) or ``None`` (anything); an ``Inert`` is
+the declaration of a key of the original's configs that has no effect here. A bare spec is accepted wherever a
+``Param`` is, as in OpenSeq2Seq, but declares neither default nor doc. The declarations are merged up the class
+hierarchy by the classes themselves; ``with_defaults`` gives a part its config with the declared defaults filled
+in, and ``open_seq2seq.describe`` prints them.
 """
+import copy
+import inspect
 import math
 
 from open_seq2seq.utils.logging import deco_print
@@ -64,19 +69,59 @@ class ListOf:
     return "a list of {}, each {}".format(count, describe(self.item_spec))
 
 
-class Inert:
-  """A key that the original's configs carry but that has no effect here (``reason`` says why): its value is
-  checked against ``spec``, and the first config that sets it prints one note saying so."""
+class _NoDefault:
+  """The default of a required parameter: there is none."""
 
-  def __init__(self, spec, reason):
+  def __repr__(self):
+    return "no default"
+
+
+NO_DEFAULT = _NoDefault()
+
+
+class Param:
+  """One declared parameter: the values it takes (``spec``), its ``default`` (``NO_DEFAULT``: a required key)
+  and ``doc``, one line saying what it does, with units ([B, T, F], seconds, frames, Hz) where they apply.
+
+  A default of None means "not set": the doc says what the part does then (derive a value, switch a feature off).
+  Raises ValueError for an empty ``doc``.
+  """
+
+  def __init__(self, spec, default=NO_DEFAULT, doc=""):
+    if not doc:
+      raise ValueError("Param({}): every declared parameter needs a one-line doc".format(describe(spec)))
     self.spec = spec
-    self.reason = reason
+    self.default = default
+    self.doc = doc
+
+  @property
+  def required(self):
+    return self.default is NO_DEFAULT
+
+  def with_default(self, default):
+    """The same declaration with another default (a function's own default for a shared argument table)."""
+    return Param(self.spec, default, self.doc)
 
   def contains(self, value):
     return _matches(value, self.spec)
 
   def __repr__(self):
     return describe(self.spec)
+
+
+def keyword_arguments(name):
+  """The declaration of ``<name>_params``: the keyword arguments the config's ``name`` (a class) is called with."""
+  return Param(dict, {}, "keyword arguments of " + name)
+
+
+class Inert(Param):
+  """A key that the original's configs carry but that has no effect here (``reason`` says why): its value is
+  checked against ``spec``, and the first config that sets it prints one note saying so. Its default is None:
+  nothing reads it."""
+
+  def __init__(self, spec, reason):
+    super().__init__(spec, None, "no effect here: " + reason)
+    self.reason = reason
 
 
 _NOTED_INERT_KEYS = set()
@@ -93,7 +138,7 @@ def describe(spec):
   """The spec in words, as error messages print it."""
   if spec is None:
     return "a value"
-  if isinstance(spec, (Range, ListOf, Inert)):
+  if isinstance(spec, (Range, ListOf, Param)):
     return repr(spec)
   if isinstance(spec, list):
     return "one of {}".format(spec)
@@ -113,7 +158,7 @@ def _type_matches(value, types):
 def _matches(value, spec):
   if spec is None:
     return True
-  if isinstance(spec, (Range, ListOf, Inert)):
+  if isinstance(spec, (Range, ListOf, Param)):
     return spec.contains(value)
   if isinstance(spec, list):
     return value in spec
@@ -122,7 +167,8 @@ def _matches(value, spec):
 
 def check_params(config, required_dict, optional_dict, owner="config", prefix=""):
   """Raises ValueError naming ``owner`` and the key for a missing, unknown, ill-typed or out-of-range
-  parameter. ``prefix`` is the key's path in the config (e.g. ``"encoder_params/convnet_layers[3]/"``)."""
+  parameter. The dicts map each key to a ``Param`` or a bare spec; an optional key set to None passes unchecked.
+  ``prefix`` is the key's path in the config (e.g. ``"encoder_params/convnet_layers[3]/"``)."""
   if not isinstance(config, dict):
     raise ValueError("{}: {}parameters must be a dict, got {}".format(
         owner, "'{}' ".format(prefix.rstrip("/")) if prefix else "", type(config).__name__))
@@ -145,3 +191,51 @@ def check_params(config, required_dict, optional_dict, owner="config", prefix=""
           owner, prefix, key, value, type(value).__name__, describe(spec)))
     if isinstance(spec, Inert):
       _note_inert(prefix + key, value, spec.reason)
+
+
+def with_defaults(config, optional_dict):
+  """A copy of ``config`` holding, for every optional key it lacks, the declared default (deep-copied, so that no
+  two configs share a mutable default). A key set to None keeps None; bare specs declare no default."""
+  filled = dict(config)
+  for key, declaration in optional_dict.items():
+    if key not in filled and isinstance(declaration, Param) and not declaration.required:
+      filled[key] = copy.deepcopy(declaration.default)
+  return filled
+
+
+def signature_params(function, table, skip=()):
+  """``(required, optional)`` declarations of the keyword arguments of ``function`` (a function or a class, whose
+  ``__init__`` is read) but ``skip``: each argument's spec and doc from ``table`` (a ``name -> Param`` shared by a
+  family of functions, e.g. every optimizer's arguments; an argument it lacks, of a user's own class, takes any
+  value), its default from the signature (none: required)."""
+  signature = inspect.signature(function.__init__ if inspect.isclass(function) else function).parameters
+  required, optional = {}, {}
+  for name, parameter in signature.items():
+    if name in ("self",) + tuple(skip) or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+      continue
+    declaration = table.get(name) or Param(None, doc="an argument of {}".format(function.__name__))
+    if parameter.default is inspect.Parameter.empty:
+      required[name] = declaration
+    else:
+      optional[name] = declaration.with_default(parameter.default)
+  return required, optional
+
+
+def param_line(name, values, default=NO_DEFAULT, doc=""):
+  """One parameter in words: ``name (required; values): doc`` or ``name (optional; values; default D): doc``."""
+  if default is NO_DEFAULT:
+    return "{} (required; {}): {}".format(name, values, doc)
+  return "{} (optional; {}; default {!r}): {}".format(name, values, default, doc)
+
+
+def describe_params(required_dict, optional_dict):
+  """One ``param_line`` per declared parameter, the required ones first, each group in name order. A bare spec
+  (no ``Param``) shows default None: absent and None are the same to ``check_params``."""
+  lines = []
+  for declarations, default_of in ((required_dict, lambda _: NO_DEFAULT),
+                                   (optional_dict, lambda d: d.default if isinstance(d, Param) else None)):
+    for name in sorted(declarations):
+      declaration = declarations[name]
+      doc = declaration.doc if isinstance(declaration, Param) else "(undocumented: a bare spec)"
+      lines.append(param_line(name, describe(declaration), default_of(declaration), doc))
+  return lines

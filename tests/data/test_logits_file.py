@@ -5,6 +5,7 @@ import io
 import json
 import os
 import pickle
+import types
 import warnings
 import zipfile
 
@@ -26,8 +27,9 @@ class StubDataLayer:
 
 def stub_model(wav_filenames, strides):
   model = Speech2Text.__new__(Speech2Text)  # finalize_inference needs no graph
-  model._params = {"decoder_params": {"infer_logits_to_pickle": True},  # pylint: disable=protected-access
-                   "encoder_params": {"convnet_layers": [{"stride": [s]} for s in strides]}}
+  # pylint: disable=protected-access
+  model._params = {"encoder_params": {"convnet_layers": [{"stride": [s]} for s in strides]}}
+  model._decoder = types.SimpleNamespace(params={"infer_logits_to_pickle": True})
   model.get_data_layer = lambda: StubDataLayer(wav_filenames)
   return model
 

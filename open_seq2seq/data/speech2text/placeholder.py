@@ -3,7 +3,7 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import vocab_params
-from open_seq2seq.utils.params import Range
+from open_seq2seq.utils.params import Param, Range
 
 # The input names of exported graphs (open_seq2seq/export/signature.py holds the whole signature).
 FEATURES = "features"
@@ -24,37 +24,34 @@ class PlaceholderSpeechDataLayer(DataLayer):
   @staticmethod
   def get_required_params():
     return dict(DataLayer.get_required_params(), **{
-        "num_audio_features": Range(int, low=1),
-        "vocab_file": str,
+        "num_audio_features": Param(Range(int, low=1), doc="features F per frame"),
+        "vocab_file": Param(str, doc="the characters, one a line, as in training"),
     })
 
   @staticmethod
   def get_optional_params():
     return dict(DataLayer.get_optional_params(), **{
-        "pad_to": Range(int, low=0),
-        "num_frames": Range(int, low=1),  # None: any length
-        "static_batch": bool,
-        # Every model hands its data layer a seed; placeholders draw nothing.
-        "random_seed": Range(int, low=0),
+        "pad_to": Param(Range(int, low=0), 0, "frames: the time axis is padded to a multiple of it inside the "
+                                              "graph; 0: no padding"),
+        "num_frames": Param(Range(int, low=1), None, "frames T of the features placeholder; None: any length"),
+        "static_batch": Param(bool, False, "the batch size B of the placeholders is batch_size; False: any"),
+        "random_seed": Param(Range(int, low=0), None, "accepted because every model passes its seed; placeholders "
+                                                      "draw nothing"),
     })
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
     super().__init__(params, model, num_workers, worker_id)
     p = self._params
-    p.setdefault("pad_to", 0)
-    p.setdefault("num_frames", None)
-    p.setdefault("static_batch", False)
-    if p["static_batch"] and p.get("batch_size", 0) < 1:
+    if p["static_batch"] and p["batch_size"] is None:
       raise ValueError("PlaceholderSpeechDataLayer: static_batch needs batch_size >= 1, got {}".format(
-          p.get("batch_size")))
+          p["batch_size"]))
     p.update(vocab_params(p["vocab_file"]))
     self._input_tensors = None
 
   def build_graph(self):
     p = self._params
     batch = p["batch_size"] if p["static_batch"] else None
-    dtype = p.get("dtype") or tf.float32
-    x = tf.placeholder(dtype, [batch, p["num_frames"], p["num_audio_features"]], name=FEATURES)
+    x = tf.placeholder(p["dtype"], [batch, p["num_frames"], p["num_audio_features"]], name=FEATURES)
     x_len = tf.placeholder(tf.int32, [batch], name=FEATURES_LENGTH)
     pad_to = p["pad_to"]
     if pad_to > 0 and p["num_frames"] is not None:

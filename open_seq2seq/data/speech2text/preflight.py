@@ -287,10 +287,10 @@ def static_limits(rows, labels, frame_counts, params):
   """``(rows, labels)`` without the rows whose feature frames (``frame_counts``, from the headers) or label length
   exceed ``max_feature_length`` / ``max_label_length`` (static-shape mode). Raises ValueError when none is left
   or when combined with length buckets."""
-  if params.get("length_bucket_boundaries"):
+  if params["length_bucket_boundaries"]:
     raise ValueError("Speech2TextDataLayer: length_bucket_boundaries cannot be combined with static shapes "
                      "(max_feature_length / max_label_length)")
-  max_frames, max_labels = params.get("max_feature_length", -1), params.get("max_label_length", -1)
+  max_frames, max_labels = params["max_feature_length"], params["max_label_length"]
   keep = [i for i in range(len(rows)) if not (0 < max_frames < frame_counts[i] or (
       labels is not None and 0 < max_labels < len(labels[i])))]
   deco_print("Static shapes (max_feature_length={}, max_label_length={}) drop {} of {} utterances of {}".format(
@@ -318,7 +318,7 @@ def runtime_drop_reason(num_frames, duration, params):
     return "too_long"
   if duration < params["min_duration"]:
     return "too_short"
-  if 0 < params.get("max_feature_length", -1) < num_frames:
+  if 0 < params["max_feature_length"] < num_frames:
     return "over_max_feature_length"
   return None
 

@@ -10,7 +10,7 @@ from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import vocab_params
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.metrics import words
-from open_seq2seq.utils.params import Inert, ListOf, Range
+from open_seq2seq.utils.params import Inert, ListOf, Param, Range
 from .audio import audio_num_samples, read_audio
 from .augmentation import SignalAugmenter, spec_augment, validate_augmentation
 from .feature_cache import FORMATS, FeatureCache
@@ -44,63 +44,65 @@ class Speech2TextDataLayer(DataLayer):
   @staticmethod
   def get_required_params():
     return dict(DataLayer.get_required_params(), **{
-        "num_audio_features": Range(int, low=1),
-        "input_type": list(INPUT_TYPES),
-        "vocab_file": str,
-        "dataset_files": list,
+        "num_audio_features": Param(Range(int, low=1), doc="features F per frame (mel bands, cepstra or "
+                                                           "frequency bins)"),
+        "input_type": Param(list(INPUT_TYPES), doc="kind of features"),
+        "vocab_file": Param(str, doc="the characters, one a line (vocab.py); their order gives the label ids"),
+        "dataset_files": Param(list, doc="CSV manifests (wav_filename, wav_filesize, transcript), read in order"),
     })
 
   @staticmethod
   def get_optional_params():
     return dict(DataLayer.get_optional_params(), **{
-        "backend": ["librosa", "psf"],
-        "dataset_root": str,
-        "augmentation": dict,
-        "pad_to": Range(int, low=0),  # frames; 0: no padding to a multiple
-        "max_duration": Range(float),  # seconds; <= 0: no limit
-        "min_duration": Range(float),  # seconds; <= 0: no limit
-        "window_size": Range(float, low=0, low_inclusive=False),  # seconds
-        "window_stride": Range(float, low=0, low_inclusive=False),  # seconds
-        "window": ["hanning", "hamming", "none"],
-        "sample_freq": Range(int, low=1),  # Hz
-        "dither": Range(float, low=0),
-        "norm_per_feature": bool,
-        "norm_epsilon": Range(float, low=0),
+        "backend": Param(["librosa", "psf"], "psf", "feature extraction: python_speech_features (the reference's "
+                                                    "default) or librosa's"),
+        "dataset_root": Param(str, None, "folder relative wav_filename paths start from; None: each CSV's folder"),
+        "augmentation": Param(dict, None, "train-time augmentation (its keys: describe 'augmentation'); None: "
+                                          "none"),
+        "pad_to": Param(Range(int, low=0), DEFAULT_PAD_TO, "frames: each batch's time axis is padded to a "
+                                                           "multiple of it; 0: no padding"),
+        "max_duration": Param(Range(float), -1.0, "seconds: longer utterances are dropped; <= 0: no limit"),
+        "min_duration": Param(Range(float), -1.0, "seconds: shorter utterances are dropped; <= 0: no limit"),
+        "window_size": Param(Range(float, low=0, low_inclusive=False), 20e-3, "seconds: analysis window length"),
+        "window_stride": Param(Range(float, low=0, low_inclusive=False), 10e-3, "seconds: hop between frames"),
+        "window": Param(["hanning", "hamming", "none"], "hanning", "analysis window (backend librosa)"),
+        "sample_freq": Param(Range(int, low=1), 16000, "Hz: audio is read at this rate"),
+        "dither": Param(Range(float, low=0), 0.0, "training only: std of Gaussian noise added to the peak-"
+                                                  "normalised signal (backend librosa)"),
+        "norm_per_feature": Param(bool, False, "normalise each feature over the utterance's frames instead of all "
+                                               "features together (backend librosa)"),
+        "norm_epsilon": Param(Range(float, low=0), 1e-5, "added to the standard deviation when normalising"),
         "precompute_mel_basis": Inert(bool, "each mel filterbank is computed once and cached"),
-        "gain": Range(float, low=0, low_inclusive=False),
-        "random_seed": Range(int, low=0),
-        "num_parallel_calls": Range(int, low=1),
-        "length_bucket_boundaries": ListOf(Range(int, low=1)),  # frames
-        "max_feature_length": Range(int, low=-1),  # frames; -1 or 0: no static shape
-        "max_label_length": Range(int, low=-1),  # characters; -1 or 0: no static shape
-        "resample_audio": bool,
-        "mix_to_mono": bool,
-        "cache_features": bool,
-        "cache_format": list(FORMATS),
-        "cache_regenerate": bool,
-        "cache_dir": str,
-        "skip_bad_data": bool,
+        "gain": Param(Range(float, low=0, low_inclusive=False), None, "factor of the signal before the features; "
+                                                                      "None: 1 / (max |signal| + 1e-5), peak "
+                                                                      "normalisation (backend librosa)"),
+        "random_seed": Param(Range(int, low=0), 0, "seed of the shuffle, dither and augmentation draws (the model "
+                                                   "passes its own random_seed)"),
+        "num_parallel_calls": Param(Range(int, low=1), None, "utterances read in parallel; None: max(2, CPU "
+                                                             "count)"),
+        "length_bucket_boundaries": Param(ListOf(Range(int, low=1)), None, "frames: train batches group "
+                                                                           "utterances between consecutive "
+                                                                           "boundaries; None: no buckets"),
+        "max_feature_length": Param(Range(int, low=-1), -1, "frames: static-shape batches of exactly this length, "
+                                                            "longer utterances dropped; -1 or 0: dynamic"),
+        "max_label_length": Param(Range(int, low=-1), -1, "characters: static label length, longer transcripts "
+                                                          "dropped; -1 or 0: dynamic"),
+        "resample_audio": Param(bool, True, "audio at another rate is resampled to sample_freq; False: refused"),
+        "mix_to_mono": Param(bool, True, "multi-channel audio is averaged to mono; False: refused"),
+        "cache_features": Param(bool, False, "keep the deterministic features in an on-disk cache "
+                                             "(feature_cache.py)"),
+        "cache_format": Param(list(FORMATS), "hdf5", "file format of the cache entries"),
+        "cache_regenerate": Param(bool, False, "recompute (and rewrite) every cache entry once in this run"),
+        "cache_dir": Param(str, None, "cache folder; None: feature_cache/ beside the first dataset file"),
+        "skip_bad_data": Param(bool, False, "skip and list unreadable rows, audio and transcripts instead of "
+                                            "raising an error"),
     })
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
     super().__init__(params, model, num_workers, worker_id)
     p = self._params
-    p.setdefault("backend", "psf")
-    p.setdefault("pad_to", DEFAULT_PAD_TO)
-    p.setdefault("max_duration", -1.0)
-    p.setdefault("min_duration", -1.0)
-    p.setdefault("window_size", 20e-3)
-    p.setdefault("window_stride", 10e-3)
-    p.setdefault("window", "hanning")
-    p.setdefault("sample_freq", 16000)
-    p.setdefault("dither", 0.0)
-    p.setdefault("norm_per_feature", False)
-    p.setdefault("norm_epsilon", 1e-5)
-    p.setdefault("augmentation", None)
-    p.setdefault("random_seed", 0)
-    p.setdefault("num_parallel_calls", max(2, os.cpu_count() or 1))
-    p.setdefault("resample_audio", True)
-    p.setdefault("mix_to_mono", True)
+    if p["num_parallel_calls"] is None:
+      p["num_parallel_calls"] = max(2, os.cpu_count() or 1)
     if p["backend"] == "psf" and (p["dither"] > 0 or p["norm_per_feature"]):
       deco_print("Warning: backend='psf' has no dither and always normalises globally; dither={} and "
                  "norm_per_feature={} have no effect".format(p["dither"], p["norm_per_feature"]))
@@ -113,12 +115,12 @@ class Speech2TextDataLayer(DataLayer):
           p["num_audio_features"], feature_problem))
     p.update(vocab_params(p["vocab_file"]))
     self._infer = p["mode"] == "infer"
-    self._skip_bad_data = p.get("skip_bad_data", False)
+    self._skip_bad_data = p["skip_bad_data"]
     self.skipped = []
     self._skipped_lock = threading.Lock()
     self._input_error = None
     self._drops = RuntimeDrops(p["dataset_files"])
-    rows = read_manifests(p["dataset_files"], p.get("dataset_root"), need_transcripts=not self._infer,
+    rows = read_manifests(p["dataset_files"], p["dataset_root"], need_transcripts=not self._infer,
                           bad_rows=self.skipped if self._skip_bad_data else None)
     if p["mode"] != "train":
       refuse_duplicates(rows)
@@ -126,7 +128,7 @@ class Speech2TextDataLayer(DataLayer):
     manifest_position = {(row.csv_file, row.row_number): position for position, row in enumerate(rows)}
     usable, labels, num_samples = self._usable_rows(rows)
     self.report_skipped()
-    if p.get("max_feature_length", -1) > 0 or p.get("max_label_length", -1) > 0:
+    if p["max_feature_length"] > 0 or p["max_label_length"] > 0:
       usable, labels = static_limits(usable, labels, [self._frame_count(n) for n in num_samples], p)
       self.num_dropped_by_static_shape = len(num_samples) - len(usable)
     if p["mode"] != "train":
@@ -138,9 +140,9 @@ class Speech2TextDataLayer(DataLayer):
     self._augmenter = SignalAugmenter(p["augmentation"], p["sample_freq"], [row.path for row in usable], self._read,
                                       os.path.join(data_folder, "rir_cache")) if p["mode"] == "train" else None
     self._cache = None
-    if p.get("cache_features", False):
-      cache_dir = p.get("cache_dir") or os.path.join(data_folder, "feature_cache")
-      self._cache = FeatureCache(cache_dir, p, p.get("cache_format", "hdf5"), p.get("cache_regenerate", False))
+    if p["cache_features"]:
+      cache_dir = p["cache_dir"] or os.path.join(data_folder, "feature_cache")
+      self._cache = FeatureCache(cache_dir, p, p["cache_format"], p["cache_regenerate"])
     self._dataset = self._iterator = self._input_tensors = None
 
   def _usable_rows(self, rows):
@@ -260,7 +262,7 @@ class Speech2TextDataLayer(DataLayer):
     return speech_features(
         signal, p["sample_freq"], p["num_audio_features"], p["input_type"], p["window_size"], p["window_stride"],
         p["window"], dither=dither, norm_per_feature=p["norm_per_feature"], norm_epsilon=p["norm_epsilon"],
-        rng=rng, gain=p.get("gain"), vtlp_alpha=vtlp_alpha)
+        rng=rng, gain=p["gain"], vtlp_alpha=vtlp_alpha)
 
   def _parse(self, index, seed):
     try:
@@ -315,14 +317,13 @@ class Speech2TextDataLayer(DataLayer):
 
     dataset = dataset.map(parse, num_parallel_calls=p["num_parallel_calls"])
     dataset = dataset.filter(lambda *v: v[-1]).map(lambda *v: v[:-1])
-    max_frames = p.get("max_feature_length", -1)
-    time_size = max_frames if max_frames > 0 else None
-    label_size = p.get("max_label_length", -1) if p.get("max_label_length", -1) > 0 else None
+    time_size = p["max_feature_length"] if p["max_feature_length"] > 0 else None
+    label_size = p["max_label_length"] if p["max_label_length"] > 0 else None
     if self._infer:
       padded_shapes = ([time_size, num_features], [], [])
     else:
       padded_shapes = ([time_size, num_features], [], [label_size], [])
-    boundaries = p.get("length_bucket_boundaries")
+    boundaries = p["length_bucket_boundaries"]
     if boundaries and p["mode"] == "train":
       dataset = dataset.bucket_by_sequence_length(
           lambda features, length, *rest: length, boundaries, [p["batch_size"]] * (len(boundaries) + 1),
@@ -339,8 +340,7 @@ class Speech2TextDataLayer(DataLayer):
     if pad_to > 0 and p["backend"] == "librosa":
       num_pad = (pad_to - tf.shape(x)[1] % pad_to) % pad_to
       x = tf.pad(x, [[0, 0], [0, num_pad], [0, 0]])
-    dtype = self._params.get("dtype") or tf.float32
-    x = tf.cast(x, dtype)
+    x = tf.cast(x, p["dtype"])
     if self._infer:
       self._input_tensors = {"source_tensors": [x, x_len], "source_ids": [batch[2]]}
     else:

@@ -4,7 +4,7 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import vocab_params
-from open_seq2seq.utils.params import Range
+from open_seq2seq.utils.params import Param, Range
 
 
 class SyntheticSpeech2TextDataLayer(DataLayer):
@@ -16,27 +16,24 @@ class SyntheticSpeech2TextDataLayer(DataLayer):
   @staticmethod
   def get_required_params():
     return dict(DataLayer.get_required_params(), **{
-        "num_audio_features": Range(int, low=1),
-        "vocab_file": str,
+        "num_audio_features": Param(Range(int, low=1), doc="features F per frame"),
+        "vocab_file": Param(str, doc="the characters, one a line; labels are drawn among them"),
     })
 
   @staticmethod
   def get_optional_params():
     return dict(DataLayer.get_optional_params(), **{
-        "num_frames": Range(int, low=1),
-        "label_length": Range(int, low=1),
-        "num_batches": Range(int, low=1),
-        "random_seed": Range(int, low=0),
+        "batch_size": Param(Range(int, low=1), 8, "utterances per batch (the model sets it from "
+                                                  "batch_size_per_gpu)"),
+        "num_frames": Param(Range(int, low=1), 1600, "frames T of every utterance"),
+        "label_length": Param(Range(int, low=1), 100, "characters of every transcript"),
+        "num_batches": Param(Range(int, low=1), 2, "distinct batches served in turn"),
+        "random_seed": Param(Range(int, low=0), 0, "seed of the features and labels"),
     })
 
   def __init__(self, params, model, num_workers=None, worker_id=None):
     super().__init__(params, model, num_workers, worker_id)
     p = self._params
-    p.setdefault("batch_size", 8)
-    p.setdefault("num_frames", 1600)
-    p.setdefault("label_length", 100)
-    p.setdefault("num_batches", 2)
-    p.setdefault("random_seed", 0)
     p.update(vocab_params(p["vocab_file"]))
     self._iterator = None
     self._input_tensors = None
@@ -53,7 +50,7 @@ class SyntheticSpeech2TextDataLayer(DataLayer):
     x.set_shape([batch, p["num_frames"], p["num_audio_features"]])
     y.set_shape([batch, p["label_length"]])
     self._input_tensors = {
-        "source_tensors": [tf.cast(x, p.get("dtype") or tf.float32), tf.fill([batch], p["num_frames"])],
+        "source_tensors": [tf.cast(x, p["dtype"]), tf.fill([batch], p["num_frames"])],
         "target_tensors": [y, tf.fill([batch], p["label_length"])],
     }
 
