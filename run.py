@@ -47,6 +47,7 @@ if __name__ == "__main__":
 
 import tensorflow.compat.v1 as tf  # pylint: disable=wrong-import-position
 
+from open_seq2seq.describe import describe_part  # pylint: disable=wrong-import-position
 from open_seq2seq.distributed.workers import init_workers  # pylint: disable=wrong-import-position
 from open_seq2seq.training.evaluate import evaluate, infer  # pylint: disable=wrong-import-position
 from open_seq2seq.training.hooks import NonFiniteLossError  # pylint: disable=wrong-import-position
@@ -58,13 +59,17 @@ from open_seq2seq.utils.config import (apply_cli_overrides, load_config_module, 
 from open_seq2seq.utils.checkpoint import repair_checkpoint_state, resolve_checkpoint  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.logdir import check_logdir, checkpoint_dir, create_logdir  # pylint: disable=wrong-import-position
 from open_seq2seq.utils.logging import deco_print, set_console_output  # pylint: disable=wrong-import-position
+from open_seq2seq.utils.params import with_defaults  # pylint: disable=wrong-import-position
 
 MODES = ["train", "eval", "train_eval", "infer", "interactive_infer"]
 
 
 def build_parser():
   parser = argparse.ArgumentParser(description="Jasper / OpenSeq2Seq speech recognition", allow_abbrev=False)
-  parser.add_argument("--config_file", required=True, help="Python config module")
+  parser.add_argument("--config_file", help="Python config module (required unless --describe)")
+  parser.add_argument("--describe", metavar="PART",
+                      help="print every parameter of a part as configs name it (Speech2Text, TDNNEncoder, NovoGrad, "
+                           "poly_decay, augmentation, ...): type or allowed values, default, one-line doc; and exit")
   parser.add_argument("--mode", default="train", help="one of " + ", ".join(MODES[:-1]))
   parser.add_argument("--infer_output_file", default="infer-out.txt", help="CSV written by --mode=infer")
   parser.add_argument("--continue_learning", action="store_true",
@@ -83,11 +88,16 @@ def build_parser():
   return parser
 
 
-def apply_benchmark(train_params, args):
+def declared(config_module, params, key):
+  """``params[key]``, or the default that the config's model class declares for it."""
+  return with_defaults(params, config_module["base_model"].get_optional_params())[key]
+
+
+def apply_benchmark(config_module, train_params, args):
   train_params.update(print_samples_steps=None, print_loss_steps=1, save_summaries_steps=None,
                       save_checkpoint_steps=None, logdir="", max_steps=args.bench_steps)
   train_params.pop("num_epochs", None)
-  train_params["bench_start"] = args.bench_start or train_params.get("bench_start", 10)
+  train_params["bench_start"] = args.bench_start or declared(config_module, train_params, "bench_start")
 
 
 def create_models(config_module, mode, args, workers=None):
@@ -104,7 +114,7 @@ def create_models(config_module, mode, args, workers=None):
     return train_model, eval_model
   params = mode_config(config_module, mode)
   if mode == "train" and args.benchmark:
-    apply_benchmark(params, args)
+    apply_benchmark(config_module, params, args)
   deco_print({"train": "Training config:", "eval": "Evaluation config:", "infer": "Inference config:"}[mode])
   deco_print(pprint.pformat(params), offset=2)
   model = base_model(params=params, mode=mode, hvd=workers)
@@ -114,7 +124,13 @@ def create_models(config_module, mode, args, workers=None):
 
 def main(argv=None):
   argv = sys.argv[1:] if argv is None else argv
-  args, overrides = build_parser().parse_known_args(argv)
+  parser = build_parser()
+  args, overrides = parser.parse_known_args(argv)
+  if args.describe:
+    print(describe_part(args.describe))
+    return None
+  if not args.config_file:
+    parser.error("the following arguments are required: --config_file")
   if args.mode not in MODES:
     raise ValueError("Mode has to be one of {}, got '{}'".format(", ".join(MODES[:-1]), args.mode))
   if args.mode == "interactive_infer":
@@ -126,14 +142,14 @@ def main(argv=None):
   tf.logging.set_verbosity(tf.logging.ERROR)
   config_module = load_config_module(args.config_file)
   base_params = config_module["base_params"]
-  base_params["use_xla_jit"] = args.use_xla_jit or base_params.get("use_xla_jit", False)
+  base_params["use_xla_jit"] = args.use_xla_jit or declared(config_module, base_params, "use_xla_jit")
   apply_cli_overrides(base_params, overrides, args.config_file)
   workers = init_workers() if base_params.get("use_horovod") else None
   master = workers is None or workers.rank() == 0
   set_console_output(master)
   if workers is not None:
     deco_print("Data-parallel run: {} workers".format(workers.size()))
-  logdir = base_params.get("logdir", "")
+  logdir = declared(config_module, base_params, "logdir")
   if not logdir and not args.benchmark:
     raise ValueError("Config {} sets no 'logdir'".format(args.config_file))
 
@@ -147,8 +163,8 @@ def main(argv=None):
     repair_checkpoint_state(checkpoint_dir(logdir, args.enable_logs))
   # Rank 0 alone checks a training logdir: the others could see the files it has just started to write.
   if not args.benchmark and (master or args.mode in ("eval", "infer")):
-    restore_best = mode_config(config_module, "eval" if args.mode != "train" else "train").get(
-        "restore_best_checkpoint", False)
+    restore_best = declared(config_module, mode_config(config_module, "eval" if args.mode != "train" else "train"),
+                            "restore_best_checkpoint")
     try:
       checkpoint = check_logdir(args.mode, logdir, args.enable_logs, args.continue_learning, restore_best)
     except IOError as error:
@@ -177,7 +193,8 @@ def main(argv=None):
     model, eval_model = create_models(config_module, args.mode, args, workers)
     if args.mode in ("train", "train_eval"):
       train(model, eval_model, debug_port=args.debug_port,
-            custom_hooks=mode_config(config_module, "train").get("hooks", []), stop_grace_seconds=args.stop_grace_secs)
+            custom_hooks=declared(config_module, mode_config(config_module, "train"), "hooks"),
+            stop_grace_seconds=args.stop_grace_secs)
       return None
     with StopOnSignal(args.stop_grace_secs, stops_evaluation=True) as stop:
       result = evaluate(model, checkpoint) if args.mode == "eval" else infer(model, checkpoint,

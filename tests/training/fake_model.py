@@ -7,6 +7,8 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.losses.ctc_loss import UNALIGNABLE_UTTERANCES
+from open_seq2seq.models.model import Model
+from open_seq2seq.utils.params import with_defaults
 
 WEIGHT_NAME = "ForwardPass/w"  # under ForwardPass/ so the checkpoint code counts it as a model weight
 
@@ -63,8 +65,9 @@ class FakeModel:
 
   def __init__(self, data_layer, mode="eval", params=None, hvd=None, ema_decay=0.0, wer=None,
                unalignable_above=math.inf, last_step=None):
-    self.params = {"batch_size_per_gpu": data_layer.params["batch_size"], "iter_size": 1, "dtype": tf.float32}
-    self.params.update(params or {})
+    # As a real model's: the declared defaults filled in (Model.__init__ does the same).
+    self.params = with_defaults(dict({"batch_size_per_gpu": data_layer.params["batch_size"], "iter_size": 1,
+                                      "dtype": tf.float32}, **(params or {})), Model.get_optional_params())
     self.mode = mode
     self.hvd = hvd
     self.ema_decay = ema_decay
