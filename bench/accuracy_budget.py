@@ -26,9 +26,9 @@ import sys
 import threading
 import time
 
+from open_seq2seq.utils.config import load_config_module, mode_config, write_eval_set_infer_config
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, REPO)
-from open_seq2seq.utils.config import load_config_module, mode_config, write_eval_set_infer_config  # noqa: E402  pylint: disable=wrong-import-position
 MINI_CONFIG = "configs/speech2text/jasper_mini_nvgrad_masks.py"
 PROGRESS = re.compile(r"global_step:\s*(\d+), loss:\s*([^,]+), mean_loss:.*elapsed: (\d+):(\d\d):(\d\d)")
 STOP_GRACE_S = 300

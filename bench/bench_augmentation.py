@@ -21,18 +21,18 @@ import time
 # One thread per utterance, as a data-pipeline thread runs it (and no BLAS threads spinning on CPU time).
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
   os.environ.setdefault(_name, "1")
-import librosa  # noqa: E402  pylint: disable=wrong-import-position
-import numpy as np  # noqa: E402  pylint: disable=wrong-import-position
-import soundfile as sf  # noqa: E402  pylint: disable=wrong-import-position
+# pylint: disable=wrong-import-position  # numpy's BLAS reads the thread counts once, when it is first imported
+import librosa
+import numpy as np
+import soundfile as sf
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from bench.cpu_budget import wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.speech2text.audio import read_audio  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.speech2text.augmentation import (  # noqa: E402  pylint: disable=wrong-import-position
+from bench.cpu_budget import wait_for_idle_cpu
+from open_seq2seq.data.speech2text.audio import read_audio
+from open_seq2seq.data.speech2text.augmentation import (
     SignalAugmenter, setting, spec_augment)
-from open_seq2seq.data.speech2text.augmentation import room_impulse  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.speech2text.features import speech_features  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.speech2text.manifest import read_manifests  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.speech2text.augmentation import room_impulse
+from open_seq2seq.data.speech2text.features import speech_features
+from open_seq2seq.data.speech2text.manifest import read_manifests
 
 RATE = 16000
 SECONDS = 4.0

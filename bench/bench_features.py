@@ -10,12 +10,11 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from bench.cpu_budget import timed_iterations, wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.speech2text.audio import read_audio  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.speech2text.features import INPUT_TYPES, speech_features  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.speech2text.manifest import read_manifests  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.speech2text.psf_features import psf_speech_features  # noqa: E402  pylint: disable=wrong-import-position
+from bench.cpu_budget import timed_iterations, wait_for_idle_cpu
+from open_seq2seq.data.speech2text.audio import read_audio
+from open_seq2seq.data.speech2text.features import INPUT_TYPES, speech_features
+from open_seq2seq.data.speech2text.manifest import read_manifests
+from open_seq2seq.data.speech2text.psf_features import psf_speech_features
 
 
 def load_signals(corpus_csv, count):

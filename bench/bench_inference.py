@@ -15,17 +15,16 @@ import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# pylint: disable=wrong-import-position  # TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when it is first imported
+import numpy as np
+import tensorflow.compat.v1 as tf
 
-import numpy as np  # noqa: E402  pylint: disable=wrong-import-position
-import tensorflow.compat.v1 as tf  # noqa: E402  pylint: disable=wrong-import-position
-
-from bench.cpu_budget import timed_iterations, wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.export.freeze import frozen_graph_def, write_graph_def  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.export.frozen_model import FrozenJasper  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.export.inference_graph import build_inference_graph  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.export.signature import OUTPUT_NAMES  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.utils.config import load_config_module  # noqa: E402  pylint: disable=wrong-import-position
+from bench.cpu_budget import timed_iterations, wait_for_idle_cpu
+from open_seq2seq.export.freeze import frozen_graph_def, write_graph_def
+from open_seq2seq.export.frozen_model import FrozenJasper
+from open_seq2seq.export.inference_graph import build_inference_graph
+from open_seq2seq.export.signature import OUTPUT_NAMES
+from open_seq2seq.utils.config import load_config_module
 
 tf.disable_eager_execution()
 CONFIGS = {

@@ -23,10 +23,9 @@ import numpy as np
 import soundfile as sf
 import tensorflow.compat.v1 as tf
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from bench.cpu_budget import timed_iterations, wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.speech2text.manifest import read_manifests  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.utils.config import load_config_module, mode_config  # noqa: E402  pylint: disable=wrong-import-position
+from bench.cpu_budget import timed_iterations, wait_for_idle_cpu
+from open_seq2seq.data.speech2text.manifest import read_manifests
+from open_seq2seq.utils.config import load_config_module, mode_config
 
 tf.disable_eager_execution()
 RATE = 16000

@@ -13,11 +13,10 @@ import sys
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from bench.cpu_budget import timed_iterations, wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.data.speech2text.synthetic import SyntheticSpeech2TextDataLayer  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.utils.config import load_config_module, mode_config  # noqa: E402  pylint: disable=wrong-import-position
-from open_seq2seq.utils.precision import MIXED_DTYPES  # noqa: E402  pylint: disable=wrong-import-position
+from bench.cpu_budget import timed_iterations, wait_for_idle_cpu
+from open_seq2seq.data.speech2text.synthetic import SyntheticSpeech2TextDataLayer
+from open_seq2seq.utils.config import load_config_module, mode_config
+from open_seq2seq.utils.precision import MIXED_DTYPES
 
 tf.disable_eager_execution()
 DTYPES = ("float32",) + MIXED_DTYPES

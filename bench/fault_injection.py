@@ -17,8 +17,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from open_seq2seq.utils.checkpoint import checkpoint_is_complete, listed_checkpoints  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.checkpoint import checkpoint_is_complete, listed_checkpoints
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PROGRESS = re.compile(r"global_step:\s+(\d+)")

@@ -10,8 +10,7 @@ counts as ``TRAIN_STEP_FORWARDS`` forward passes.
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from open_seq2seq.data.vocab import vocab_params  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.data.vocab import vocab_params
 
 TRAIN_STEP_FORWARDS = 3
 

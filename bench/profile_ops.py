@@ -21,14 +21,13 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# pylint: disable=wrong-import-position  # TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when it is first imported
+import numpy as np
+import tensorflow.compat.v1 as tf
 
-import numpy as np  # noqa: E402  pylint: disable=wrong-import-position
-import tensorflow.compat.v1 as tf  # noqa: E402  pylint: disable=wrong-import-position
-
-from bench.flop_count import (TRAIN_STEP_FORWARDS, config_forward_flops, encoder_convolutions,  # noqa: E402  pylint: disable=wrong-import-position
+from bench.flop_count import (TRAIN_STEP_FORWARDS, config_forward_flops, encoder_convolutions,
                               layer_flops)
-from open_seq2seq.utils.config import load_config_module  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.utils.config import load_config_module
 
 tf.disable_eager_execution()
 FIVE_BY_THREE = "configs/speech2text/jasper5x3_LibriSpeech_nvgrad_masks_1p.py"

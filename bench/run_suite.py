@@ -29,14 +29,14 @@ import tempfile
 import threading
 import time
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, REPO)
+# Read by TensorFlow (imported through bench.flop_count) and inherited by the measurement processes.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# pylint: disable=wrong-import-position  # TensorFlow reads the variable once, when it is first imported
+from bench.cpu_budget import wait_for_idle_cpu
+from bench.flop_count import config_forward_flops
+from bench.suite_report import markdown_table, table_rows
 
-from bench.cpu_budget import wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
-from bench.flop_count import config_forward_flops  # noqa: E402  pylint: disable=wrong-import-position
-from bench.suite_report import markdown_table, table_rows  # noqa: E402  pylint: disable=wrong-import-position
-
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 FIVE_BY_THREE = "configs/speech2text/jasper5x3_LibriSpeech_nvgrad_masks_1p.py"
 MINI = "configs/speech2text/jasper_mini_nvgrad_masks.py"
 MEASURE = os.path.join(REPO, "bench", "suite_measurements.py")

@@ -17,12 +17,11 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# pylint: disable=wrong-import-position  # TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when it is first imported
+import numpy as np
+import tensorflow.compat.v1 as tf
 
-import numpy as np  # noqa: E402  pylint: disable=wrong-import-position
-import tensorflow.compat.v1 as tf  # noqa: E402  pylint: disable=wrong-import-position
-
-from bench.cpu_budget import timed_iterations, wait_for_idle_cpu  # noqa: E402  pylint: disable=wrong-import-position
+from bench.cpu_budget import timed_iterations, wait_for_idle_cpu
 
 tf.disable_eager_execution()
 RELATIVE_UTILISATION = 0.9

@@ -1,17 +1,9 @@
 #!/usr/bin/env python
 """Frozen Jasper graph (.pb) -> ONNX model checked in onnxruntime: the command line of
-open_seq2seq/export/pb2onnx.py, whose docstring and --help give the usage (docs/export.md)."""
-import os
+open_seq2seq/export/pb2onnx.py (console script ``jasper-pb2onnx``), whose docstring and --help give the usage."""
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from open_seq2seq.export.pb2onnx import main  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.export.pb2onnx import cli
 
 if __name__ == "__main__":
-  try:
-    sys.exit(main())
-  except (ValueError, IOError) as error:
-    sys.stderr.write("*** Error: {}\n".format(error))
-    sys.exit(1)
+  sys.exit(cli())

@@ -1,17 +1,9 @@
 #!/usr/bin/env python
-"""Online inference from a frozen Jasper graph: the command line of
-open_seq2seq/export/jasper_online_inference.py, whose docstring and --help give the usage (docs/export.md)."""
-import os
+"""Online inference from a frozen Jasper graph: the command line of open_seq2seq/export/jasper_online_inference.py
+(console script ``jasper-online-inference``), whose docstring and --help give the usage."""
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from open_seq2seq.export.jasper_online_inference import main  # noqa: E402  pylint: disable=wrong-import-position
+from open_seq2seq.export.jasper_online_inference import cli
 
 if __name__ == "__main__":
-  try:
-    sys.exit(main())
-  except (ValueError, IOError) as error:
-    sys.stderr.write("*** Error: {}\n".format(error))
-    sys.exit(1)
+  sys.exit(cli())

@@ -141,7 +141,6 @@ else
 fi
 py="$venv/bin/python"
 [ -x "$py" ] || fail "no Python interpreter at $py (JASPER_VENV=${JASPER_VENV:-unset})"
-export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 backend="$(cd "$repo" && "$py" -c \
   'from open_seq2seq.distributed.backend import select_backend; print(select_backend())')" \

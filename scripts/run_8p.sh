@@ -113,7 +113,6 @@ fi
 py="$venv/bin/python"
 [ -x "$py" ] || fail "no Python interpreter at $py (JASPER_VENV=${JASPER_VENV:-unset})"
 export JASPER_VENV="$venv"  # the ranks' train_8p.sh reuse it instead of each running setup_env.sh
-export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 
 # The launch plan (open_seq2seq/distributed/launch_plan.py), one tab-separated record a line: world_size,

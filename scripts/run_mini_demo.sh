@@ -14,7 +14,6 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 venv="$(bash scripts/setup_env.sh)"
 py="$venv/bin/python"
-export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 export JASPER_MINI_CORPUS="${JASPER_MINI_CORPUS:-$repo/data/mini_librispeech}"
 logdir="${JASPER_DEMO_LOGDIR:-$repo/results/mini_demo}"
 config=configs/speech2text/jasper_mini_nvgrad_masks.py

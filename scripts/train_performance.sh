@@ -127,6 +127,6 @@ if [ "$status" -ne 0 ]; then
 fi
 [ -f "$run_log" ] || fail "training left no log at $run_log"
 
-PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" "$py" "$repo/scripts/parse_train_log.py" \
+"$py" "$repo/scripts/parse_train_log.py" \
   --log "$output_dir/train.log" --rank_size "$rank_size" --e2e_seconds "$((end - start))" \
   --network "$network" --output_dir "$output_dir"

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import random
-import sys
 
 from open_seq2seq.corpus.errors import CorpusError
 from open_seq2seq.corpus.espeak import check_speakers
@@ -23,6 +22,7 @@ from open_seq2seq.corpus.synthesis import synthesize_all
 from open_seq2seq.corpus.text import DEFAULT_EXCLUDED_FORTUNE_FILES, DEFAULT_FORTUNE_DIR, collect_transcripts
 from open_seq2seq.corpus.tools import find_tools
 from open_seq2seq.utils.atomic import remove_temp_files
+from open_seq2seq.utils.cli import one_line_errors
 
 try:
   from tqdm import tqdm
@@ -231,31 +231,25 @@ def parse_args(argv=None):
   return parser.parse_args(argv)
 
 
+@one_line_errors(errors=(CorpusError,), prefix="build_mini_corpus.py: error: ",
+                 interrupted="build_mini_corpus.py: interrupted; run the same command again to resume")
 def main(argv=None):
   """Builds the corpus the command line asks for; returns the exit status: 0 done, 1 CorpusError (printed to
   stderr), 130 interrupted (run the same command again to resume)."""
   args = parse_args(argv)
-  try:
-    sizes = build_corpus(
-        args.output_dir,
-        num_train_utterances=args.num_train_utterances,
-        num_dev_utterances=args.num_dev_utterances,
-        num_test_utterances=args.num_test_utterances,
-        seed=args.seed, workers=args.workers, min_words=args.min_words,
-        max_words=args.max_words, num_train_speakers=args.num_train_speakers,
-        num_dev_speakers=args.num_dev_speakers,
-        num_test_speakers=args.num_test_speakers,
-        num_dev_other_speakers=args.num_dev_other_speakers,
-        world_fraction=args.world_fraction,
-        fortune_dir=args.fortune_dir,
-        exclude_fortune_files=args.exclude_fortune_files)
-  except CorpusError as e:
-    print("build_mini_corpus.py: error: {}".format(e), file=sys.stderr)
-    return 1
-  except KeyboardInterrupt:
-    print("build_mini_corpus.py: interrupted; run the same command again to "
-          "resume", file=sys.stderr)
-    return 130
+  sizes = build_corpus(
+      args.output_dir,
+      num_train_utterances=args.num_train_utterances,
+      num_dev_utterances=args.num_dev_utterances,
+      num_test_utterances=args.num_test_utterances,
+      seed=args.seed, workers=args.workers, min_words=args.min_words,
+      max_words=args.max_words, num_train_speakers=args.num_train_speakers,
+      num_dev_speakers=args.num_dev_speakers,
+      num_test_speakers=args.num_test_speakers,
+      num_dev_other_speakers=args.num_dev_other_speakers,
+      world_fraction=args.world_fraction,
+      fortune_dir=args.fortune_dir,
+      exclude_fortune_files=args.exclude_fortune_files)
   print("done: " + ", ".join("{} {} utterances".format(split, n)
                              for split, n in sizes.items()))
   return 0

@@ -19,6 +19,7 @@ import sys
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.utils.checkpoint import build_restore_fn, resolve_checkpoint
+from open_seq2seq.utils.cli import one_line_errors
 from open_seq2seq.utils.config import apply_cli_overrides, load_config_module, positive_int
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.export.freeze import frozen_graph_def, write_graph_def
@@ -65,8 +66,8 @@ def export(config_module, checkpoint, output_file, dtype, batch_size, num_frames
 def main(argv=None):
   """Exports as the command line ``argv`` (default: sys.argv[1:]) says and logs the tensors; returns 0.
 
-  Raises ValueError (bad config, override or checkpoint) or IOError (no checkpoint, unwritable output); the
-  command-line shim turns them into one ``*** Error:`` line.
+  Raises ValueError (bad config, override or checkpoint) or IOError (no checkpoint, unwritable output); ``cli``
+  turns them into one ``*** Error:`` line.
   """
   argv = sys.argv[1:] if argv is None else argv
   args, overrides = build_parser().parse_known_args(argv)
@@ -83,3 +84,7 @@ def main(argv=None):
                  offset=2)
   deco_print("Wrote {} ({:.1f} MB)".format(args.output_file, os.path.getsize(args.output_file) / 1e6))
   return 0
+
+
+# The entry point of generate_pb/ckpt2pb.py and the console script jasper-ckpt2pb.
+cli = one_line_errors()(main)

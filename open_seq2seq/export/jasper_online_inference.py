@@ -34,6 +34,7 @@ from open_seq2seq.data.speech2text.predictions import write_predictions
 from open_seq2seq.data.vocab import vocab_params
 from open_seq2seq.distributed.npu import PRECISION_MODES
 from open_seq2seq.distributed.session_config import inference_session_config
+from open_seq2seq.utils.cli import ArgumentParser, one_line_errors
 from open_seq2seq.utils.config import load_config_module, mode_config, positive_int
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.export.bin_files import LOGITS_DTYPE, write_bin
@@ -56,17 +57,10 @@ def str_to_bool(text):
   raise argparse.ArgumentTypeError("expected one of {} or {}, got {!r}".format(TRUE_WORDS, FALSE_WORDS, text))
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-  """Reports a bad command line as a ValueError: one ``*** Error:`` line like other bad input, not a usage dump."""
-
-  def error(self, message):
-    raise ValueError("{} (see --help)".format(message))
-
-
 def build_parser():
   """The command line of online_inference/jasper_online_inference.py; a bad one raises ValueError."""
-  parser = _ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                           allow_abbrev=False)
+  parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                          allow_abbrev=False)
   parser.add_argument("--model_path", default="../model/jasper_infer_float32.pb", help="frozen graph (.pb)")
   parser.add_argument("--data_dir", default="../datasets", help="folder holding the manifest")
   parser.add_argument("--output_dir", default="../datasets/", help="where jasper/, logits/ and results go")
@@ -161,7 +155,7 @@ def main(argv=None):
   """Runs online inference as the command line ``argv`` (default: sys.argv[1:]) says; returns 0.
 
   Raises ValueError (bad flag, graph, manifest row or file) or IOError (missing file, unwritable output_dir)
-  with the previous outputs untouched; the command-line shim turns them into one ``*** Error:`` line.
+  with the previous outputs untouched; ``cli`` turns them into one ``*** Error:`` line.
   """
   args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
   tf.disable_eager_execution()
@@ -180,3 +174,6 @@ def main(argv=None):
     model.close()
   return 0
 
+
+# The entry point of online_inference/jasper_online_inference.py and the console script jasper-online-inference.
+cli = one_line_errors()(main)

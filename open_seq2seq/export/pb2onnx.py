@@ -18,6 +18,7 @@ import tensorflow.compat.v1 as tf
 import tf2onnx
 
 from open_seq2seq.utils.atomic import atomic_output
+from open_seq2seq.utils.cli import one_line_errors
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.export.frozen_model import FrozenJasper, read_frozen_graph, valid_logits
 from open_seq2seq.export.signature import FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH
@@ -86,7 +87,7 @@ def main(argv=None):
   """Converts and checks as the command line ``argv`` (default: sys.argv[1:]) says; returns 0.
 
   Raises ValueError when the logits differ by more than --tolerance or the graph is not an exported Jasper
-  graph, IOError when the graph is missing; the command-line shim turns them into one ``*** Error:`` line.
+  graph, IOError when the graph is missing; ``cli`` turns them into one ``*** Error:`` line.
   """
   args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
   tf.disable_eager_execution()
@@ -101,3 +102,6 @@ def main(argv=None):
         args.output_file, args.model_path, difference, args.tolerance))
   return 0
 
+
+# The entry point of generate_pb/pb2onnx.py and the console script jasper-pb2onnx.
+cli = one_line_errors()(main)

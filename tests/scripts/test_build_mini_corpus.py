@@ -5,9 +5,9 @@ import os
 import subprocess
 import sys
 
-from tests.scripts.script_loader import REPO_ROOT
+from tests.e2e.e2e_helpers import REPO
 
-SCRIPT = os.path.join(REPO_ROOT, "scripts", "build_mini_corpus.py")
+SCRIPT = os.path.join(REPO, "scripts", "build_mini_corpus.py")
 FLAGS = ("--output_dir", "--num_train_utterances", "--num_dev_utterances", "--num_test_utterances", "--seed",
          "--workers", "--min_words", "--max_words", "--num_train_speakers", "--num_dev_speakers",
          "--num_test_speakers", "--num_dev_other_speakers", "--world_fraction", "--fortune_dir",

@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 from open_seq2seq.data.speech2text.logits_file import write_logits
+from open_seq2seq.decoders.lm import decode
 from tests.decoders.test_arpa_validation import good_arpa_text
-from tests.scripts.script_loader import REPO_ROOT, load_script
+from tests.e2e.e2e_helpers import REPO
 
-decode = load_script("decode")
-
-VOCAB = REPO_ROOT + "/open_seq2seq/test_utils/toy_speech_data/vocab.txt"
+VOCAB = REPO + "/open_seq2seq/test_utils/toy_speech_data/vocab.txt"
 LABELS = " abcdefghijklmnopqrstuvwxyz'"
 TIMEOUT_S = 120
 
@@ -25,7 +24,7 @@ TIMEOUT_S = 120
 def run_decode(args, timeout=TIMEOUT_S, launcher=("scripts/decode.py",)):
   """``(exit code, stdout, stderr)`` of decode.py; a run past ``timeout`` fails the test as a hang."""
   try:
-    result = subprocess.run([sys.executable] + list(launcher) + args, cwd=REPO_ROOT, capture_output=True, text=True,
+    result = subprocess.run([sys.executable] + list(launcher) + args, cwd=REPO, capture_output=True, text=True,
                             timeout=timeout, check=False)
   except subprocess.TimeoutExpired:
     pytest.fail("decode.py {} still running after {} s (hang)".format(" ".join(args), timeout))
@@ -99,7 +98,6 @@ def test_empty_lm_name_is_not_plain_beam_search(logits):
 
 DIES_IN_THE_WORKER = """
 import os, runpy, signal, sys
-sys.path.insert(0, os.getcwd())
 import open_seq2seq.decoders.ctc_beam_search as search
 def killed(*args, **kwargs):
   os.kill(os.getpid(), signal.SIGKILL)

@@ -7,17 +7,14 @@ import re
 import numpy as np
 import pytest
 
-from open_seq2seq.decoders.lm import estimate_kneser_ney, write_arpa
+from open_seq2seq.decoders.lm import build as build_lm
+from open_seq2seq.decoders.lm import decode, estimate_kneser_ney, write_arpa
 from open_seq2seq.data.speech2text.logits_file import write_logits
 from open_seq2seq.data.speech2text.predictions import read_predictions
 from tests.decoders.test_arpa_validation import upper_case_copy
-from tests.e2e.e2e_helpers import run_script
-from tests.scripts.script_loader import REPO_ROOT, load_script
+from tests.e2e.e2e_helpers import REPO, run_script
 
-build_lm = load_script("build_lm")
-decode = load_script("decode")
-
-VOCAB = REPO_ROOT + "/open_seq2seq/test_utils/toy_speech_data/vocab.txt"
+VOCAB = REPO + "/open_seq2seq/test_utils/toy_speech_data/vocab.txt"
 LABELS = " abcdefghijklmnopqrstuvwxyz'"
 
 

@@ -9,11 +9,10 @@ import unicodedata
 import numpy as np
 import pytest
 
-from tests.scripts.script_loader import load_script
+from open_seq2seq.corpus import librivox_import as imp
+from open_seq2seq.corpus.librispeech_audit import normalize_transcript
 
 sf = pytest.importorskip("soundfile")
-
-imp = load_script("import_librivox")
 
 HAVE_ESPEAK = (shutil.which("espeak-ng") is not None
                and shutil.which("sox") is not None
@@ -236,7 +235,7 @@ def test_missing_librispeech_folder(tmp_path, capsys):
 
 
 def test_normalize_transcript():
-  assert imp.normalize_transcript("  \u00c9COLE  D'\u00c9T\u00c9 ") == (
+  assert normalize_transcript("  \u00c9COLE  D'\u00c9T\u00c9 ") == (
       "ecole  d'ete")  # inner spaces are kept, as in OpenSeq2Seq
 
 

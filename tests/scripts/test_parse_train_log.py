@@ -3,9 +3,7 @@ import os
 
 import pytest
 
-from tests.scripts.script_loader import load_script
-
-ptl = load_script("parse_train_log")
+from open_seq2seq.training import train_log as ptl
 
 CONFIG = """*** Training config:
 ***   {'batch_size_per_gpu': 32,

@@ -2,9 +2,8 @@
 logdir without progress rows is a clear error instead of a traceback."""
 import csv
 
-from tests.scripts.script_loader import load_script
+from open_seq2seq.training import report as summarize
 
-summarize = load_script("summarize_training")
 HEADER = ["global_step", "loss", "mean_loss", "learning_rate", "fps", "elapsed_s"]
 
 

@@ -9,21 +9,19 @@ import sys
 import pytest
 
 from open_seq2seq.distributed.rank_table import RankTableError, load_rank_table
-from tests.scripts.script_loader import REPO_ROOT, load_script
+from tests.e2e.e2e_helpers import REPO
 
-ptl = load_script("parse_train_log")
-
-SCRIPTS = os.path.join(REPO_ROOT, "scripts")
-TINY = os.path.join(REPO_ROOT, "configs", "speech2text", "jasper_tiny_nvgrad.py")
-TABLES = os.path.join(REPO_ROOT, "tests", "distributed", "data")
+SCRIPTS = os.path.join(REPO, "scripts")
+TINY = os.path.join(REPO, "configs", "speech2text", "jasper_tiny_nvgrad.py")
+TABLES = os.path.join(REPO, "tests", "distributed", "data")
 ONE_SERVER = os.path.join(TABLES, "rank_table_1server_2devices.json")
 TWO_SERVERS = os.path.join(TABLES, "rank_table_2servers_2devices.json")
-FAKE_NPU_BRIDGE = os.path.join(REPO_ROOT, "tests", "distributed", "fake_npu_bridge")
+FAKE_NPU_BRIDGE = os.path.join(REPO, "tests", "distributed", "fake_npu_bridge")
 
 
 
 def run(script, *args, env=None, timeout=600):
-  return subprocess.run(["bash", os.path.join(SCRIPTS, script)] + list(args), cwd=REPO_ROOT, env=env,
+  return subprocess.run(["bash", os.path.join(SCRIPTS, script)] + list(args), cwd=REPO, env=env,
                         capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -38,7 +36,7 @@ def last_line(text):
 
 def script_env(**extra):
   """This interpreter's environment, the CPU path (a GPU or Ascend machine would take another)."""
-  environment = dict(os.environ, JASPER_VENV=sys.prefix, JASPER_BACKEND="cpu", PYTHONPATH=REPO_ROOT)
+  environment = dict(os.environ, JASPER_VENV=sys.prefix, JASPER_BACKEND="cpu", PYTHONPATH=REPO)
   environment.update(extra)
   return environment
 
@@ -47,7 +45,7 @@ def ascend_env(**extra):
   """The test double of npu_bridge on the path: the scripts take the Ascend route."""
   environment = script_env(**extra)
   del environment["JASPER_BACKEND"]
-  environment["PYTHONPATH"] = REPO_ROOT + os.pathsep + FAKE_NPU_BRIDGE
+  environment["PYTHONPATH"] = REPO + os.pathsep + FAKE_NPU_BRIDGE
   return environment
 
 
@@ -72,7 +70,7 @@ def test_dry_run_one_server_is_one_local_horovodrun(tmp_path):
   words = commands[0].split()
   assert words[0] == os.path.join(sys.prefix, "bin", "horovodrun")
   assert words[1:6] == ["-np", "2", "-H", "localhost:2", "--gloo"]
-  assert words[6:8] == [os.path.join(sys.prefix, "bin", "python"), os.path.join(REPO_ROOT, "run.py")]
+  assert words[6:8] == [os.path.join(sys.prefix, "bin", "python"), os.path.join(REPO, "run.py")]
   assert "--config_file=" + TINY in words and "--mode=train" in words and "--use_horovod=True" in words
   assert "--logdir=" + str(result_dir / "jasper_log_folder") in words and "--enable_logs" in words
   assert words[-1] == "--max_steps=4" and "--continue_learning" not in words

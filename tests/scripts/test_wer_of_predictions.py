@@ -5,10 +5,8 @@ import sys
 
 import pytest
 
+from open_seq2seq.data.speech2text import wer_of_predictions as wop
 from tests.e2e.e2e_helpers import REPO
-from tests.scripts.script_loader import load_script
-
-wop = load_script("wer_of_predictions")
 
 
 def _write(path, header, rows):
