@@ -5,6 +5,7 @@ A package's ``__init__.py`` re-exporting its children (``from open_seq2seq.data 
 OpenSeq2Seq's configs write it) is a facade, not a dependency, and is left out."""
 import ast
 import os
+import re
 from collections import defaultdict
 
 from tests.e2e.e2e_helpers import REPO
@@ -21,10 +22,14 @@ def _python_files():
         yield os.path.relpath(os.path.join(folder, name), REPO)
 
 
+def _source(path):
+  with open(os.path.join(REPO, path), encoding="utf-8") as handle:
+    return handle.read()
+
+
 def _imported_modules(path):
   """Absolute names of the project modules ``path`` imports (relative imports resolved)."""
-  with open(os.path.join(REPO, path), encoding="utf-8") as handle:
-    tree = ast.parse(handle.read(), path)
+  tree = ast.parse(_source(path), path)
   package = os.path.dirname(path).replace(os.sep, ".").split(".")
   for node in ast.walk(tree):
     if isinstance(node, ast.Import):
@@ -67,3 +72,10 @@ def test_no_folder_imports_a_folder_that_imports_it_back():
   cycles = sorted({(a, b, path_a, path_b) for a, pairs in imports.items() for b, path_a in pairs
                    for back, path_b in imports.get(b, ()) if back == a and a < b})
   assert not cycles, cycles
+
+
+def test_no_file_edits_the_import_path():
+  # The package is installed (pip install -e .): scripts, benchmarks and tests import it like any library.
+  edits = sorted(path for path in _python_files() if re.search(r"sys\.path\.(insert|append|extend)|sys\.path\s*[+]?=",
+                                                               _source(path)))
+  assert not edits, edits

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from open_seq2seq.data.speech2text.logits_file import write_logits
-from open_seq2seq.decoders.lm import decode
+from open_seq2seq.decoders import lm_decode as decode
 from tests.decoders.test_arpa_validation import good_arpa_text
 from tests.e2e.e2e_helpers import REPO
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from open_seq2seq.decoders.lm import build as build_lm
-from open_seq2seq.decoders.lm import decode, estimate_kneser_ney, write_arpa
+from open_seq2seq.decoders import lm_decode as decode
+from open_seq2seq.decoders.lm import estimate_kneser_ney, write_arpa
 from open_seq2seq.data.speech2text.logits_file import write_logits
 from open_seq2seq.data.speech2text.predictions import read_predictions
 from tests.decoders.test_arpa_validation import upper_case_copy
