@@ -26,7 +26,7 @@ def _exit_while_importing(signal_number, frame):
   del frame
   sys.stderr.write("*** {}\n".format(StartupInterrupted(signal_number)))
   sys.stderr.flush()
-  os._exit(128 + signal_number)  # pylint: disable=protected-access
+  os._exit(128 + signal_number)
 
 
 def _raise_while_starting(signal_number, frame):
@@ -45,21 +45,21 @@ if __name__ == "__main__":
   # Before the slow imports: SIGINT would end in a KeyboardInterrupt traceback, SIGTERM without a word.
   _install_stop_handlers(_exit_while_importing)
 
-import tensorflow.compat.v1 as tf  # pylint: disable=wrong-import-position
+import tensorflow.compat.v1 as tf
 
-from open_seq2seq.describe import describe_part  # pylint: disable=wrong-import-position
-from open_seq2seq.distributed.workers import init_workers  # pylint: disable=wrong-import-position
-from open_seq2seq.training.evaluate import evaluate, infer  # pylint: disable=wrong-import-position
-from open_seq2seq.training.hooks import NonFiniteLossError  # pylint: disable=wrong-import-position
-from open_seq2seq.training.stop_signals import (DEFAULT_GRACE_SECONDS, RunInterrupted,  # pylint: disable=wrong-import-position
+from open_seq2seq.describe import describe_part
+from open_seq2seq.distributed.workers import init_workers
+from open_seq2seq.training.evaluate import evaluate, infer
+from open_seq2seq.training.hooks import NonFiniteLossError
+from open_seq2seq.training.stop_signals import (DEFAULT_GRACE_SECONDS, RunInterrupted,
                                                 StopOnSignal, TrainingInterrupted)
-from open_seq2seq.training.train import train  # pylint: disable=wrong-import-position
-from open_seq2seq.utils.config import (apply_cli_overrides, load_config_module,  # pylint: disable=wrong-import-position
+from open_seq2seq.training.train import train
+from open_seq2seq.utils.config import (apply_cli_overrides, load_config_module,
                                        mode_config)
-from open_seq2seq.utils.checkpoint import repair_checkpoint_state, resolve_checkpoint  # pylint: disable=wrong-import-position
-from open_seq2seq.utils.logdir import check_logdir, checkpoint_dir, create_logdir  # pylint: disable=wrong-import-position
-from open_seq2seq.utils.logging import deco_print, set_console_output  # pylint: disable=wrong-import-position
-from open_seq2seq.utils.params import with_defaults  # pylint: disable=wrong-import-position
+from open_seq2seq.utils.checkpoint import repair_checkpoint_state, resolve_checkpoint
+from open_seq2seq.utils.logdir import check_logdir, checkpoint_dir, create_logdir
+from open_seq2seq.utils.logging import deco_print, set_console_output
+from open_seq2seq.utils.params import with_defaults
 
 MODES = ["train", "eval", "train_eval", "infer", "interactive_infer"]
 

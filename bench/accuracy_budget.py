@@ -179,9 +179,9 @@ def run_budgets(budgets_min, output_dir, config_file=MINI_CONFIG, overrides=(), 
 
 
 def plot_curves(curve, rows, path):
-  import matplotlib  # pylint: disable=import-outside-toplevel
+  import matplotlib
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  import matplotlib.pyplot as plt
   figure, (loss_axis, wer_axis) = plt.subplots(1, 2, figsize=(11, 4))
   loss_axis.plot([c[0] for c in curve], [c[2] for c in curve], ".", alpha=0.4, label="train loss (batch)")
   loss_axis.plot([r["trained_min"] for r in rows], [r["dev_loss"] for r in rows], "o-", label="dev loss")
@@ -218,8 +218,9 @@ def main(argv=None):
   parser.add_argument("--budgets", default="5,15,30", help="minutes of training time, comma-separated")
   parser.add_argument("--config_file", default=MINI_CONFIG)
   parser.add_argument("--dtype", default=None, help="run.py --dtype override (float32, bfloat16, mixed)")
-  parser.add_argument("--run_args", default="", help="more run.py overrides for training and evaluation, "
-                                                     "e.g. --run_args=--max_steps=11000 to fit the schedule to the budget")
+  parser.add_argument("--run_args", default="",
+                      help="more run.py overrides for training and evaluation, e.g. --run_args=--max_steps=11000 to "
+                           "fit the schedule to the budget")
   parser.add_argument("--output_dir", default=os.path.join(REPO, "results", "bench",
                                                             time.strftime("accuracy_%Y%m%d_%H%M%S")))
   parser.add_argument("--lm", help="ARPA word LM: adds dev and test WER of LM beam search (scripts/decode.py) at "

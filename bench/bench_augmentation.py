@@ -21,7 +21,7 @@ import time
 # One thread per utterance, as a data-pipeline thread runs it (and no BLAS threads spinning on CPU time).
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
   os.environ.setdefault(_name, "1")
-# pylint: disable=wrong-import-position  # numpy's BLAS reads the thread counts once, when it is first imported
+# numpy's BLAS reads the thread counts once, when it is first imported
 import librosa
 import numpy as np
 import soundfile as sf
@@ -134,7 +134,10 @@ def build_jobs(signals, paths, rir_dir, chain_draws):
   """name -> [(utterance index, call)]: each augmentation alone (on the peak-normalised signal, probability
   1), VTLP features, SpecAugment, librosa's tempo and pitch, and the whole chain at the recommended
   probabilities over ``chain_draws`` seeds per utterance."""
-  read = lambda path: read_audio(path, RATE)  # noqa: E731
+
+  def read(path):
+    return read_audio(path, RATE)
+
   normalised = [s / (np.max(np.abs(s)) + 1e-5) for s in signals]
   jobs = {}
   for name, augmentation in STAGES:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# pylint: disable=wrong-import-position  # TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when it is first imported
+# TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when it is first imported
 import numpy as np
 import tensorflow.compat.v1 as tf
 

@@ -87,7 +87,7 @@ def config_forward_flops(config_module, batch_size, num_frames, pad=True):
 
 def describe(config_file, batch_size=1, num_frames=1600):
   """One line per convolution (name, k, C_in, C_out, T_out, GFLOP) and the totals, for a config file."""
-  from open_seq2seq.utils.config import load_config_module  # pylint: disable=import-outside-toplevel
+  from open_seq2seq.utils.config import load_config_module
   config_module = load_config_module(config_file)
   base = config_module["base_params"]
   convolutions, _, _ = encoder_convolutions(base["encoder_params"]["convnet_layers"],

@@ -21,7 +21,7 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# pylint: disable=wrong-import-position  # TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when it is first imported
+# TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when it is first imported
 import numpy as np
 import tensorflow.compat.v1 as tf
 
@@ -153,9 +153,9 @@ def session_config(inter_op_threads):
 
 
 def profile_forward(config_file, batch_size, num_frames, inter_op_threads, traces):
-  from bench.bench_inference import freeze_random_model  # pylint: disable=import-outside-toplevel
-  from open_seq2seq.export.frozen_model import read_frozen_graph  # pylint: disable=import-outside-toplevel
-  from open_seq2seq.export.signature import FEATURES, FEATURES_LENGTH, LOGITS  # pylint: disable=import-outside-toplevel
+  from bench.bench_inference import freeze_random_model
+  from open_seq2seq.export.frozen_model import read_frozen_graph
+  from open_seq2seq.export.signature import FEATURES, FEATURES_LENGTH, LOGITS
   with tempfile.TemporaryDirectory() as tmp_dir:
     path = os.path.join(tmp_dir, "model.pb")
     freeze_random_model(config_file, path)
@@ -173,7 +173,7 @@ def profile_forward(config_file, batch_size, num_frames, inter_op_threads, trace
 
 
 def profile_train(config_file, dtype, batch_size, num_frames, inter_op_threads, traces):
-  from bench.bench_train_step import step_params  # pylint: disable=import-outside-toplevel
+  from bench.bench_train_step import step_params
   config_module = load_config_module(config_file)
   with tf.Graph().as_default():
     model = config_module["base_model"](

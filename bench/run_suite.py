@@ -31,7 +31,7 @@ import time
 
 # Read by TensorFlow (imported through bench.flop_count) and inherited by the measurement processes.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# pylint: disable=wrong-import-position  # TensorFlow reads the variable once, when it is first imported
+# TensorFlow reads the variable once, when it is first imported
 from bench.cpu_budget import wait_for_idle_cpu
 from bench.flop_count import config_forward_flops
 from bench.suite_report import markdown_table, table_rows
@@ -82,7 +82,7 @@ def run_logged(command, log_path, timeout_s, show=lambda line: line.startswith("
       os.killpg(process.pid, 9)  # the group of the child started here: horovodrun's ranks too
       process.wait()
       reader.join()
-      raise MeasurementError("FAILED: timed out after {:.0f} s (log {})".format(timeout_s, log_path))
+      raise MeasurementError("FAILED: timed out after {:.0f} s (log {})".format(timeout_s, log_path)) from None
     reader.join()
   cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
   if process.returncode != 0:
@@ -117,15 +117,17 @@ def machine_info():
 
 
 def software_info():
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from tensorflow.python.util import _pywrap_util_port  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf
+  from tensorflow.python.util import _pywrap_util_port
   git = {}
-  for key, command in (("commit", ["git", "rev-parse", "--short", "HEAD"]), ("status", ["git", "status", "--porcelain"])):
+  for key, command in (("commit", ["git", "rev-parse", "--short", "HEAD"]),
+                       ("status", ["git", "status", "--porcelain"])):
     try:
       git[key] = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
       git[key] = None
-  return {"tensorflow": tf.__version__, "onednn": bool(_pywrap_util_port.IsMklEnabled()), "python": sys.version.split()[0],
+  return {"tensorflow": tf.__version__, "onednn": bool(_pywrap_util_port.IsMklEnabled()),
+          "python": sys.version.split()[0],
           "git_commit": git["commit"], "git_local_changes": bool(git["status"]),
           "threads": {"session_intra_op": 0, "session_inter_op": 0,
                       "env": {name: os.environ.get(name) for name in THREAD_ENV}}}
@@ -264,7 +266,7 @@ class Suite:
     return result
 
   def accuracy(self):
-    from bench.accuracy_budget import run_budgets  # pylint: disable=import-outside-toplevel
+    from bench.accuracy_budget import run_budgets
     if not os.path.isfile(os.path.join(self.corpus, "librivox-dev-clean.csv")):
       raise MeasurementError("not available: no mini corpus at {}".format(self.corpus))
     overrides = ((["--dtype=" + self.args.accuracy_dtype] if self.args.accuracy_dtype else [])
@@ -275,8 +277,8 @@ class Suite:
 
   def forward_flops(self, batch, frames):
     if not hasattr(self, "_config"):
-      from open_seq2seq.utils.config import load_config_module  # pylint: disable=import-outside-toplevel
-      self._config = load_config_module(os.path.join(REPO, FIVE_BY_THREE))  # pylint: disable=attribute-defined-outside-init
+      from open_seq2seq.utils.config import load_config_module
+      self._config = load_config_module(os.path.join(REPO, FIVE_BY_THREE))
     return config_forward_flops(self._config, batch, frames)["total"]
 
   def run(self):
@@ -288,7 +290,7 @@ class Suite:
         self.results[key] = function()
       except MeasurementError as error:
         self.results[key] = {"error": str(error)}
-      except Exception as error:  # pylint: disable=broad-except
+      except Exception as error:
         self.results[key] = {"error": "FAILED: {}: {}".format(type(error).__name__, error)}
       print("[{}/{}] {}: {} in {:.0f} s".format(index, len(steps), title,
                                                  "FAILED" if "error" in self.results[key] else "done",
@@ -297,7 +299,7 @@ class Suite:
 
 
 def accuracy_markdown(result):
-  from bench.accuracy_budget import markdown  # pylint: disable=import-outside-toplevel
+  from bench.accuracy_budget import markdown
   if "error" in result:
     return "Mini-corpus accuracy: " + result["error"]
   return "Mini-corpus accuracy ({}{}): dev WER after training budgets; plot {}\n\n{}".format(

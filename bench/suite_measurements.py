@@ -17,7 +17,7 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# pylint: disable=wrong-import-position  # TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when it is first imported
+# TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when it is first imported
 import numpy as np
 import tensorflow.compat.v1 as tf
 
@@ -66,8 +66,8 @@ def measure_gemm(n=4096, dtype="float32", iterations=5, idle_timeout_s=60):
 
 def measure_forward(config_file, batch_sizes=(1, 8), num_frames=1600, iterations=3, idle_timeout_s=60):
   """The config's frozen float32 inference graph (random weights, as bench_inference.py) per batch size."""
-  from bench.bench_inference import freeze_random_model  # pylint: disable=import-outside-toplevel
-  from open_seq2seq.export.frozen_model import FrozenJasper  # pylint: disable=import-outside-toplevel
+  from bench.bench_inference import freeze_random_model
+  from open_seq2seq.export.frozen_model import FrozenJasper
   tf.logging.set_verbosity(tf.logging.ERROR)
   results = {}
   with tempfile.TemporaryDirectory() as tmp_dir:
@@ -91,8 +91,8 @@ def measure_forward(config_file, batch_sizes=(1, 8), num_frames=1600, iterations
 
 def measure_train_step(config_file, dtype="float32", batch_size=8, num_frames=1600, steps=2, idle_timeout_s=60):
   """One training step of the config on synthetic fixed-shape batches (bench_train_step.py's parameters)."""
-  from bench.bench_train_step import step_params  # pylint: disable=import-outside-toplevel
-  from open_seq2seq.utils.config import load_config_module  # pylint: disable=import-outside-toplevel
+  from bench.bench_train_step import step_params
+  from open_seq2seq.utils.config import load_config_module
   tf.logging.set_verbosity(tf.logging.ERROR)
   config_module = load_config_module(config_file)
   with tf.Graph().as_default():
@@ -111,7 +111,7 @@ def measure_train_step(config_file, dtype="float32", batch_size=8, num_frames=16
 def measure_pipeline(config_file, corpus_csv, batch_size=8, batches=10, idle_timeout_s=60):
   """Batches of the config's training data layer (bench_pipeline.py: mini-corpus utterances joined to 8-16 s,
   the config's features, SpecAugment and padding), read on all cores with no model attached."""
-  from bench.bench_pipeline import training_params, write_long_utterances  # pylint: disable=import-outside-toplevel
+  from bench.bench_pipeline import training_params, write_long_utterances
   with tempfile.TemporaryDirectory() as out_dir:
     manifest = write_long_utterances(corpus_csv, out_dir, count=4 * batch_size)
     params = training_params(config_file, manifest, batch_size, 1, tf.float32)

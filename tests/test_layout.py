@@ -14,7 +14,7 @@ OUTER_RING = ("bench", "generate_pb", "online_inference", "scripts", "tests")
 OWN_TOP_LEVEL = ("open_seq2seq",) + OUTER_RING
 
 
-def _python_files():
+def python_files():
   for folder, folders, names in os.walk(REPO):
     folders[:] = [name for name in folders if not name.startswith(".") and name != "__pycache__"]
     for name in names:
@@ -51,7 +51,7 @@ def _folder_of(module):
 def _folder_imports():
   """``{folder: {(imported folder, importing file)}}`` over every file but packages' ``__init__.py``."""
   imports = defaultdict(set)
-  for path in _python_files():
+  for path in python_files():
     if os.path.basename(path) == "__init__.py":
       continue
     folder = os.path.dirname(path).replace(os.sep, "/")
@@ -62,7 +62,7 @@ def _folder_imports():
 
 
 def test_the_package_never_imports_the_outer_ring():
-  offending = sorted(path for path in _python_files() if path.startswith("open_seq2seq" + os.sep)
+  offending = sorted(path for path in python_files() if path.startswith("open_seq2seq" + os.sep)
                      for module in _imported_modules(path) if module.split(".")[0] in OUTER_RING)
   assert not offending, offending
 
@@ -76,6 +76,6 @@ def test_no_folder_imports_a_folder_that_imports_it_back():
 
 def test_no_file_edits_the_import_path():
   # The package is installed (pip install -e .): scripts, benchmarks and tests import it like any library.
-  edits = sorted(path for path in _python_files() if re.search(r"sys\.path\.(insert|append|extend)|sys\.path\s*[+]?=",
+  edits = sorted(path for path in python_files() if re.search(r"sys\.path\.(insert|append|extend)|sys\.path\s*[+]?=",
                                                                _source(path)))
   assert not edits, edits

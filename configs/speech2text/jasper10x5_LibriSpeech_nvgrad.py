@@ -1,4 +1,3 @@
-# pylint: skip-file
 # Jasper DR 10x5 on LibriSpeech 960 h with 3-fold speed perturbation (OpenSeq2Seq).
 # Set the dataset root in ONE place: the LIBRISPEECH_ROOT environment variable (default /data/librispeech),
 # the folder that holds the importer's librivox-*.csv files.

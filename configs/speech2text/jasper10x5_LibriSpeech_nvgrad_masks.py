@@ -1,4 +1,3 @@
-# pylint: skip-file
 # Jasper DR 10x5 on LibriSpeech 960 h with SpecAugment masks (OpenSeq2Seq's published model): the
 # speed-perturbation config with 2 frequency and 2 time masks of up to 6 bins/frames instead.
 import copy

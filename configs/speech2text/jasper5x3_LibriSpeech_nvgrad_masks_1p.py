@@ -1,4 +1,3 @@
-# pylint: skip-file
 # Jasper DR 5x3 on LibriSpeech 960 h, one device (Ascend port's 1p config: 1 epoch).
 # Set the dataset root in ONE place: the LIBRISPEECH_ROOT environment variable (default /data/librispeech),
 # the folder that holds the importer's librivox-*.csv files.

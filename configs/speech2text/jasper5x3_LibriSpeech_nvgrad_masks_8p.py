@@ -1,4 +1,3 @@
-# pylint: skip-file
 # Jasper DR 5x3 on LibriSpeech 960 h, 8 devices with Horovod/HCCL (Ascend port's 8p config): the 1p config
 # trained for 50 epochs on 8 workers. Dataset root: LIBRISPEECH_ROOT, as in the 1p config.
 import copy

@@ -1,4 +1,3 @@
-# pylint: skip-file
 # A small Jasper DR (about 3 M parameters) for the offline mini corpus that scripts/build_mini_corpus.py
 # synthesizes; 13000 steps of 16 utterances (batches bucketed by length, waveform augmentation on) take about
 # 35 minutes on a fast 2-core CPU with --dtype=bfloat16 (native bf16; 60 minutes on a slow one), about twice

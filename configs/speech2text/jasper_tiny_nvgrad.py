@@ -1,4 +1,3 @@
-# pylint: skip-file
 # A tiny Jasper DR (about 0.3 M parameters) for tests and quick checks: the mini config with fewer, narrower
 # layers, a few dozen steps and frequent checkpoints. Corpus root: JASPER_MINI_CORPUS, as in the mini config.
 import copy

@@ -29,7 +29,7 @@ def check_flac(flac_path):
   try:
     info = sf.info(flac_path)
   except (RuntimeError, OSError) as e:
-    raise LibrivoxImportError("cannot read audio file {}: {}".format(flac_path, e))
+    raise LibrivoxImportError("cannot read audio file {}: {}".format(flac_path, e)) from e
   if info.samplerate != SAMPLE_RATE:
     raise LibrivoxImportError("{} has a sample rate of {} Hz, expected {} Hz".format(
         flac_path, info.samplerate, SAMPLE_RATE))
@@ -44,7 +44,7 @@ def decode_flac(flac_path, info):
   try:
     data, _ = sf.read(flac_path, dtype="int16")
   except (RuntimeError, OSError) as e:
-    raise LibrivoxImportError("cannot decode audio file {}: {}".format(flac_path, e))
+    raise LibrivoxImportError("cannot decode audio file {}: {}".format(flac_path, e)) from e
   if len(data) != info.frames:
     raise LibrivoxImportError("{} is truncated or corrupt: decoded {} of {} samples".format(
         flac_path, len(data), info.frames))

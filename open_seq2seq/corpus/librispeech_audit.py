@@ -37,7 +37,7 @@ def parse_transcript_file(path):
     with open(path, "rb") as f:
       data = f.read()
   except OSError as e:
-    raise LibrivoxImportError("cannot read {}: {}".format(path, e))
+    raise LibrivoxImportError("cannot read {}: {}".format(path, e)) from e
   # A byte-order mark (Windows editors) would glue itself to the first utterance id; lines may end in \n,
   # \r\n or a lone \r (a \r left inside a line would end up in the CSV).
   if data.startswith(b"\xef\xbb\xbf"):

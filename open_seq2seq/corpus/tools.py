@@ -32,7 +32,7 @@ def run_tool(cmd, what):
     result = subprocess.run(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, check=False)
   except OSError as e:
-    raise CorpusError("cannot run {}: {}".format(what, e))
+    raise CorpusError("cannot run {}: {}".format(what, e)) from e
   if result.returncode != 0:
     raise CorpusError("{} failed (exit {}): {}".format(
         what, result.returncode,
@@ -56,7 +56,7 @@ def run_pipeline(commands, what):
   except OSError as e:
     for process in processes:
       process.kill()
-    raise CorpusError("cannot run {}: {}".format(what, e))
+    raise CorpusError("cannot run {}: {}".format(what, e)) from e
   output, last_err = processes[-1].communicate()
   for process in processes:
     err = last_err if process is processes[-1] else process.stderr.read()

@@ -103,7 +103,7 @@ def world_resynthesis(signal, sample_rate, params):
 
   ``signal``: float64 mono samples; returns float64 of the same length and peak.
   """
-  import pyworld  # pylint: disable=import-outside-toplevel  (only the corpus builder needs it)
+  import pyworld  # only the corpus builder needs it
   rng = np.random.default_rng(params["seed"])
   f0, times = pyworld.dio(signal, sample_rate, frame_period=10.0)
   f0 = pyworld.stonemask(signal, f0, times, sample_rate)
@@ -128,7 +128,7 @@ def exit_with_parent():
   except (OSError, AttributeError):
     return
   if os.getppid() == 1:  # the parent died before prctl took effect
-    os._exit(1)  # pylint: disable=protected-access
+    os._exit(1)
 
 
 def world_wav_to_flac(wav_bytes, params, flac_path):

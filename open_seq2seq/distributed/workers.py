@@ -42,7 +42,7 @@ class HorovodWorkers:
   can_gather = True
 
   def __init__(self):
-    import horovod.tensorflow as hvd  # pylint: disable=import-outside-toplevel
+    import horovod.tensorflow as hvd
     hvd.init()
     self._hvd = hvd
 

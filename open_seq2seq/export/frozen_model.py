@@ -46,7 +46,8 @@ class FrozenJasper:
   free; ``num_features`` is F, ``input_dtype`` the numpy dtype of ``features``.
 
   Raises IOError / ValueError as read_frozen_graph does, and ValueError when ``features`` is not
-  [B, T, F] with a known F. ``session_config``: a tf.ConfigProto (open_seq2seq.distributed.session_config.inference_session_config), or None.
+  [B, T, F] with a known F. ``session_config``: a tf.ConfigProto (distributed/session_config.py's
+  inference_session_config), or None.
   """
 
   def __init__(self, path, session_config=None):

@@ -24,7 +24,7 @@ swapped or touched.
 """
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.utils.checkpoint import EMA_SUFFIX, source_name
+from open_seq2seq.utils.checkpoint_fit import EMA_SUFFIX, source_name
 
 
 def check_ema_decay(decay):
@@ -40,7 +40,7 @@ class MovingAverageOptimizer(tf.train.Optimizer):
 
   def __init__(self, optimizer, decay, num_updates=None):
     check_ema_decay(decay)
-    super().__init__(optimizer._use_locking, optimizer._name)  # pylint: disable=protected-access
+    super().__init__(optimizer._use_locking, optimizer._name)
     self._optimizer = optimizer
     self._ema = tf.train.ExponentialMovingAverage(decay, num_updates=num_updates)
 
@@ -48,7 +48,7 @@ class MovingAverageOptimizer(tf.train.Optimizer):
   def ema(self):
     return self._ema
 
-  def compute_gradients(self, *args, **kwargs):  # pylint: disable=arguments-differ
+  def compute_gradients(self, *args, **kwargs):
     return self._optimizer.compute_gradients(*args, **kwargs)
 
   def apply_gradients(self, grads_and_vars, global_step=None, name=None):

@@ -35,7 +35,7 @@ class MixedPrecisionOptimizerWrapper(tf.train.Optimizer):
   """Wraps ``optimizer``; ``loss_scale`` is None (no scaling), a float, or an ``AutomaticLossScaler``."""
 
   def __init__(self, optimizer, loss_scale=None):
-    super().__init__(optimizer._use_locking, optimizer._name + "-MP")  # pylint: disable=protected-access
+    super().__init__(optimizer._use_locking, optimizer._name + "-MP")
     self._optimizer = optimizer
     self._scaler = loss_scale if isinstance(loss_scale, AutomaticLossScaler) else None
     if self._scaler is not None:
@@ -48,7 +48,7 @@ class MixedPrecisionOptimizerWrapper(tf.train.Optimizer):
   def loss_scale(self):
     return self._loss_scale
 
-  def compute_gradients(self, loss, var_list=None, **kwargs):  # pylint: disable=arguments-differ
+  def compute_gradients(self, loss, var_list=None, **kwargs):
     scaled_loss = loss * tf.cast(self._loss_scale, loss.dtype)
     grads_and_vars = self._optimizer.compute_gradients(scaled_loss, var_list=var_list, **kwargs)
     paired = []

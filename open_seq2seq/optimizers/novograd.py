@@ -38,8 +38,10 @@ class NovoGrad(tf.train.MomentumOptimizer):
         continue
       ema = self._grads_ema[index]
       grad_norm_sq = tf.reduce_sum(tf.square(tf.cast(grad, tf.float32)))
-      second_moment = tf.cond(tf.equal(ema, 0.0), lambda: grad_norm_sq,
-                              lambda: self._beta2 * ema + (1.0 - self._beta2) * grad_norm_sq)
+      # tf.cond calls both branches at once, in this iteration: the loop variables are bound as defaults only
+      # to say so.
+      second_moment = tf.cond(tf.equal(ema, 0.0), lambda g=grad_norm_sq: g,
+                              lambda e=ema, g=grad_norm_sq: self._beta2 * e + (1.0 - self._beta2) * g)
       if not self._ema_bug_compat:
         ema_updates.append(tf.assign(ema, second_moment))
       grad = grad / tf.cast(tf.sqrt(second_moment + self._epsilon), grad.dtype)

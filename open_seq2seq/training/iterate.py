@@ -16,7 +16,8 @@ def iterate_data(model, sess, compute_loss, verbose):
   worker runs its shard (possibly empty: then no batch) and every worker gets the results of all shards (rank
   order) and the global loss. Utterances whose label cannot be aligned to their frames (loss 0, see
   ``CTCLoss``) are counted over all workers and reported in one line. Raises ValueError naming the file and row
-  when an utterance cannot be read, or when no utterance at all could be read; RunInterrupted when a stop signal arrives between batches.
+  when an utterance cannot be read, or when no utterance at all could be read; RunInterrupted when a stop signal
+  arrives between batches.
   """
   data_layer = model.get_data_layer()
   sess.run(data_layer.iterator.initializer)

@@ -124,4 +124,4 @@ def _die(signal_number, why):
   TensorFlow, so none is left half-written)."""
   sys.stderr.write("*** Stopped by {}: {}\n".format(signal.Signals(signal_number).name, why))
   sys.stderr.flush()
-  os._exit(128 + signal_number)  # pylint: disable=protected-access
+  os._exit(128 + signal_number)

@@ -74,7 +74,7 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_g
                                         params["num_checkpoints"], save_best=bool(params["save_checkpoint_steps"]))
     hooks.append(evaluation_hook)
   if debug_port:
-    from tensorflow.python import debug as tf_debug  # pylint: disable=import-outside-toplevel
+    from tensorflow.python import debug as tf_debug
     hooks.append(tf_debug.TensorBoardDebugHook("localhost:{}".format(debug_port)))
 
   resume_checkpoint = latest_checkpoint(logdir) if master else None
@@ -96,7 +96,7 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_g
     restore = build_restore_fn(base_checkpoint, [v for v in tf.global_variables() if "global_step" not in v.op.name],
                                warm_start=True)
 
-    def init_fn(scaffold, sess):  # pylint: disable=function-redefined
+    def init_fn(scaffold, sess):
       del scaffold
       restore(sess)
 

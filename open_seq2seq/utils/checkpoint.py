@@ -14,8 +14,6 @@ from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
 from open_seq2seq.utils.atomic import atomic_output
 from open_seq2seq.utils.checkpoint_fit import (EMA_SUFFIX, is_model_weight, match_exactly, match_sources,
                                                mismatch_error, weights_missing_from_graph)
-# optimizers/ema.py imports source_name from here, with EMA_SUFFIX.
-from open_seq2seq.utils.checkpoint_fit import source_name  # noqa: F401  pylint: disable=unused-import
 from open_seq2seq.utils.logging import deco_print
 
 STATE_FILE = "checkpoint"
@@ -48,7 +46,7 @@ def checkpoint_problem(prefix):
     reader = tf.train.load_checkpoint(prefix)
     for name in reader.get_variable_to_shape_map():
       reader.get_tensor(name)
-  except Exception as error:  # pylint: disable=broad-except
+  except Exception as error:
     # Damage surfaces as whatever the reader trips over first: IndexError for a short data shard, DataLossError
     # for a checksum, another OpError for an index or a missing shard, DecodeError for a bad entry.
     hint = " (a data shard is shorter than its index says)" if isinstance(error, IndexError) else ""

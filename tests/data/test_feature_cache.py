@@ -23,7 +23,8 @@ def make_manifest(root):
 
 
 def layer(manifest, cache_dir, **extra):
-  params = {"mode": "eval", "num_audio_features": 64, "input_type": "logfbank", "vocab_file": VOCAB, "backend": "librosa",
+  params = {"mode": "eval", "num_audio_features": 64, "input_type": "logfbank", "vocab_file": VOCAB,
+            "backend": "librosa",
             "dataset_files": [manifest], "batch_size": 1, "norm_per_feature": True, "cache_features": True,
             "cache_dir": cache_dir}
   params.update(extra)
@@ -78,7 +79,7 @@ def test_regenerate_recomputes_and_broken_entries_are_replaced(tmp_path):
   cache_dir = str(tmp_path / "cache")
   data_layer = layer(manifest, cache_dir, cache_format="npy")
   expected = data_layer.features_of(0, seed=0)[0]
-  entry = data_layer._cache.entry_path(data_layer._rows[0].path)  # pylint: disable=protected-access
+  entry = data_layer._cache.entry_path(data_layer._rows[0].path)
   np.save(entry, np.zeros((3, 64), np.float32))
   regenerated = layer(manifest, cache_dir, cache_format="npy", cache_regenerate=True)
   np.testing.assert_array_equal(regenerated.features_of(0, seed=0)[0], expected)

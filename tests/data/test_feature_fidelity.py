@@ -96,7 +96,8 @@ def test_a_float32_window_would_miss_the_bound():
   samples = _lowpassed_speech()
   signal = _normalize_signal(samples.astype(np.float32))
   signal = np.append(signal[0], signal[1:] - 0.97 * signal[:-1])
-  window32 = lambda n: np.hanning(n).astype(np.float32)
+  def window32(n):
+    return np.hanning(n).astype(np.float32)
   stft = librosa.stft(y=signal, n_fft=512, hop_length=160, win_length=320, window=window32, center=True,
                       pad_mode="reflect", dtype=np.complex64)
   float32_window = np.fft.rfft(  # float32 product, float64 FFT: what the window change removed
@@ -145,7 +146,7 @@ def test_psf_int16_signal_on_int16_speech_with_every_peak_position():
 def test_psf_logfbank_equals_the_original_to_float32_rounding():
   """psf features of the fixture from the original's int16 signal (padded as the reference pads it) against
   this backend's: bit-identical input, so the features agree to float32 rounding."""
-  import python_speech_features as psf  # pylint: disable=import-outside-toplevel
+  import python_speech_features as psf
   samples = _lowpassed_speech()
   x = original_psf_int16(samples)
   frames = 1 + int(np.ceil((len(x) - 320) / 160.0))

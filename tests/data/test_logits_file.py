@@ -27,7 +27,7 @@ class StubDataLayer:
 
 def stub_model(wav_filenames, strides):
   model = Speech2Text.__new__(Speech2Text)  # finalize_inference needs no graph
-  # pylint: disable=protected-access
+
   model._params = {"encoder_params": {"convnet_layers": [{"stride": [s]} for s in strides]}}
   model._decoder = types.SimpleNamespace(params={"infer_logits_to_pickle": True})
   model.get_data_layer = lambda: StubDataLayer(wav_filenames)
@@ -54,7 +54,7 @@ def test_finalize_inference_round_trip(tmp_path):
 
 
 def test_bfloat16_and_float16_logits_are_stored_exactly_as_float32(tmp_path):
-  import ml_dtypes  # pylint: disable=import-outside-toplevel
+  import ml_dtypes
   rng = np.random.default_rng(1)
   values = rng.normal(size=(5, len(LABELS) + 1)) * 30
   arrays = [values.astype(ml_dtypes.bfloat16), values.astype(np.float16)]

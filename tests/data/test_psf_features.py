@@ -38,8 +38,12 @@ def frames_of(x, window):
 
 
 def htk_filterbank(nfilt, nfft=NFFT):
-  to_mel = lambda hz: 2595 * np.log10(1 + hz / 700.0)
-  to_hz = lambda mel: 700 * (10 ** (mel / 2595.0) - 1)
+  def to_mel(hz):
+    return 2595 * np.log10(1 + hz / 700.0)
+
+  def to_hz(mel):
+    return 700 * (10 ** (mel / 2595.0) - 1)
+
   edges = np.floor((nfft + 1) * to_hz(np.linspace(to_mel(0), to_mel(RATE / 2), nfilt + 2)) / RATE)
   bins = np.arange(nfft // 2 + 1)[None, :]
   low, centre, high = edges[:-2, None], edges[1:-1, None], edges[2:, None]

@@ -109,7 +109,7 @@ def test_an_unreadable_cache_is_simulated_again(tmp_path, monkeypatch, content):
 
 
 def test_a_cache_folder_that_is_a_file_is_a_config_error(tmp_path):
-  from open_seq2seq.data.speech2text.augmentation import SignalAugmenter  # pylint: disable=import-outside-toplevel
+  from open_seq2seq.data.speech2text.augmentation import SignalAugmenter
   blocker = tmp_path / "afile"
   blocker.write_text("not a folder")
   with pytest.raises(ValueError, match="rir_cache_dir=.*afile.*cannot write the room-bank cache"):

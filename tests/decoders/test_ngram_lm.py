@@ -72,7 +72,7 @@ def test_seen_continuations_beat_unseen_ones():
 
 
 def test_gzip_file_round_trip(tmp_path):
-  import gzip  # pylint: disable=import-outside-toplevel
+  import gzip
   model = estimate_kneser_ney(SENTENCES, order=2)
   path = str(tmp_path / "lm.arpa.gz")
   with gzip.open(path, "wt", encoding="utf-8") as handle:

@@ -1,4 +1,3 @@
-# pylint: skip-file
 # The tiny config for the input-reliability tests: train/eval/infer manifests from $JASPER_TRAIN_CSV /
 # $JASPER_EVAL_CSV when set, skip_bad_data from $JASPER_SKIP_BAD_DATA, max_duration from $JASPER_MAX_DURATION,
 # and from global step $JASPER_STALL_FROM_STEP on a training input that never arrives (the step spins inside

@@ -1,4 +1,3 @@
-# pylint: skip-file
 # The tiny config with an exponential moving average of the weights (ema_decay), for the end-to-end EMA test.
 import copy
 import os

@@ -1,4 +1,3 @@
-# pylint: skip-file
 # The tiny config made deterministic across processes for the Horovod tests: no dropout, dither or
 # augmentation, no shuffling, momentum SGD (whose update is linear in the gradient, so a wrong average shows).
 # With identical batches on every rank, a 2-process step must equal a single-process step. A hook saves

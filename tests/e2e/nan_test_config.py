@@ -1,4 +1,3 @@
-# pylint: skip-file
 # The tiny config whose features turn NaN once global_step reaches $JASPER_NAN_FROM_STEP: every later step has
 # non-finite gradients, so training must stop after max_consecutive_nonfinite_steps, keeping finite checkpoints.
 import copy

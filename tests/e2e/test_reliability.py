@@ -121,7 +121,7 @@ def test_a_dead_rank_ends_the_run_within_bounded_time(env, tmp_path):
     process.communicate(timeout=60)
   except subprocess.TimeoutExpired:
     os.killpg(process.pid, signal.SIGKILL)
-    raise AssertionError("the surviving rank was still running 60 s after its peer died")
+    raise AssertionError("the surviving rank was still running 60 s after its peer died") from None
   assert process.returncode != 0
   print("survivor exited {:.1f} s after its peer was killed".format(time.time() - killed_at))
   assert time.time() - killed_at < 60

@@ -153,9 +153,9 @@ def test_infer_logits_to_pickle_matches_the_transcripts(corpus, env, tmp_path):
   """--decoder_params/infer_logits_to_pickle=True writes per-utterance logits of the valid frames only, whose
   greedy CTC decoding (done here in numpy) gives the transcripts of the normal infer CSV; the file is a plain
   .npz archive that numpy reads without unpickling."""
-  import json  # pylint: disable=import-outside-toplevel
-  import numpy as np  # pylint: disable=import-outside-toplevel
-  import soundfile as sf  # pylint: disable=import-outside-toplevel
+  import json
+  import numpy as np
+  import soundfile as sf
   logdir = str(tmp_path / "logdir")
   common = ["run.py", "--config_file=" + CONFIG, "--logdir=" + logdir]
   run_script(common + ["--mode=train", "--max_steps=30"], env)

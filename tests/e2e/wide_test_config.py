@@ -1,4 +1,3 @@
-# pylint: skip-file
 # The tiny config with a wider last convolution (160 channels instead of 128): the model changed after training,
 # for the end-to-end test of resuming a checkpoint that does not fit.
 import copy

@@ -27,11 +27,11 @@ def _run(layers, x_value, len_value, mode="eval", use_conv_mask=True, fetch_vars
   with tf.Graph().as_default():
     tf1.set_random_seed(1)
     x = tf1.placeholder(tf.float32, [len(len_value), None, x_value.shape[-1]])
-    l = tf1.placeholder(tf.int32, [len(len_value)])
-    out = TDNNEncoder(_params(layers, use_conv_mask), None, mode=mode).encode({"source_tensors": [x, l]})
+    src_length = tf1.placeholder(tf.int32, [len(len_value)])
+    out = TDNNEncoder(_params(layers, use_conv_mask), None, mode=mode).encode({"source_tensors": [x, src_length]})
     with tf1.Session() as sess:
       sess.run(tf1.global_variables_initializer())
-      outputs, lengths = sess.run([out["outputs"], out["src_length"]], {x: x_value, l: len_value})
+      outputs, lengths = sess.run([out["outputs"], out["src_length"]], {x: x_value, src_length: len_value})
       variables = {v.op.name: sess.run(v) for v in tf1.global_variables()} if fetch_vars else None
   return outputs, lengths, variables
 
@@ -145,7 +145,8 @@ def test_dense_residual_block_matches_numpy():
   layers = [_layer(k=3, s=1, c=4), _layer(k=3, s=1, c=4, repeat=2, residual=True, residual_dense=True)]
   outputs, out_len, v = _run(layers, x, lengths, fetch_vars=True)
   scale = 1.0 / np.sqrt(1.0 + BN_EPS)
-  relu = lambda a: np.maximum(a, 0.0)
+  def relu(a):
+    return np.maximum(a, 0.0)
   h1 = relu(_np_conv1d_same(_mask(x.astype(np.float64), lengths), v["w2l_encoder/conv11/kernel"]) * scale)
   block2_in = _mask(h1, lengths)
   h21 = relu(_np_conv1d_same(block2_in, v["w2l_encoder/conv21/kernel"]) * scale)

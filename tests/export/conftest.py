@@ -9,7 +9,7 @@ TRAIN_STEPS = 10
 
 
 @pytest.fixture(scope="session")
-def checkpoint(env, tmp_path_factory):  # pylint: disable=redefined-outer-name
+def checkpoint(env, tmp_path_factory):
   """Checkpoint prefix of the tiny config after a few training steps (its outputs are not all blanks)."""
   logdir = str(tmp_path_factory.mktemp("export_logdir"))
   run_script(["run.py", "--config_file=" + CONFIG, "--mode=train", "--logdir=" + logdir,

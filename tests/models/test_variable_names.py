@@ -23,9 +23,9 @@ def _build(path):
     p = cfg["base_params"]
     enc_params = dict(p["encoder_params"], dtype=tf.float32)
     x = tf1.placeholder(tf.float32, [2, None, 64])
-    l = tf1.placeholder(tf.int32, [2])
+    src_length = tf1.placeholder(tf.int32, [2])
     with tf1.variable_scope("ForwardPass"):
-      enc = p["encoder"](enc_params, None, mode="train").encode({"source_tensors": [x, l]})
+      enc = p["encoder"](enc_params, None, mode="train").encode({"source_tensors": [x, src_length]})
       FullyConnectedCTCDecoder(dict(p["decoder_params"], tgt_vocab_size=29, dtype=tf.float32), None,
                                mode="train").decode({"encoder_output": enc})
     trainable = [(v.op.name, v.shape.as_list()) for v in tf1.trainable_variables()]

@@ -150,7 +150,8 @@ def test_state_is_named_non_trainable_global_variables(algorithm, names):
     variables = [(v.op.name, v.dtype.base_dtype) for v in tf1.global_variables()]
     assert variables == [("Loss_Optimization/" + name, dtype) for name, dtype in names]
     assert not tf1.trainable_variables()
-    assert scaler.loss_scale.op.name == "Loss_Optimization/" + ("Variable_2" if algorithm == "Backoff" else "Variable_1")
+    expected = "Variable_2" if algorithm == "Backoff" else "Variable_1"
+    assert scaler.loss_scale.op.name == "Loss_Optimization/" + expected
     assert scaler.loss_scale.dtype.base_dtype == tf.float32 and scaler.loss_scale.shape == []
 
 

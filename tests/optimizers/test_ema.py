@@ -188,7 +188,7 @@ def test_train_eval_evaluates_the_averages_and_leaves_the_training_weights(dtype
       after = sess.run(tf.global_variables())
       raw = {v.op.name: value.astype(np.float32) for v, value in zip(forward, sess.run(forward))}
       averaged = dict(raw)
-      for name, (weight, shadow) in pairs.items():
+      for weight, shadow in pairs.values():
         averaged[weight.op.name[len(MASTER):] if weight.op.name.startswith(MASTER) else weight.op.name] = \
             sess.run(shadow)
   for old, new in zip(before, after):

@@ -103,7 +103,7 @@ def test_synthetic_tree(tmp_path):
 
 @pytest.mark.skipif(not HAVE_ESPEAK, reason="needs espeak-ng, sox, fortunes")
 def test_mini_corpus_end_to_end(tmp_path):
-  from open_seq2seq.corpus.build import main as build_mini_corpus  # pylint: disable=import-outside-toplevel
+  from open_seq2seq.corpus.build import main as build_mini_corpus
   data_dir = str(tmp_path / "data")
   assert build_mini_corpus(["--output_dir", data_dir, "--num_train_utterances", "6",
                             "--num_dev_utterances", "2", "--num_test_utterances", "2"]

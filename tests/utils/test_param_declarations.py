@@ -152,7 +152,7 @@ def test_a_model_fills_in_exactly_the_old_defaults():
   assert [(layer["residual"], layer["residual_dense"]) for layer in layers] == [(False, False), (True, True),
                                                                                  (False, False)]
   assert model.decoder.params["infer_logits_to_pickle"] is False
-  assert model._loss_computator._mask_nan is True  # pylint: disable=protected-access
+  assert model._loss_computator._mask_nan is True
   data = model.get_data_layer().params
   assert (data["shuffle"], data["num_workers"], data["worker_id"]) == (True, 1, 0)
   assert (data["num_frames"], data["label_length"], data["num_batches"]) == (1600, 100, 2)
@@ -176,7 +176,7 @@ def test_the_base_data_layer_derives_its_defaults_from_the_model():
 
 
 def test_the_speech_data_layer_fills_in_the_old_defaults(corpus):
-  from open_seq2seq.data import Speech2TextDataLayer  # pylint: disable=import-outside-toplevel
+  from open_seq2seq.data import Speech2TextDataLayer
   manifest = sorted(glob.glob(os.path.join(corpus, "*dev*.csv")))[0]
   layer = Speech2TextDataLayer({"mode": "eval", "num_audio_features": 64, "input_type": "logfbank",
                                 "vocab_file": VOCAB_FILE, "dataset_files": [manifest]}, None)

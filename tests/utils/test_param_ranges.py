@@ -158,7 +158,7 @@ class DeclarationsOnlyDataLayer(Speech2TextDataLayer):
   """Checks Speech2TextDataLayer's declarations without reading a corpus (the LibriSpeech configs' data is
   not here)."""
 
-  def __init__(self, params, model, num_workers=None, worker_id=None):  # pylint: disable=super-init-not-called
+  def __init__(self, params, model, num_workers=None, worker_id=None):
     DataLayer.__init__(self, params, model, num_workers, worker_id)
     self.params["tgt_vocab_size"] = 29
 

@@ -125,7 +125,7 @@ def _read_trusted_pickle(path):
   with open(path, "rb") as handle:
     try:
       stored = pickle.load(handle)
-    except Exception as error:  # pylint: disable=broad-except
+    except Exception as error:
       # Unpickling can fail in any way the file's contents choose; all of them mean a file not from run.py.
       raise LogitsFileError("{}: neither a logits .npz file nor a readable logits pickle ({})".format(
           path, error)) from None

@@ -36,7 +36,7 @@ class RirBank:
 
 
 def _room_and_positions(rt60, rng):
-  import pyroomacoustics as pra  # pylint: disable=import-outside-toplevel
+  import pyroomacoustics as pra
   for _ in range(1000):
     dims = np.array([rng.uniform(low, high) for low, high in ROOM_SIZE_M])
     try:
@@ -51,7 +51,7 @@ def _room_and_positions(rt60, rng):
 
 def simulate_rir(rt60, sample_freq, rng):
   """``(rir float32, direct-path index)`` of a random shoebox room simulated for ``rt60`` seconds."""
-  import pyroomacoustics as pra  # pylint: disable=import-outside-toplevel
+  import pyroomacoustics as pra
   dims, absorption, max_order, source, mic = _room_and_positions(rt60, rng)
   room = pra.ShoeBox(dims, fs=sample_freq, materials=pra.Material(absorption), max_order=max_order)
   room.add_source(source)
