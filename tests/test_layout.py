@@ -79,3 +79,14 @@ def test_no_file_edits_the_import_path():
   edits = sorted(path for path in python_files() if re.search(r"sys\.path\.(insert|append|extend)|sys\.path\s*[+]?=",
                                                                _source(path)))
   assert not edits, edits
+
+
+def test_every_module_the_readme_layout_names_exists():
+  layout = _source("README.md").split("## Layout", 1)[1].split("\n## ", 1)[0]
+  missing = []
+  for path in re.findall(r"`((?:open_seq2seq/|run\.py)[\w/.{},]*)`", layout):
+    braces = re.fullmatch(r"(.*)\{(.*)\}(.*)", path)
+    for name in [braces.group(1) + n + braces.group(3) for n in braces.group(2).split(",")] if braces else [path]:
+      if not os.path.exists(os.path.join(REPO, name)):
+        missing.append(name)
+  assert not missing, missing
