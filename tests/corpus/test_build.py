@@ -13,6 +13,7 @@ from open_seq2seq.corpus.layout import CONDITIONS_FILE_NAME, LM_TEXT_FILE_NAME, 
 from open_seq2seq.corpus.speakers import DEV_OTHER_VARIANTS
 from open_seq2seq.corpus.text import DEFAULT_FORTUNE_DIR, collect_transcripts
 from open_seq2seq.corpus.voices import PROXY_CONDITIONS
+from tests.e2e.e2e_helpers import snapshot
 
 sf = pytest.importorskip("soundfile")
 
@@ -48,16 +49,6 @@ def _read_trans(root):
         utts[utt_id] = transcript
     result[split] = utts
   return result
-
-
-def _all_files(root):
-  files = {}
-  for dirpath, _, names in os.walk(root):
-    for name in names:
-      path = os.path.join(dirpath, name)
-      with open(path, "rb") as f:
-        files[os.path.relpath(path, root)] = f.read()
-  return files
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +139,7 @@ def test_speakers_disjoint(corpus):
 
 def test_deterministic(corpus, tmp_path):
   again = _build(tmp_path / "again", "--workers", "1")
-  first, second = _all_files(corpus), _all_files(again)
+  first, second = snapshot(corpus), snapshot(again)
   assert sorted(first) == sorted(second)
   for name in first:
     assert first[name] == second[name], name
@@ -172,7 +163,7 @@ def test_resume_after_interruption(corpus, tmp_path):
   assert open(victim, "rb").read() == expected
   assert not os.path.exists(stale)
   assert os.path.isfile(os.path.join(root, ".complete_dev-clean"))
-  assert _all_files(root) == _all_files(corpus)
+  assert snapshot(root) == snapshot(corpus)
 
 
 def test_refuses_different_settings(corpus, tmp_path, capsys):

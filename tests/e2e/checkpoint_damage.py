@@ -53,13 +53,3 @@ STATE_DAMAGE = {
                b'all_model_checkpoint_paths: "/nonexistent/machine/logdir/model.ckpt-100"\n'
                b'all_model_checkpoint_paths: "/nonexistent/machine/logdir/model.ckpt-200"\n'),
 }
-
-
-def snapshot(root):
-  """Every file under ``root`` with its bytes: what a read-only entry must leave as it was."""
-  files = {}
-  for folder, _, names in os.walk(root):
-    for name in names:
-      with open(os.path.join(folder, name), "rb") as handle:
-        files[os.path.relpath(os.path.join(folder, name), root)] = handle.read()
-  return files

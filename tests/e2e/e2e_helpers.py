@@ -42,3 +42,13 @@ def summary_tags(logdir):
     for event in tf.train.summary_iterator(events_file):
       tags.update(value.tag for value in event.summary.value)
   return tags
+
+
+def snapshot(root):
+  """Every file under ``root`` with its bytes: what a read-only entry must leave as it was."""
+  files = {}
+  for folder, _, names in os.walk(root):
+    for name in names:
+      with open(os.path.join(folder, name), "rb") as handle:
+        files[os.path.relpath(os.path.join(folder, name), root)] = handle.read()
+  return files

@@ -9,8 +9,8 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.utils.checkpoint import checkpoint_is_complete
-from tests.e2e.e2e_helpers import CONFIG, REPO, read_progress, run_script
-from tests.e2e.checkpoint_damage import CHECKPOINT_DAMAGE, STATE_DAMAGE, snapshot
+from tests.e2e.e2e_helpers import CONFIG, REPO, read_progress, run_script, snapshot
+from tests.e2e.checkpoint_damage import CHECKPOINT_DAMAGE, STATE_DAMAGE
 
 WIDE_CONFIG = os.path.join(REPO, "tests", "e2e", "wide_test_config.py")
 VOCAB = os.path.join(REPO, "open_seq2seq", "test_utils", "toy_speech_data", "vocab.txt")

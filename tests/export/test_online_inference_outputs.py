@@ -9,20 +9,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests.e2e.e2e_helpers import CONFIG, run_script
+from tests.e2e.e2e_helpers import CONFIG, run_script, snapshot
 
 DEV_MANIFEST = "librivox-dev-clean.csv"
 
 
 def tree_hashes(output_dir):
   """``{relative path: sha256}`` of every file under ``output_dir``, hidden ones included."""
-  hashes = {}
-  for root, _, files in os.walk(output_dir):
-    for name in files:
-      path = os.path.join(root, name)
-      with open(path, "rb") as handle:
-        hashes[os.path.relpath(path, output_dir)] = hashlib.sha256(handle.read()).hexdigest()
-  return hashes
+  return {path: hashlib.sha256(content).hexdigest() for path, content in snapshot(output_dir).items()}
 
 
 def online(env, model_path, data_dir, output_dir, *options):

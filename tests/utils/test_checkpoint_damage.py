@@ -12,7 +12,8 @@ import tensorflow.compat.v1 as tf
 from open_seq2seq.utils.checkpoint import (CheckpointError, checkpoint_problem, latest_checkpoint,
                                           repair_checkpoint_state, resolve_checkpoint)
 from open_seq2seq.utils.logdir import check_logdir
-from tests.e2e.checkpoint_damage import CHECKPOINT_DAMAGE, DATA, STATE_DAMAGE, flip_byte, snapshot
+from tests.e2e.checkpoint_damage import CHECKPOINT_DAMAGE, DATA, STATE_DAMAGE, flip_byte
+from tests.e2e.e2e_helpers import snapshot
 from tests.utils.test_checkpoint_state import save_checkpoints
 
 tf.disable_eager_execution()
