@@ -158,6 +158,7 @@ def import_librivox(data_dir, splits=None, workers=4, show_progress=True, log=pr
 
 
 def parse_args(argv=None):
+  """Parses the command line ``argv`` (None: sys.argv[1:]) of the LibriSpeech importer; returns the Namespace."""
   parser = argparse.ArgumentParser(
       description="Convert <data_dir>/LibriSpeech/<split> FLAC files to WAV and write "
                   "<data_dir>/librivox-<split>.csv (OpenSeq2Seq format, paths relative to data_dir). "

@@ -11,10 +11,12 @@ class DataLayer:
 
   @staticmethod
   def get_required_params():
+    """``mode``, which every data layer needs."""
     return {"mode": Param(["train", "eval", "infer"], doc="set by the model: the mode it runs in")}
 
   @staticmethod
   def get_optional_params():
+    """The options common to every data layer (batch size, shuffling, dtype, eval/infer sharding)."""
     return {
         "batch_size": Param(Range(int, low=1), None, "utterances per batch; set by the model (batch_size_per_gpu, "
                                                      "or eval_batch_size_per_gpu outside training)"),
@@ -44,20 +46,25 @@ class DataLayer:
 
   @property
   def params(self):
+    """The validated parameters."""
     return self._params
 
   def build_graph(self):
+    """Builds the input pipeline (sets ``iterator`` and ``input_tensors``); subclasses implement it."""
     raise NotImplementedError
 
   @property
   def iterator(self):
+    """The tf.data iterator to initialise before each pass; subclasses implement it."""
     raise NotImplementedError
 
   @property
   def input_tensors(self):
+    """Dict of the batch tensors (``source_tensors``, ``target_tensors``, ...); subclasses implement it."""
     raise NotImplementedError
 
   def get_size_in_samples(self):
+    """Number of utterances in one pass over the data, or None when unknown (this base class)."""
     return None
 
   def report_skipped(self):

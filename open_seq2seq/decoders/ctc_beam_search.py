@@ -52,6 +52,7 @@ class WordScorer:
     self._cache = {}
 
   def is_word_prefix(self, partial_word):
+    """True if ``partial_word`` is a prefix of (or equal to) a word of the language model's vocabulary."""
     return partial_word in self._word_prefixes
 
   def score(self, words, offset_charged=False):

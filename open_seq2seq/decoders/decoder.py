@@ -12,6 +12,8 @@ class Decoder(Component):
     super().__init__(params, model, name, mode)
 
   def decode(self, input_dict):
+    """Casts the floating ``encoder_output['outputs']`` to the decoder's dtype and returns ``_decode`` of the
+    input dict, built in the decoder's variable scope."""
     with self.variable_scope():
       encoder_output = dict(input_dict["encoder_output"])
       outputs = encoder_output["outputs"]

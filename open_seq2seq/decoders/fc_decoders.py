@@ -16,6 +16,7 @@ class FullyConnectedCTCDecoder(Decoder):
 
   @staticmethod
   def get_required_params():
+    """Adds ``tgt_vocab_size``."""
     return dict(Decoder.get_required_params(), **{
         "tgt_vocab_size": Param(Range(int, low=1), doc="characters V of the vocabulary, without the CTC blank "
                                                        "(Speech2Text sets it from the data layer)"),
@@ -23,6 +24,7 @@ class FullyConnectedCTCDecoder(Decoder):
 
   @staticmethod
   def get_optional_params():
+    """Adds ``logits_to_outputs_func``, ``infer_logits_to_pickle`` and ``use_language_model``."""
     return dict(Decoder.get_optional_params(), **{
         "logits_to_outputs_func": Param(None, None, "function (time-major logits [T', B, V+1], decoder input dict) "
                                                     "-> outputs; None: greedy CTC decoding"),

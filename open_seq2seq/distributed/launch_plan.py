@@ -60,6 +60,8 @@ def launch_plan(path, server_id, job_id):
 
 
 def main(argv=None):
+  """Command line ``RANK_TABLE SERVER_ID JOB_ID``: prints the launch plan's records tab-separated, one a line;
+  returns 0, or 2 after writing a usage error, RankTableError or ValueError to stderr."""
   argv = sys.argv[1:] if argv is None else argv
   if len(argv) != 3:
     sys.stderr.write("usage: python -m open_seq2seq.distributed.launch_plan RANK_TABLE SERVER_ID JOB_ID\n")

@@ -120,12 +120,15 @@ class AscendEnvironment:
                job_id=environ.get("JOB_ID") or None, rank_table=rank_table)
 
   def size(self):
+    """Number of ranks (RANK_SIZE)."""
     return self.rank_size
 
   def rank(self):
+    """This process's rank (DEVICE_INDEX)."""
     return self.device_index
 
   def local_rank(self):
+    """This process's device on its server (DEVICE_ID)."""
     return self.device_id
 
 

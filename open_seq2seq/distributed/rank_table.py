@@ -38,6 +38,7 @@ class RankTableError(ValueError):
 
 @dataclass(frozen=True)
 class Device:
+  """One device of a server in the rank table."""
   device_id: int
   device_ip: str
   rank_id: int
@@ -45,28 +46,33 @@ class Device:
 
 @dataclass(frozen=True)
 class Server:
+  """One server of the rank table and its devices."""
   server_id: str
   devices: Tuple[Device, ...]
 
   @property
   def slot_count(self):
+    """Number of devices of the server."""
     return len(self.devices)
 
 
 @dataclass(frozen=True)
 class RankLocation:
+  """Where a rank runs: its server and device id."""
   server_id: str
   device_id: int
 
 
 @dataclass(frozen=True)
 class RankTable:
+  """A validated HCCL rank table read from ``source``."""
   source: str
   version: str
   servers: Tuple[Server, ...]
 
   @property
   def world_size(self):
+    """Number of ranks: the devices of all servers."""
     return sum(server.slot_count for server in self.servers)
 
   @property
@@ -82,6 +88,7 @@ class RankTable:
     return tuple(by_rank[rank] for rank in range(len(by_rank)))
 
   def location_of(self, rank):
+    """The RankLocation of ``rank``; raises ValueError unless it is an int in ``0..world_size-1``."""
     if not isinstance(rank, int) or isinstance(rank, bool) or not 0 <= rank < self.world_size:
       raise ValueError("rank must be an integer in 0..{}, got {!r}".format(self.world_size - 1, rank))
     return self.rank_locations[rank]
@@ -215,6 +222,7 @@ class _Fields:
     return RankTableError(self.source, path, problem)
 
   def object(self, value, path):
+    """``value`` if it is a dict, else raises RankTableError at ``path``."""
     if not isinstance(value, dict):
       raise self._error(path, "expected a JSON object, got {}".format(_describe(value)))
     return value
@@ -226,18 +234,22 @@ class _Fields:
     return parent[key], path
 
   def array(self, parent, key, parent_path):
+    """``parent[key]`` if it is a list; raises RankTableError if it is missing or not one."""
     value, path = self._get(parent, key, parent_path)
     if not isinstance(value, list):
       raise self._error(path, "expected a JSON array, got {}".format(_describe(value)))
     return value
 
   def string(self, parent, key, parent_path):
+    """``parent[key]`` if it is a str; raises RankTableError if it is missing or not one."""
     value, path = self._get(parent, key, parent_path)
     if not isinstance(value, str):
       raise self._error(path, "expected a string, got {}".format(_describe(value)))
     return value
 
   def integer(self, parent, key, parent_path):
+    """``parent[key]``, a string of a non-negative integer, as int; raises RankTableError if it is missing, not
+    such a string or has too many digits."""
     value, path = self._get(parent, key, parent_path)
     if not isinstance(value, str) or not _NON_NEGATIVE_INTEGER.fullmatch(value):
       raise self._error(path, "expected a string holding a non-negative integer (e.g. \"0\"), got {}".format(

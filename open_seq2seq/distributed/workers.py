@@ -23,6 +23,8 @@ class BroadcastVariablesHook(tf.train.SessionRunHook):
     self._op = None
 
   def begin(self):
+    """Builds the op that assigns each global variable its value broadcast from rank 0 (reduced precision as
+    float32)."""
     assignments = []
     with tf.name_scope("broadcast_from_rank_0"):
       for var in tf.global_variables():
@@ -33,6 +35,7 @@ class BroadcastVariablesHook(tf.train.SessionRunHook):
     self._op = tf.group(*assignments)
 
   def after_create_session(self, session, coord):
+    """Runs the broadcast."""
     session.run(self._op)
 
 
@@ -47,23 +50,29 @@ class HorovodWorkers:
     self._hvd = hvd
 
   def size(self):
+    """Number of Horovod processes."""
     return self._hvd.size()
 
   def rank(self):
+    """This process's Horovod rank."""
     return self._hvd.rank()
 
   def local_rank(self):
+    """This process's rank on its host."""
     return self._hvd.local_rank()
 
   def reduce_gradients(self, grads):
+    """``grads`` averaged over the workers with Horovod allreduce."""
     with tf.name_scope("all_reduce"):
       return [self._hvd.allreduce(grad, op=self._hvd.Average) for grad in grads]
 
   @staticmethod
   def wrap_optimizer(optimizer):
+    """``optimizer`` unchanged: Horovod reduces the gradients in reduce_gradients."""
     return optimizer
 
   def broadcast_hook(self):
+    """A BroadcastVariablesHook that broadcasts with Horovod."""
     return BroadcastVariablesHook(self._hvd.broadcast)
 
   def gather(self, value):
@@ -84,26 +93,33 @@ class AscendWorkers:
     register_npu_ops()
 
   def size(self):
+    """Number of ranks (RANK_SIZE)."""
     return self._environment.size()
 
   def rank(self):
+    """This process's rank (DEVICE_INDEX)."""
     return self._environment.rank()
 
   def local_rank(self):
+    """This process's device on its server (DEVICE_ID)."""
     return self._environment.local_rank()
 
   @staticmethod
   def reduce_gradients(grads):
+    """``grads`` unchanged: the NPU distributed optimizer averages them."""
     return grads
 
   @staticmethod
   def wrap_optimizer(optimizer):
+    """``optimizer`` wrapped by npu_bridge's distributed optimizer."""
     return npu_distributed_optimizer(optimizer)
 
   def broadcast_hook(self):
+    """npu_bridge's variable broadcast hook for this rank."""
     return npu_broadcast_hook(self.rank())
 
   def gather(self, value):
+    """Not available over HCCL: always raises NotImplementedError."""
     raise NotImplementedError("gathering Python results over HCCL is not available; evaluate unsharded")
 
 

@@ -12,6 +12,8 @@ class Encoder(Component):
     super().__init__(params, model, name, mode)
 
   def encode(self, input_dict):
+    """Casts the floating ``source_tensors`` to the encoder's dtype and returns ``_encode`` of them, built in the
+    encoder's variable scope."""
     with self.variable_scope():
       source = input_dict["source_tensors"]
       cast = [tf.cast(t, self._params["dtype"]) if t.dtype.is_floating else t for t in source]

@@ -36,6 +36,7 @@ class TDNNEncoder(Encoder):
 
   @staticmethod
   def get_required_params():
+    """Adds ``dropout_keep_prob``, ``convnet_layers`` and ``activation_fn``."""
     return dict(Encoder.get_required_params(), **{
         "dropout_keep_prob": Param(KEEP_PROB, doc="probability of keeping an activation in training, in every "
                                                   "block that sets none"),
@@ -46,6 +47,7 @@ class TDNNEncoder(Encoder):
 
   @staticmethod
   def get_optional_params():
+    """Adds the layout, batch-norm, conv-mask and DropBlock options."""
     return dict(Encoder.get_optional_params(), **{
         "data_format": Inert(["channels_last"], "channels_last [B, T, C] is the only layout implemented"),
         "normalization": Inert(["batch_norm"], "batch normalisation is the only normalisation implemented"),

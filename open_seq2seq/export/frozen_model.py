@@ -108,4 +108,5 @@ class FrozenJasper:
     return valid_logits(logits, logits_length, len(features))
 
   def close(self):
+    """Closes the session."""
     self.session.close()

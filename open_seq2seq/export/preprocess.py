@@ -65,6 +65,8 @@ def preprocess(config_module, manifest, source_dir, workers):
   index_file = os.path.join(source_dir, INDEX_FILE)
 
   def featurize(index):
+    """Writes the features and length of utterance ``index`` as .bin files; returns ``(index, duration)``. Raises
+    ValueError naming the manifest and file when its features cannot be computed."""
     try:
       features, duration = data_layer.features_of(index, seed=0)
     except ValueError as error:

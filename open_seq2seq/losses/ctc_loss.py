@@ -41,6 +41,7 @@ class CTCLoss(Loss):
 
   @staticmethod
   def get_optional_params():
+    """Adds ``mask_nan``."""
     return {"mask_nan": Param(bool, True, "an utterance that cannot be aligned to its frames gets loss 0 and no "
                                           "gradient (and is counted) instead of TensorFlow's 0 or inf")}
 
@@ -49,6 +50,8 @@ class CTCLoss(Loss):
     self._mask_nan = self._params["mask_nan"]
 
   def compute_loss(self, input_dict):
+    """Mean CTC loss over the batch of time-major logits ``[T', B, V+1]``; counts the unalignable utterances in a
+    collection and, with ``mask_nan``, gives them loss 0."""
     logits = tf.cast(input_dict["decoder_output"]["logits"], tf.float32)
     src_length = input_dict["decoder_output"]["src_length"]
     labels, label_length = input_dict["target_tensors"]

@@ -9,10 +9,12 @@ class Loss:
 
   @staticmethod
   def get_required_params():
+    """None in this base class."""
     return {}
 
   @staticmethod
   def get_optional_params():
+    """None in this base class."""
     return {}
 
   def __init__(self, params, model, name="loss"):
@@ -23,4 +25,5 @@ class Loss:
     self._name = name
 
   def compute_loss(self, input_dict):
+    """The scalar loss of ``input_dict``; subclasses implement it."""
     raise NotImplementedError

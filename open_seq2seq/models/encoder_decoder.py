@@ -12,6 +12,7 @@ class EncoderDecoderModel(Model):
 
   @staticmethod
   def get_required_params():
+    """Adds ``encoder`` and ``decoder``."""
     return dict(Model.get_required_params(), **{
         "encoder": Param(None, doc="the encoder class, e.g. TDNNEncoder"),
         "decoder": Param(None, doc="the decoder class, e.g. FullyConnectedCTCDecoder"),
@@ -19,6 +20,7 @@ class EncoderDecoderModel(Model):
 
   @staticmethod
   def get_optional_params():
+    """Adds the encoder, decoder and loss parameters and the loss class."""
     return dict(Model.get_optional_params(), **{
         "encoder_params": Param(dict, {}, "the encoder's parameters (describe its class)"),
         "decoder_params": Param(dict, {}, "the decoder's parameters (describe its class)"),
@@ -52,10 +54,12 @@ class EncoderDecoderModel(Model):
 
   @property
   def encoder(self):
+    """The encoder instance."""
     return self._encoder
 
   @property
   def decoder(self):
+    """The decoder instance."""
     return self._decoder
 
   def _build_forward_pass_graph(self, input_tensors):

@@ -20,6 +20,7 @@ class Model:
 
   @staticmethod
   def get_required_params():
+    """``use_horovod``, ``batch_size_per_gpu`` and ``data_layer``."""
     return {
         "use_horovod": Param(bool, doc="one process per device, the workers started by horovodrun or "
                                        "scripts/run_8p.sh; gradients are averaged across them"),
@@ -30,6 +31,7 @@ class Model:
 
   @staticmethod
   def get_optional_params():
+    """The optional model parameters (logging, training length, optimizer, precision, evaluation, ...)."""
     # Periodic actions run every N global steps; 0 or None switches the action off.
     every = Range(int, low=0)
     return {
@@ -180,18 +182,22 @@ class Model:
 
   @property
   def params(self):
+    """The validated parameters."""
     return self._params
 
   @property
   def mode(self):
+    """``train``, ``eval`` or ``infer``."""
     return self._mode
 
   @property
   def hvd(self):
+    """The workers object passed to the model (Horovod or Ascend), or None."""
     return self._hvd
 
   @property
   def last_step(self):
+    """The global step training stops at (``max_steps``, or ``num_epochs`` times the steps per epoch)."""
     return self._last_step
 
   @property
@@ -200,9 +206,11 @@ class Model:
     return self._params["ema_decay"]
 
   def get_data_layer(self):
+    """The data layer instance."""
     return self._data_layer
 
   def get_tf_dtype(self):
+    """The TensorFlow dtype the model computes in (from ``dtype``)."""
     return compute_dtype(self._params["dtype"])
 
   def _build_forward_pass_graph(self, input_tensors):
@@ -252,6 +260,7 @@ class Model:
       lr_params["steps_per_epoch"] = self._steps_in_epoch
 
     def learning_rate_fn(global_step):
+      """The learning rate policy at ``global_step`` with the resolved ``lr_params``."""
       return lr_policy(global_step=global_step, **lr_params)
 
     var_list = tf.trainable_variables()

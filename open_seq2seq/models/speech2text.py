@@ -34,6 +34,7 @@ def check_prediction_rows(ids, wav_filenames, data_params):
 
 
 class Speech2Text(EncoderDecoderModel):
+  """Encoder-decoder speech-to-text model (OpenSeq2Seq's Speech2Text): character transcripts scored by WER."""
 
   def _create_decoder(self):
     self._params["decoder_params"]["tgt_vocab_size"] = self.get_data_layer().params["tgt_vocab_size"]
@@ -41,12 +42,15 @@ class Speech2Text(EncoderDecoderModel):
 
   @property
   def idx2char(self):
+    """The data layer's id -> character mapping."""
     return self.get_data_layer().params["idx2char"]
 
   def decode_batch(self, outputs, batch_size):
+    """The transcripts of the decoded sparse ``outputs[0]`` of ``batch_size`` utterances."""
     return sparse_to_strings(outputs[0], self.idx2char, batch_size)
 
   def references(self, input_values):
+    """The reference transcripts of the batch's labels, cut to their lengths."""
     labels, lengths = input_values["target_tensors"]
     return [ids_to_text([int(c) for c in labels[i][:lengths[i]]], self.idx2char) for i in range(len(lengths))]
 
@@ -58,6 +62,8 @@ class Speech2Text(EncoderDecoderModel):
     return edits, words, references, hypotheses
 
   def finalize_evaluation(self, results_per_batch):
+    """Prints and returns the corpus WER (``Eval WER``, word edits, reference words) of the per-batch results;
+    raises ValueError when the references hold no words."""
     edits = sum(r[0] for r in results_per_batch)
     words = sum(r[1] for r in results_per_batch)
     if not words:
@@ -69,6 +75,7 @@ class Speech2Text(EncoderDecoderModel):
     return {"Eval WER": wer, "word_edits": edits, "reference_words": words}
 
   def maybe_print_logs(self, input_values, output_values):
+    """Prints the first utterance's reference, prediction and WER; returns ``{"Sample WER": wer}``."""
     references = self.references(input_values)
     hypothesis = self.decode_batch(output_values, len(references))[0]
     edits, words = word_errors(references[0], hypothesis)
@@ -80,6 +87,7 @@ class Speech2Text(EncoderDecoderModel):
 
   @property
   def logits_to_pickle(self):
+    """True when the decoder outputs logits instead of transcripts in infer mode."""
     return self.decoder.params["infer_logits_to_pickle"]
 
   def infer(self, input_values, output_values):

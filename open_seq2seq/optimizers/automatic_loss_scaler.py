@@ -73,6 +73,8 @@ class BackoffScaler:
     self._last_overflow_iteration = state["last_overflow_iteration"]
 
   def update_op(self, has_nan, amax):
+    """Op that updates the scale after a step with ``has_nan`` / ``amax`` (maximum gradient magnitude) and
+    counts the iteration."""
     iteration = self._iteration.read_value()
     last_overflow = self._last_overflow_iteration.read_value()
     scale = self.scale.read_value()
@@ -130,6 +132,8 @@ class LogMaxScaler:
     self._b2_correction = state["b2_correction"]
 
   def update_op(self, has_nan, amax):
+    """Op that updates the moving statistics of log2(``amax``) and the scale derived from them, and counts the
+    iteration (reproduces OpenSeq2Seq's LogMaxScaler, quirks included)."""
     amax = tf.cast(amax, tf.float32)
     # Reference quirk kept on purpose: an overflow feeds 2**log_max (65536), not log_max, into the averages,
     # which pins the scale at scale_min for a long time afterwards.

@@ -46,12 +46,15 @@ class MovingAverageOptimizer(tf.train.Optimizer):
 
   @property
   def ema(self):
+    """The tf.train.ExponentialMovingAverage of the variables."""
     return self._ema
 
   def compute_gradients(self, *args, **kwargs):
+    """The wrapped optimizer's compute_gradients."""
     return self._optimizer.compute_gradients(*args, **kwargs)
 
   def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+    """Applies the wrapped optimizer's update, then the moving averages of the updated variables; returns the op."""
     grads_and_vars = list(grads_and_vars)
     update = self._optimizer.apply_gradients(grads_and_vars, global_step=global_step, name=name)
     with tf.control_dependencies([update]):

@@ -207,5 +207,6 @@ def transformer_policy(global_step, learning_rate, d_model, warmup_steps, max_lr
 
 
 def fixed_lr(global_step, learning_rate):
+  """Constant ``learning_rate`` (float32), whatever ``global_step``."""
   del global_step
   return tf.constant(learning_rate, tf.float32, name="learning_rate")

@@ -46,9 +46,12 @@ class MixedPrecisionOptimizerWrapper(tf.train.Optimizer):
 
   @property
   def loss_scale(self):
+    """The loss scale: a float, or the automatic scaler's variable."""
     return self._loss_scale
 
   def compute_gradients(self, loss, var_list=None, **kwargs):
+    """Gradients of the scaled ``loss``, unscaled, with float32 master copies in place of reduced-precision
+    variables (their gradients cast to float32)."""
     scaled_loss = loss * tf.cast(self._loss_scale, loss.dtype)
     grads_and_vars = self._optimizer.compute_gradients(scaled_loss, var_list=var_list, **kwargs)
     paired = []
@@ -66,9 +69,12 @@ class MixedPrecisionOptimizerWrapper(tf.train.Optimizer):
     return [(_scale_gradient(grad, inverse_scale), var) for grad, var in paired]
 
   def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+    """Applies the gradients to the master copies and copies them back to the reduced-precision variables; with
+    automatic scaling, updates the scale and skips the step when the gradients are not finite."""
     grads_and_vars = list(grads_and_vars)
 
     def apply():
+      """The wrapped optimizer's update followed by the write-back to the reduced-precision variables."""
       update = self._optimizer.apply_gradients(grads_and_vars, global_step=global_step, name=name)
       with tf.control_dependencies([update]):
         write_back = [self._reduced_of_master[var.op.name].assign(

@@ -12,6 +12,8 @@ import tensorflow.compat.v1 as tf
 
 
 class NovoGrad(tf.train.MomentumOptimizer):
+  """NovoGrad (OpenSeq2Seq's), on top of MomentumOptimizer: gradients are normalised by their per-layer second
+  moment before the momentum update (see the module docstring)."""
 
   def __init__(self, learning_rate=1.0, beta1=0.95, beta2=0.98, epsilon=1e-8, weight_decay=0.0,
                grad_averaging=False, ema_bug_compat=False, use_locking=False, name="NovoGrad"):
@@ -25,6 +27,8 @@ class NovoGrad(tf.train.MomentumOptimizer):
     self._grads_ema = None
 
   def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+    """Normalises each gradient by its layer's second moment, adds weight decay and applies the momentum update
+    after storing the moments (unless ``ema_bug_compat``)."""
     grads_and_vars = list(grads_and_vars)
     if self._grads_ema is None:
       self._grads_ema = [

@@ -256,6 +256,7 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
     if iter_size > 1:
 
       def update_and_clear():
+        """Applies the accumulated gradients, then zeroes the accumulators."""
         update = apply()
         with tf.control_dependencies([update]):
           return tf.group(*[accumulator.assign(tf.zeros_like(accumulator)) for accumulator in accumulators])

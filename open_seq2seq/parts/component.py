@@ -17,10 +17,12 @@ class Component:
 
   @staticmethod
   def get_required_params():
+    """None in this base class."""
     return {}
 
   @staticmethod
   def get_optional_params():
+    """``regularizer``, ``initializer`` (with their params) and ``dtype``."""
     return {
         "regularizer": Param(None, None, "regularizer class of the kernels, called with regularizer_params; when "
                                          "the key is absent, the model's"),
@@ -45,10 +47,12 @@ class Component:
 
   @property
   def params(self):
+    """The validated parameters."""
     return self._params
 
   @property
   def mode(self):
+    """``train``, ``eval`` or ``infer``."""
     return self._mode
 
   def variable_scope(self):
@@ -59,6 +63,7 @@ class Component:
     return tf.variable_scope(self._name, initializer=initializer, dtype=self._params["dtype"])
 
   def regularizer(self):
+    """The regularizer built from ``regularizer`` and ``regularizer_params``, or None."""
     if self._params["regularizer"] is None:
       return None
     return self._params["regularizer"](**self._params["regularizer_params"])

@@ -38,6 +38,7 @@ class ProgressHook(tf.train.SessionRunHook):
     self._unalignable_seen = False
 
   def begin(self):
+    """Resets the timing state; writes the CSV header of a new progress file (an existing one keeps its columns)."""
     self._global_step = tf.train.get_global_step()
     self._start = None
     self._first_step = None
@@ -55,10 +56,13 @@ class ProgressHook(tf.train.SessionRunHook):
         csv.writer(handle).writerow(self.COLUMNS)
 
   def before_run(self, run_context):
+    """Fetches the global step, learning rate, loss and unalignable-utterance count."""
     return tf.train.SessionRunArgs([self._global_step, self._model.learning_rate, self._model.loss,
                                     self._unalignable_count])
 
   def after_run(self, run_context, run_values):
+    """Accumulates the loss; every ``every`` global steps (when the step was not skipped) prints the progress
+    (loss, mean loss, FPS, elapsed, ETA) and appends it to the CSV."""
     now = time.time()
     step_before, learning_rate, loss_value, unalignable = run_values.results
     global_step = step_before + 1
@@ -119,15 +123,18 @@ class PrintSamplesHook(tf.train.SessionRunHook):
     self._fetches = [model.get_data_layer().input_tensors, model.output]
 
   def begin(self):
+    """Looks up the global step."""
     self._global_step = tf.train.get_global_step()
     self._next_step = None
 
   def before_run(self, run_context):
+    """Fetches the samples' tensors too on steps that print them."""
     if self._next_step is not None and self._next_step % self._every == 0:
       return tf.train.SessionRunArgs([self._global_step, self._fetches])
     return tf.train.SessionRunArgs([self._global_step, []])
 
   def after_run(self, run_context, run_values):
+    """Prints the samples when they were fetched."""
     step_before, fetched = run_values.results
     if fetched:
       self._model.maybe_print_logs(fetched[0], fetched[1])
@@ -149,15 +156,18 @@ class RunEvaluationHook(tf.train.SessionRunHook):
     self.history = []
 
   def begin(self):
+    """Looks up the global step and creates the best-model saver and summary writer."""
     self._global_step = tf.train.get_global_step()
     self._saver = tf.train.Saver(max_to_keep=self._num_checkpoints, save_relative_paths=True) \
         if self._save_best else None
     self._writer = tf.summary.FileWriterCache.get(self._logdir) if self._logdir else None
 
   def before_run(self, run_context):
+    """Fetches the global step."""
     return tf.train.SessionRunArgs(self._global_step)
 
   def after_run(self, run_context, run_values):
+    """Runs the evaluation every ``every`` steps and at the last step, once the global step advanced."""
     step = run_values.results + 1
     if step % self._every != 0 and step != self._last_step:
       return
@@ -166,6 +176,8 @@ class RunEvaluationHook(tf.train.SessionRunHook):
     self.run_evaluation(run_context.session, step)
 
   def run_evaluation(self, sess, step):
+    """Evaluates the eval model, records ``(step, loss, wer)``, writes the summaries and history, and saves a
+    best model when the WER improves."""
     deco_print("Running evaluation on a validation set:")
     results, loss = iterate_data(self._model, sess, compute_loss=True, verbose=False)
     deco_print("Validation loss: {:.4f} ".format(loss), offset=4)
@@ -204,6 +216,7 @@ class NonFiniteLossHook(tf.train.SessionRunHook):
     self._consecutive_zero = 0
 
   def begin(self):
+    """Looks up the global step and the non-finite and zero gradient flags."""
     self._global_step = tf.train.get_global_step()
     flags = tf.get_collection(NONFINITE_GRADIENTS)
     self._nonfinite_gradients = flags[0] if flags else tf.constant(False)
@@ -211,10 +224,12 @@ class NonFiniteLossHook(tf.train.SessionRunHook):
     self._zero_gradients = zero[0] if zero else tf.constant(False)
 
   def before_run(self, run_context):
+    """Fetches the global step, loss and gradient flags."""
     return tf.train.SessionRunArgs([self._global_step, self._model.loss, self._nonfinite_gradients,
                                     self._zero_gradients])
 
   def after_run(self, run_context, run_values):
+    """Warns on a non-finite loss or gradients; raises NonFiniteLossError after too many in a row."""
     step_before, loss_value, nonfinite_gradients, zero_gradients = run_values.results
     self._check_zero_gradients(np.isfinite(loss_value) and loss_value > 0 and zero_gradients, step_before + 1,
                                loss_value)

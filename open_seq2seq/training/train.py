@@ -97,6 +97,7 @@ def train(train_model, eval_model=None, debug_port=None, custom_hooks=(), stop_g
                                warm_start=True)
 
     def init_fn(scaffold, sess):
+      """Restores the base model's variables into ``sess``."""
       del scaffold
       restore(sess)
 

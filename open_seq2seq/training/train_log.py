@@ -133,6 +133,7 @@ def training_time_ms(global_fps, batch_size, rank_size=1):
 
 
 def case_name(network, batch_size, rank_size, kind="perf"):
+  """Log case name ``<network>_bs<batch_size>_<rank_size>p_<kind>``."""
   return "{}_bs{}_{}p_{}".format(network, batch_size, rank_size, kind)
 
 

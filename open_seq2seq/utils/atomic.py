@@ -18,6 +18,7 @@ def temp_path_for(path):
 
 
 def is_temp_path(name):
+  """True if ``name`` looks like a temporary file of atomic_output (a hidden file holding ``.tmp.``)."""
   return os.path.basename(name).startswith(".") and ".tmp." in name
 
 

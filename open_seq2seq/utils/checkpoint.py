@@ -276,6 +276,7 @@ def build_restore_fn(checkpoint, variables=None, use_ema=False, warm_start=False
   saver = tf.train.Saver(same_dtype) if same_dtype else None
 
   def restore(sess):
+    """Restores the matching variables from the checkpoint into ``sess``, casting those of another dtype."""
     if saver is not None:
       saver.restore(sess, checkpoint)
     if assign_ops:

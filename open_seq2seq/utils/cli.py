@@ -17,6 +17,7 @@ class ArgumentParser(argparse.ArgumentParser):
   instead of argparse's usage dump (exit status 1, not 2)."""
 
   def error(self, message):
+    """Raises ValueError with ``message``."""
     raise ValueError("{} (see --help)".format(message))
 
 
@@ -27,9 +28,11 @@ def one_line_errors(errors=(ValueError, OSError), prefix="*** Error: ", interrup
   """
 
   def decorate(main):
+    """Wraps ``main``."""
 
     @functools.wraps(main)
     def entry(argv=None):
+      """Runs ``main(argv)``; returns its status, 1 on one of ``errors``, or 130 on Ctrl-C with ``interrupted``."""
       try:
         return main(argv)
       except errors as error:

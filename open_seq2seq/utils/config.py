@@ -47,6 +47,7 @@ def flatten_dict(dct, prefix=""):
 
 
 def nest_dict(flat):
+  """The flat dict with ``/``-separated keys as nested dicts."""
   nested = {}
   for key, value in flat.items():
     node = nested
@@ -105,6 +106,7 @@ class _OverrideParser(argparse.ArgumentParser):
   run.py) instead of argparse's usage dump and exit."""
 
   def error(self, message):
+    """Raises ValueError with ``message``."""
     raise ValueError("{}: {} (each override takes the type of the config's value; ranges are checked when "
                      "the model is built)".format(self.prog, message))
 

@@ -11,6 +11,7 @@ from open_seq2seq.utils.logging import deco_print
 
 
 def checkpoint_dir(logdir, enable_logs):
+  """Folder of the checkpoints: ``logdir/logs`` with ``enable_logs``, else ``logdir``."""
   return os.path.join(logdir, "logs") if enable_logs else logdir
 
 
@@ -74,10 +75,12 @@ class _Tee:
     self._log = log_file
 
   def write(self, text):
+    """Writes ``text`` to the stream and the log file."""
     self._stream.write(text)
     self._log.write(text)
 
   def flush(self):
+    """Flushes the stream and the log file."""
     self._stream.flush()
     self._log.flush()
 
@@ -107,6 +110,7 @@ def create_logdir(logdir, config_file, argv, repo_dir):
   sys.stderr = _Tee(sys.stderr, stderr_log)
 
   def restore():
+    """Puts back the original stdout and stderr and closes the log files."""
     sys.stdout, sys.stderr = original
     stdout_log.close()
     stderr_log.close()

@@ -23,6 +23,7 @@ class _Words(jiwer.AbstractTransform):
   """jiwer transform: a transcript -> its ``words``."""
 
   def process_string(self, s):
+    """The words of ``s``."""
     return words(s)
 
 

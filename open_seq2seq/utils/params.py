@@ -60,6 +60,7 @@ class ListOf:
     self.length = length
 
   def contains(self, value):
+    """True if ``value`` is a list or tuple of the right length whose items all match ``item_spec``."""
     if not isinstance(value, (list, tuple)) or (self.length is not None and len(value) != self.length):
       return False
     return all(_matches(item, self.item_spec) for item in value)
@@ -96,6 +97,7 @@ class Param:
 
   @property
   def required(self):
+    """True when the parameter has no default."""
     return self.default is NO_DEFAULT
 
   def with_default(self, default):
@@ -103,6 +105,7 @@ class Param:
     return Param(self.spec, default, self.doc)
 
   def contains(self, value):
+    """True if ``value`` matches ``spec``."""
     return _matches(value, self.spec)
 
   def __repr__(self):

@@ -27,6 +27,9 @@ _LAYOUT_VERSION = 3
 
 
 class FeatureCache:
+  """On-disk cache of per-utterance features (hdf5, npy or npz), in a folder named by a hash of the feature
+  parameters; entries are keyed by the audio file's absolute path, size and mtime. Raises ValueError for an unknown
+  ``cache_format``. With ``regenerate``, entries not written in this run are not loaded."""
 
   def __init__(self, cache_dir, params, cache_format="hdf5", regenerate=False):
     if cache_format not in FORMATS:
@@ -79,6 +82,7 @@ class FeatureCache:
       return None
 
   def save(self, audio_path, features):
+    """Writes ``features`` as the entry of ``audio_path`` atomically (raises ValueError as entry_path does)."""
     path = self.entry_path(audio_path)
     with atomic_output(path) as tmp:
       if self._format == "hdf5":

@@ -28,6 +28,7 @@ def hz_to_mel(frequencies):
 
 
 def mel_to_hz(mels):
+  """Inverse of hz_to_mel: Slaney mels -> frequencies in Hz (float64 array)."""
   mels = np.asarray(mels, dtype=np.float64)
   return np.where(mels >= _MEL_LOG_START, _MEL_LOG_START_HZ * np.exp(_MEL_LOG_STEP * (mels - _MEL_LOG_START)),
                   _MEL_LINEAR_HZ * mels)

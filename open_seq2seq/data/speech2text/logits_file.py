@@ -34,6 +34,7 @@ seconds per logit frame; ``vocab``: the V characters, by index (blank is index V
 
 
 class LogitsFileError(ValueError):
+  """A logits file that cannot be read or does not match what the caller expects."""
   pass
 
 

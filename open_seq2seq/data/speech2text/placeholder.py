@@ -23,6 +23,7 @@ class PlaceholderSpeechDataLayer(DataLayer):
 
   @staticmethod
   def get_required_params():
+    """Adds ``num_audio_features`` and ``vocab_file``."""
     return dict(DataLayer.get_required_params(), **{
         "num_audio_features": Param(Range(int, low=1), doc="features F per frame"),
         "vocab_file": Param(str, doc="the characters, one a line, as in training"),
@@ -30,6 +31,7 @@ class PlaceholderSpeechDataLayer(DataLayer):
 
   @staticmethod
   def get_optional_params():
+    """Adds ``pad_to``, ``num_frames``, ``static_batch`` and ``random_seed``."""
     return dict(DataLayer.get_optional_params(), **{
         "pad_to": Param(Range(int, low=0), 0, "frames: the time axis is padded to a multiple of it inside the "
                                               "graph; 0: no padding"),
@@ -49,6 +51,8 @@ class PlaceholderSpeechDataLayer(DataLayer):
     self._input_tensors = None
 
   def build_graph(self):
+    """Creates the features ``[B, T, F]`` and lengths ``[B]`` placeholders, pads the time axis to a multiple of
+    ``pad_to`` and sets ``input_tensors``."""
     p = self._params
     batch = p["batch_size"] if p["static_batch"] else None
     x = tf.placeholder(p["dtype"], [batch, p["num_frames"], p["num_audio_features"]], name=FEATURES)
@@ -65,8 +69,10 @@ class PlaceholderSpeechDataLayer(DataLayer):
 
   @property
   def iterator(self):
+    """None: placeholders have no iterator."""
     return None
 
   @property
   def input_tensors(self):
+    """``{"source_tensors": [features [B, T, F], lengths [B]]}``."""
     return self._input_tensors

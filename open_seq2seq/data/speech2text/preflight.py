@@ -154,6 +154,7 @@ class ScanCache:
     return header
 
   def put(self, path, status, header):
+    """Records ``header`` as the entry of ``path`` with its ``status`` (size and mtime) and marks the cache changed."""
     self._entries[path] = [status.st_size, status.st_mtime_ns] + list(header)
     self._changed = True
 
@@ -200,6 +201,7 @@ def scan_audio(rows, workers=None):
       jobs.append((index, path, status))
 
   def probe(job):
+    """``(job, probe_audio(job path))`` for one ``(index, path, status)`` job."""
     return job, probe_audio(job[1])
 
   with _quiet_stderr():

@@ -43,6 +43,7 @@ class Speech2TextDataLayer(DataLayer):
 
   @staticmethod
   def get_required_params():
+    """Adds ``num_audio_features``, ``input_type``, ``vocab_file`` and ``dataset_files``."""
     return dict(DataLayer.get_required_params(), **{
         "num_audio_features": Param(Range(int, low=1), doc="features F per frame (mel bands, cepstra or "
                                                            "frequency bins)"),
@@ -53,6 +54,7 @@ class Speech2TextDataLayer(DataLayer):
 
   @staticmethod
   def get_optional_params():
+    """Adds the feature, augmentation, duration-filter and input-pipeline options."""
     return dict(DataLayer.get_optional_params(), **{
         "backend": Param(["librosa", "psf"], "psf", "feature extraction: python_speech_features (the reference's "
                                                     "default) or librosa's"),
@@ -193,6 +195,7 @@ class Speech2TextDataLayer(DataLayer):
         self.skipped.append(problem)
 
   def report_skipped(self):
+    """Prints the utterances skipped with ``skip_bad_data``, if any."""
     if self.skipped:
       deco_print("skip_bad_data: skipped {} utterance(s):".format(len(self.skipped)))
       list_problems(self.skipped)
@@ -221,6 +224,7 @@ class Speech2TextDataLayer(DataLayer):
     return self._all_wav_filenames
 
   def get_size_in_samples(self):
+    """Number of utterances (manifest rows kept) in one pass."""
     return len(self._rows)
 
   def features_of(self, index, seed):
@@ -294,6 +298,9 @@ class Speech2TextDataLayer(DataLayer):
     return self._input_error
 
   def build_graph(self):
+    """Builds the tf.data pipeline (shuffle and repeat in train mode, features computed in numpy, padded or
+    length-bucketed batches) and sets ``input_tensors``: features ``[B, T, F]`` and lengths ``[B]``, plus labels
+    ``[B, L]`` and label lengths ``[B]`` (or ``source_ids`` in infer mode)."""
     p = self._params
     num_rows = len(self._rows)
     dataset = tf.data.Dataset.range(num_rows)
@@ -309,6 +316,8 @@ class Speech2TextDataLayer(DataLayer):
     num_features = p["num_audio_features"]
 
     def parse(index, seed):
+      """Features, lengths and labels (or ids) of row ``index`` computed by ``_parse``, with their static shapes
+      set; the last value says whether to keep the row."""
       values = tf.numpy_function(self._parse, [index, seed], out_types, stateful=False)
       values[0].set_shape([None, num_features])
       for tensor in values[1:]:
@@ -348,8 +357,10 @@ class Speech2TextDataLayer(DataLayer):
 
   @property
   def iterator(self):
+    """The initializable tf.data iterator."""
     return self._iterator
 
   @property
   def input_tensors(self):
+    """The batch tensors set by build_graph."""
     return self._input_tensors

@@ -15,6 +15,7 @@ class SyntheticSpeech2TextDataLayer(DataLayer):
 
   @staticmethod
   def get_required_params():
+    """Adds ``num_audio_features`` and ``vocab_file``."""
     return dict(DataLayer.get_required_params(), **{
         "num_audio_features": Param(Range(int, low=1), doc="features F per frame"),
         "vocab_file": Param(str, doc="the characters, one a line; labels are drawn among them"),
@@ -22,6 +23,7 @@ class SyntheticSpeech2TextDataLayer(DataLayer):
 
   @staticmethod
   def get_optional_params():
+    """Adds the sizes of the random batches and their seed."""
     return dict(DataLayer.get_optional_params(), **{
         "batch_size": Param(Range(int, low=1), 8, "utterances per batch (the model sets it from "
                                                   "batch_size_per_gpu)"),
@@ -39,6 +41,7 @@ class SyntheticSpeech2TextDataLayer(DataLayer):
     self._input_tensors = None
 
   def build_graph(self):
+    """Draws ``num_batches`` random batches (features ``[B, T, F]``, labels ``[B, L]``) served in turn forever."""
     p = self._params
     rng = np.random.default_rng(p["random_seed"])
     count, batch = p["num_batches"], p["batch_size"]
@@ -56,11 +59,14 @@ class SyntheticSpeech2TextDataLayer(DataLayer):
 
   @property
   def iterator(self):
+    """The initializable tf.data iterator."""
     return self._iterator
 
   @property
   def input_tensors(self):
+    """The batch tensors set by build_graph."""
     return self._input_tensors
 
   def get_size_in_samples(self):
+    """``num_batches * batch_size``."""
     return self._params["num_batches"] * self._params["batch_size"]

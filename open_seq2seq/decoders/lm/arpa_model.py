@@ -14,6 +14,7 @@ UNKNOWN_LOG10_PROB = -10.0
 
 
 class ArpaFormatError(ValueError):
+  """An ARPA file that does not parse."""
   pass
 
 
@@ -30,9 +31,11 @@ class ArpaLanguageModel:
 
   @classmethod
   def from_file(cls, path):
+    """The model read from the ARPA file ``path``."""
     return cls(read_arpa((line for _, line in read_text_lines(path)), path))
 
   def map_word(self, word):
+    """``word`` if it is in the vocabulary, else the unknown-word token."""
     return word if word in self.vocabulary else UNKNOWN_WORD
 
   def log10_prob(self, word, context=()):

@@ -89,4 +89,5 @@ def random_eq_sos(rng, gain_db_range, sample_freq):
 
 
 def apply_sos(signal, sos):
+  """``signal`` filtered by the second-order sections ``sos`` (scipy sosfilt), as float32."""
   return sosfilt(sos, signal).astype(np.float32)

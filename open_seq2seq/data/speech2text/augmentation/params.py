@@ -32,6 +32,8 @@ def _range(low, high, integer=False):
   word = "ints" if integer else "numbers"
 
   def problem(value):
+    """None if ``value`` is a ``[min, max]`` pair of numbers (ints if ``integer``) with ``low <= min <= max <=
+    high``, else the problem text."""
     if (not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_number(v, integer) for v in value)
         or not low <= value[0] <= value[1] <= high):
       return "expected [min, max], {} with {} <= min <= max <= {}".format(word, low, high)
