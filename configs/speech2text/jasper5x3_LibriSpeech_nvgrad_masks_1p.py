@@ -1,147 +1,35 @@
-# Jasper DR 5x3 on LibriSpeech 960 h, one device (Ascend port's 1p config: 1 epoch).
+# Jasper DR 5x3 on LibriSpeech 960 h, one device (Ascend port's 1p config: 1 epoch): the 10x5 SpecAugment
+# recipe (jasper10x5_LibriSpeech_nvgrad_masks.py: NovoGrad, LARC, features, CTC head, masks) with five blocks
+# of three sub-blocks and the port's length caps.
 # Set the dataset root in ONE place: the LIBRISPEECH_ROOT environment variable (default /data/librispeech),
 # the folder that holds the importer's librivox-*.csv files.
+import copy
 import os
+import runpy
 
-from open_seq2seq.data import Speech2TextDataLayer
-from open_seq2seq.decoders import FullyConnectedCTCDecoder
-from open_seq2seq.encoders import TDNNEncoder
 from open_seq2seq.encoders.jasper_layers import conv_layer, jasper_blocks
-from open_seq2seq.losses import CTCLoss
-from open_seq2seq.models import Speech2Text
-from open_seq2seq.optimizers.lr_policies import poly_decay
-from open_seq2seq.optimizers.novograd import NovoGrad
-from open_seq2seq.parts.initializers import xavier_initializer
 
-data_root = os.environ.get("LIBRISPEECH_ROOT", "/data/librispeech")
-repo_root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+_ten_by_five = runpy.run_path(os.path.join(os.path.dirname(__file__), "jasper10x5_LibriSpeech_nvgrad_masks.py"),
+                              init_globals={"tf": tf})
 
 residual_dense = True
 
-base_model = Speech2Text
+base_model = _ten_by_five["base_model"]
+base_params = dict(copy.deepcopy(_ten_by_five["base_params"]), use_horovod=False, num_epochs=1, num_gpus=1)
+# Jasper 5x3 (paper's table 1): prologue, five blocks of three sub-blocks, two epilogue layers.
+base_params["encoder_params"]["convnet_layers"] = [
+    conv_layer(kernel=11, channels=256, keep_prob=0.8, stride=2),
+    *jasper_blocks([(11, 256, 0.8), (13, 384, 0.8), (17, 512, 0.8), (21, 640, 0.7), (25, 768, 0.7)],
+                   repeat=3, residual_dense=residual_dense),
+    conv_layer(kernel=29, channels=896, keep_prob=0.6, dilation=2),
+    conv_layer(kernel=1, channels=1024, keep_prob=0.6),
+]
 
-base_params = {
-    "random_seed": 0,
-    "use_horovod": False,
-    "num_epochs": 1,
-
-    "num_gpus": 1,
-    "batch_size_per_gpu": 32,
-    "iter_size": 1,
-
-    "save_summaries_steps": 100,
-    "print_loss_steps": 10,
-    "print_samples_steps": 2200,
-    "eval_steps": 2200,
-    "save_checkpoint_steps": 1100,
-    "num_checkpoints": 2,
-    "logdir": "jasper_log_folder",
-
-    "optimizer": NovoGrad,
-    "optimizer_params": {
-        "beta1": 0.95,
-        "beta2": 0.98,
-        "epsilon": 1e-08,
-        "weight_decay": 0.001,
-        "grad_averaging": False,
-    },
-    "lr_policy": poly_decay,
-    "lr_policy_params": {
-        "learning_rate": 0.02,
-        "min_lr": 1e-5,
-        "power": 2.0,
-    },
-    "larc_params": {
-        "larc_eta": 0.001,
-    },
-
-    "dtype": "mixed",
-    "loss_scaling": "Backoff",
-
-    "summaries": ["learning_rate", "variables", "gradients", "larc_summaries",
-                  "variable_norm", "gradient_norm", "global_gradient_norm"],
-
-    "encoder": TDNNEncoder,
-    "encoder_params": {
-        # Jasper 5x3 (paper's table 1): prologue, five blocks of three sub-blocks, two epilogue layers.
-        "convnet_layers": [
-            conv_layer(kernel=11, channels=256, keep_prob=0.8, stride=2),
-            *jasper_blocks([(11, 256, 0.8), (13, 384, 0.8), (17, 512, 0.8), (21, 640, 0.7), (25, 768, 0.7)],
-                           repeat=3, residual_dense=residual_dense),
-            conv_layer(kernel=29, channels=896, keep_prob=0.6, dilation=2),
-            conv_layer(kernel=1, channels=1024, keep_prob=0.6),
-        ],
-        "dropout_keep_prob": 0.7,
-        "initializer": xavier_initializer,
-        "initializer_params": {"uniform": False},
-        "normalization": "batch_norm",
-        "activation_fn": tf.nn.relu,
-        "data_format": "channels_last",
-        "use_conv_mask": True,
-    },
-
-    "decoder": FullyConnectedCTCDecoder,
-    "decoder_params": {
-        "initializer": xavier_initializer,
-        "use_language_model": False,
-        "infer_logits_to_pickle": False,
-    },
-    "loss": CTCLoss,
-    "loss_params": {},
-
-    "data_layer": Speech2TextDataLayer,
-    "data_layer_params": {
-        "num_audio_features": 64,
-        "input_type": "logfbank",
-        "vocab_file": os.path.join(repo_root, "open_seq2seq/test_utils/toy_speech_data/vocab.txt"),
-        "norm_per_feature": True,
-        "window": "hanning",
-        "precompute_mel_basis": True,
-        "sample_freq": 16000,
-        "pad_to": 16,
-        "dither": 1e-5,
-        "backend": "librosa",
-    },
-}
-
-train_params = {
-    "data_layer": Speech2TextDataLayer,
-    "data_layer_params": {
-        "augmentation": {
-            "n_freq_mask": 2,
-            "n_time_mask": 2,
-            "width_freq_mask": 6,
-            "width_time_mask": 6,
-        },
-        "dataset_files": [
-            os.path.join(data_root, "librivox-train-clean-100.csv"),
-            os.path.join(data_root, "librivox-train-clean-360.csv"),
-            os.path.join(data_root, "librivox-train-other-500.csv"),
-        ],
-        "max_duration": 16.63,
-        "max_feature_length": 1664,
-        "max_label_length": 96,
-        "shuffle": True,
-    },
-}
-
-eval_params = {
-    "data_layer": Speech2TextDataLayer,
-    "data_layer_params": {
-        "dataset_files": [os.path.join(data_root, "librivox-dev-clean.csv")],
-        "max_duration": 16.63,
-        "max_feature_length": 1664,
-        "max_label_length": 96,
-        "shuffle": False,
-    },
-}
-
-infer_params = {
-    "data_layer": Speech2TextDataLayer,
-    "data_layer_params": {
-        "dataset_files": [os.path.join(data_root, "librivox-test-clean.csv")],
-        "max_feature_length": 1664,
-        "max_label_length": 96,
-        "shuffle": False,
-    },
-}
+# The port's caps: utterances up to 16.63 s (1664 frames of 10 ms) and 96 characters.
+length_caps = {"max_feature_length": 1664, "max_label_length": 96}
+train_params = copy.deepcopy(_ten_by_five["train_params"])
+train_params["data_layer_params"].update(max_duration=16.63, **length_caps)
+eval_params = copy.deepcopy(_ten_by_five["eval_params"])
+eval_params["data_layer_params"].update(max_duration=16.63, **length_caps)
+infer_params = copy.deepcopy(_ten_by_five["infer_params"])
+infer_params["data_layer_params"].update(length_caps)

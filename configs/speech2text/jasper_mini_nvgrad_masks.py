@@ -7,22 +7,22 @@
 # 160-voice corpus rather than overfitting it, and dropout cost 18% of the step time and 4.7 points of dev
 # WER at 15 minutes (36.4 % vs 31.7 % on a 12000-sentence corpus, same seed).
 # Corpus root in ONE place: JASPER_MINI_CORPUS (default <repo>/data/mini_librispeech).
+import copy
 import os
+import runpy
 
-from open_seq2seq.data import Speech2TextDataLayer
-from open_seq2seq.decoders import FullyConnectedCTCDecoder
-from open_seq2seq.encoders import TDNNEncoder
 from open_seq2seq.encoders.jasper_layers import conv_layer, jasper_blocks
-from open_seq2seq.losses import CTCLoss
-from open_seq2seq.models import Speech2Text
-from open_seq2seq.optimizers.lr_policies import poly_decay
-from open_seq2seq.optimizers.novograd import NovoGrad
-from open_seq2seq.parts.initializers import xavier_initializer
 
 repo_root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 data_root = os.environ.get("JASPER_MINI_CORPUS", os.path.join(repo_root, "data", "mini_librispeech"))
 
-base_model = Speech2Text
+# The parts and their settings come from the reference recipe (jasper10x5_LibriSpeech_nvgrad.py); this
+# config changes the schedule, the precision and the size of the network.
+_recipe = runpy.run_path(os.path.join(os.path.dirname(__file__), "jasper10x5_LibriSpeech_nvgrad.py"),
+                         init_globals={"tf": tf})
+_recipe_params = copy.deepcopy(_recipe["base_params"])
+
+base_model = _recipe["base_model"]
 
 base_params = {
     "random_seed": 0,
@@ -41,21 +41,11 @@ base_params = {
     "num_checkpoints": 2,
     "logdir": "jasper_mini_log_folder",
 
-    "optimizer": NovoGrad,
-    "optimizer_params": {
-        "beta1": 0.95,
-        "beta2": 0.98,
-        "epsilon": 1e-08,
-        "weight_decay": 0.001,
-        "grad_averaging": False,
-    },
-    "lr_policy": poly_decay,
-    "lr_policy_params": {
-        "learning_rate": 0.02,
-        "min_lr": 1e-5,
-        "power": 2.0,
-        "warmup_steps": 100,
-    },
+    # The reference's NovoGrad and polynomial decay, after a 100-step warm-up; no LARC.
+    "optimizer": _recipe_params["optimizer"],
+    "optimizer_params": _recipe_params["optimizer_params"],
+    "lr_policy": _recipe_params["lr_policy"],
+    "lr_policy_params": dict(_recipe_params["lr_policy_params"], warmup_steps=100),
     # float32 by default; --dtype=bfloat16 (native on CPUs with AVX512-BF16/AMX) or --dtype=mixed (float16 with
     # the loss scaling below) train in mixed precision with float32 master weights.
     "dtype": tf.float32,
@@ -64,46 +54,22 @@ base_params = {
     # eval, infer, export and the dev evaluations during training use the moving average of the weights
     "ema_decay": 0.999,
 
-    "encoder": TDNNEncoder,
-    "encoder_params": {
+    "encoder": _recipe_params["encoder"],
+    "encoder_params": dict(
+        _recipe_params["encoder_params"],
         # A Jasper 3x2: prologue, three blocks of two sub-blocks, two epilogue layers.
-        "convnet_layers": [
+        convnet_layers=[
             conv_layer(kernel=11, channels=128, keep_prob=1.0, stride=2),
             *jasper_blocks([(11, 128, 1.0), (13, 160, 1.0), (17, 192, 1.0)], repeat=2),
             conv_layer(kernel=21, channels=256, keep_prob=1.0, dilation=2),
             conv_layer(kernel=1, channels=256, keep_prob=1.0),
         ],
-        "dropout_keep_prob": 1.0,
-        "initializer": xavier_initializer,
-        "initializer_params": {"uniform": False},
-        "normalization": "batch_norm",
-        "activation_fn": tf.nn.relu,
-        "data_format": "channels_last",
-        "use_conv_mask": True,
-    },
+        dropout_keep_prob=1.0,
+    ),
 
-    "decoder": FullyConnectedCTCDecoder,
-    "decoder_params": {
-        "initializer": xavier_initializer,
-        "use_language_model": False,
-        "infer_logits_to_pickle": False,
-    },
-    "loss": CTCLoss,
-    "loss_params": {},
-
-    "data_layer": Speech2TextDataLayer,
-    "data_layer_params": {
-        "num_audio_features": 64,
-        "input_type": "logfbank",
-        "vocab_file": os.path.join(repo_root, "open_seq2seq/test_utils/toy_speech_data/vocab.txt"),
-        "norm_per_feature": True,
-        "window": "hanning",
-        "precompute_mel_basis": True,
-        "sample_freq": 16000,
-        "pad_to": 16,
-        "dither": 1e-5,
-        "backend": "librosa",
-    },
+    # The reference's CTC head and log-mel filterbank front end (64 bins, per-feature normalisation).
+    **{key: _recipe_params[key] for key in ("decoder", "decoder_params", "loss", "loss_params", "data_layer",
+                                            "data_layer_params")},
 }
 
 # Train-time augmentation (docs/augmentation.md) so the model hears more than espeak-ng in a quiet room: rooms,

@@ -3,10 +3,10 @@ import copy
 
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.utils.params import Param, Range, check_params, with_defaults
+from open_seq2seq.utils.params import Configured, Param, Range, check_params, with_defaults
 
 
-class DataLayer:
+class DataLayer(Configured):
   """A data layer builds the input tensors of one model replica (``input_tensors`` dict)."""
 
   @staticmethod
@@ -34,6 +34,9 @@ class DataLayer:
                  prefix="data_layer_params/")
     self._params = with_defaults(copy.deepcopy(params), self.get_optional_params())
     self._model = model
+    self._mode = self._params["mode"]
+    self._iterator = None
+    self._input_tensors = None
     p = self._params
     if p["num_workers"] is None:
       p["num_workers"] = num_workers or 1
@@ -44,24 +47,21 @@ class DataLayer:
     if self._params["mode"] != "train" and self._params["shuffle"]:
       raise ValueError("{}: shuffle=True is only allowed in train mode".format(type(self).__name__))
 
-  @property
-  def params(self):
-    """The validated parameters."""
-    return self._params
-
   def build_graph(self):
     """Builds the input pipeline (sets ``iterator`` and ``input_tensors``); subclasses implement it."""
     raise NotImplementedError
 
   @property
   def iterator(self):
-    """The tf.data iterator to initialise before each pass; subclasses implement it."""
-    raise NotImplementedError
+    """The tf.data iterator to initialise before each pass, set by build_graph; None before it, and for layers
+    without one (placeholders)."""
+    return self._iterator
 
   @property
   def input_tensors(self):
-    """Dict of the batch tensors (``source_tensors``, ``target_tensors``, ...); subclasses implement it."""
-    raise NotImplementedError
+    """Dict of the batch tensors (``source_tensors``, ``target_tensors``, ...) set by build_graph; None
+    before it."""
+    return self._input_tensors
 
   def get_size_in_samples(self):
     """Number of utterances in one pass over the data, or None when unknown (this base class)."""

@@ -11,11 +11,11 @@ from open_seq2seq.optimizers.ema import AveragedWeightsGetter, check_ema_decay
 from open_seq2seq.optimizers.lr_policies import check_lr_policy_params, policy_declarations
 from open_seq2seq.optimizers.optimize_loss import DEFAULT_SUMMARIES, check_optimizer_params, optimize_loss
 from open_seq2seq.utils.logging import deco_print
-from open_seq2seq.utils.params import Param, Range, check_params, keyword_arguments, with_defaults
+from open_seq2seq.utils.params import Configured, Param, Range, check_params, keyword_arguments, with_defaults
 from open_seq2seq.utils.precision import DTYPES, canonical_dtype, compute_dtype
 
 
-class Model:
+class Model(Configured):
   """Base of every model. ``mode`` is ``train``, ``eval`` or ``infer``."""
 
   @staticmethod
@@ -179,16 +179,6 @@ class Model:
     self.learning_rate = None
     self.num_objects_per_step = None
     self.output = None
-
-  @property
-  def params(self):
-    """The validated parameters."""
-    return self._params
-
-  @property
-  def mode(self):
-    """``train``, ``eval`` or ``infer``."""
-    return self._mode
 
   @property
   def hvd(self):

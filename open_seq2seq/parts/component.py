@@ -3,11 +3,11 @@ import copy
 
 import tensorflow.compat.v1 as tf
 
-from open_seq2seq.utils.params import Param, check_params, keyword_arguments, with_defaults
+from open_seq2seq.utils.params import Configured, Param, check_params, keyword_arguments, with_defaults
 from open_seq2seq.utils.precision import DTYPES, compute_dtype
 
 
-class Component:
+class Component(Configured):
   """Validates ``params`` against the class declarations and resolves ``dtype`` to the type its layers compute
   in ("mixed" -> float16, "bfloat16" -> bfloat16; precision.compute_dtype).
 
@@ -44,16 +44,6 @@ class Component:
       self._params["dtype"] = model.get_tf_dtype() if model is not None else tf.float32
     else:
       self._params["dtype"] = compute_dtype(self._params["dtype"])
-
-  @property
-  def params(self):
-    """The validated parameters."""
-    return self._params
-
-  @property
-  def mode(self):
-    """``train``, ``eval`` or ``infer``."""
-    return self._mode
 
   def variable_scope(self):
     """The component's scope, with its initializer and dtype as defaults for its variables."""

@@ -70,6 +70,21 @@ class ListOf:
     return "a list of {}, each {}".format(count, describe(self.item_spec))
 
 
+class Configured:
+  """Base of the parts built from a validated params dict (models, components, data layers): the ``params``
+  and ``mode`` every caller reads. Subclasses set ``_params`` and ``_mode`` in their constructor."""
+
+  @property
+  def params(self):
+    """The validated parameters."""
+    return self._params
+
+  @property
+  def mode(self):
+    """``train``, ``eval`` or ``infer``."""
+    return self._mode
+
+
 class _NoDefault:
   """The default of a required parameter: there is none."""
 

@@ -48,7 +48,6 @@ class PlaceholderSpeechDataLayer(DataLayer):
       raise ValueError("PlaceholderSpeechDataLayer: static_batch needs batch_size >= 1, got {}".format(
           p["batch_size"]))
     p.update(vocab_params(p["vocab_file"]))
-    self._input_tensors = None
 
   def build_graph(self):
     """Creates the features ``[B, T, F]`` and lengths ``[B]`` placeholders, pads the time axis to a multiple of
@@ -67,12 +66,3 @@ class PlaceholderSpeechDataLayer(DataLayer):
       x = tf.pad(x, [[0, 0], [0, (pad_to - tf.shape(x)[1] % pad_to) % pad_to], [0, 0]])
     self._input_tensors = {"source_tensors": [x, x_len]}
 
-  @property
-  def iterator(self):
-    """None: placeholders have no iterator."""
-    return None
-
-  @property
-  def input_tensors(self):
-    """``{"source_tensors": [features [B, T, F], lengths [B]]}``."""
-    return self._input_tensors

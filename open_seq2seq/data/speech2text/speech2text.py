@@ -145,7 +145,7 @@ class Speech2TextDataLayer(DataLayer):
     if p["cache_features"]:
       cache_dir = p["cache_dir"] or os.path.join(data_folder, "feature_cache")
       self._cache = FeatureCache(cache_dir, p, p["cache_format"], p["cache_regenerate"])
-    self._dataset = self._iterator = self._input_tensors = None
+    self._dataset = None
 
   def _usable_rows(self, rows):
     """``(rows, label ids or None in infer mode, samples at sample_freq)`` of the rows whose audio passes the
@@ -355,12 +355,3 @@ class Speech2TextDataLayer(DataLayer):
     else:
       self._input_tensors = {"source_tensors": [x, x_len], "target_tensors": [batch[2], batch[3]]}
 
-  @property
-  def iterator(self):
-    """The initializable tf.data iterator."""
-    return self._iterator
-
-  @property
-  def input_tensors(self):
-    """The batch tensors set by build_graph."""
-    return self._input_tensors

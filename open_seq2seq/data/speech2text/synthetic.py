@@ -37,8 +37,6 @@ class SyntheticSpeech2TextDataLayer(DataLayer):
     super().__init__(params, model, num_workers, worker_id)
     p = self._params
     p.update(vocab_params(p["vocab_file"]))
-    self._iterator = None
-    self._input_tensors = None
 
   def build_graph(self):
     """Draws ``num_batches`` random batches (features ``[B, T, F]``, labels ``[B, L]``) served in turn forever."""
@@ -56,16 +54,6 @@ class SyntheticSpeech2TextDataLayer(DataLayer):
         "source_tensors": [tf.cast(x, p["dtype"]), tf.fill([batch], p["num_frames"])],
         "target_tensors": [y, tf.fill([batch], p["label_length"])],
     }
-
-  @property
-  def iterator(self):
-    """The initializable tf.data iterator."""
-    return self._iterator
-
-  @property
-  def input_tensors(self):
-    """The batch tensors set by build_graph."""
-    return self._input_tensors
 
   def get_size_in_samples(self):
     """``num_batches * batch_size``."""
