@@ -8,13 +8,11 @@
 # run.py's real exit status, which is also this script's.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-me="eval_1p.sh"
+# shellcheck source=scripts/lib/launcher.sh
+. "$repo/scripts/lib/launcher.sh" eval_1p.sh eval
 
 usage() {
-  cat <<EOF
-Usage: scripts/eval_1p.sh [DEVICE_ID] [options] [run.py overrides ...]
-
-Options (defaults in brackets):
+  usage_of "[DEVICE_ID] [options] [run.py overrides ...]" <<EOF
   --device_id=N       device to evaluate on, and whose training folder to use [\$DEVICE_ID or 0]; a bare
                       number does the same
   --result_dir=DIR    training results [scripts/result/1p if it exists, else scripts/result/8p]
@@ -31,42 +29,21 @@ Python: \$JASPER_VENV/bin/python when JASPER_VENV is set, else the environment o
 EOF
 }
 
-log=""
-fail_status=1
-fail() {
-  echo "$me: $*" >&2
-  [ -n "$log" ] && echo "$me: $*" >>"$log"
-  echo "turing eval fail"
-  [ -n "$log" ] && echo "turing eval fail" >>"$log"
-  exit "$fail_status"
-}
-absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
-
 device_id="${DEVICE_ID:-0}"
-result_dir=""
-logdir=""
-config=""
+result_dir="" logdir="" config=""  # unless given, found from the training run (below)
 data_root=""
 overrides=()
 dtype_given=0
-while [ $# -gt 0 ]; do
+# The command line: parse_arguments (scripts/lib/launcher.sh) with the --NAME=VALUE options and own cases.
+value_options=(device_id result_dir logdir config_file:config data_root)
+own_argument() {
   case "$1" in
-    -h|--help) usage; exit 0 ;;
-    --device_id=*) device_id="${1#*=}" ;;
-    --result_dir=*) result_dir="${1#*=}" ;;
-    --logdir=*) logdir="${1#*=}" ;;
-    --config_file=*) config="${1#*=}" ;;
-    --data_root=*) data_root="${1#*=}" ;;
     --mode|--mode=*) fail "--mode is fixed to eval here" ;;
-    --device_id|--result_dir|--logdir|--config_file|--data_root) fail "write $1=VALUE" ;;
     --dtype=*) dtype_given=1; overrides+=("$1") ;;
-    --*) overrides+=("$1") ;;
-    *)
-      [[ "$1" =~ ^[0-9]+$ ]] || { usage >&2; fail "unexpected argument '$1'"; }
-      device_id="$1" ;;
+    *) [[ "$1" =~ ^[0-9]+$ ]] || return 1; device_id="$1" ;;
   esac
-  shift
-done
+}
+parse_arguments "$@"
 [[ "$device_id" =~ ^[0-9]+$ ]] || fail "device id must be a non-negative integer, got '$device_id'"
 
 if [ -z "$result_dir" ]; then
@@ -127,47 +104,16 @@ if [ "$dtype_given" = 0 ]; then
     case "$arg" in --dtype=*) replayed=("$arg") ;; esac
   done
 fi
-if [ -n "$data_root" ]; then
-  [ -d "$data_root" ] || fail "data root is not a directory: $data_root"
-  export LIBRISPEECH_ROOT JASPER_MINI_CORPUS
-  LIBRISPEECH_ROOT="$(absolute "$data_root")"
-  JASPER_MINI_CORPUS="$LIBRISPEECH_ROOT"
-fi
+export_data_root "$data_root"
 
-if [ -n "${JASPER_VENV:-}" ]; then
-  venv="$JASPER_VENV"
-else
-  venv="$(bash "$repo/scripts/setup_env.sh")" || fail "scripts/setup_env.sh failed"
-fi
-py="$venv/bin/python"
-[ -x "$py" ] || fail "no Python interpreter at $py (JASPER_VENV=${JASPER_VENV:-unset})"
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-backend="$(cd "$repo" && "$py" -c \
-  'from open_seq2seq.distributed.backend import select_backend; print(select_backend())')" \
-  || fail "cannot determine the backend (see the error above)"
-if [ "$backend" = npu ]; then
-  export DEVICE_ID="$device_id" ASCEND_DEVICE_ID="$device_id" DEVICE_INDEX=0 RANK_SIZE=1 RANK_ID=0
-  export JOB_ID="${JOB_ID:-9999001}"
-elif [ "$backend" = gpu ]; then
-  export CUDA_VISIBLE_DEVICES="${CUDA_VISIBLE_DEVICES-$device_id}"
-fi
+need_python
+use_one_device "$device_id"
 
 device_dir="$result_dir/$device_id"
 mkdir -p "$device_dir"
 log="$result_dir/eval_$device_id.log"
 cmd=("$py" "$repo/run.py" "--config_file=$config" --mode=eval "--logdir=$logdir" "${enable_logs[@]}"
      --use_horovod=False --num_gpus=1 "${replayed[@]}" "${overrides[@]}")
-{
-  echo "== $(date '+%F %T') $me: device $device_id ($backend), checkpoint folder $logdir"
-  echo "== $(printf '%q ' "${cmd[@]}")"
-} | tee "$log"
+start_log no "device $device_id ($backend), checkpoint folder $logdir" "$(printf '%q ' "${cmd[@]}")"
 cd "$device_dir"
-set +e
-"${cmd[@]}" 2>&1 | tee -a "$log"
-status=${PIPESTATUS[0]}
-set -e
-if [ "$status" -ne 0 ]; then
-  fail_status=$status
-  fail "run.py exited with status $status; log: $log"
-fi
-echo "turing eval success" | tee -a "$log"
+run_logged run.py "${cmd[@]}"

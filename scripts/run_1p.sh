@@ -9,13 +9,6 @@
 # variables belong to the installation and are not set here.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-for arg in "$@"; do
-  case "$arg" in
-    -h|--help)
-      echo "Usage: scripts/run_1p.sh [train_1p.sh options] [run.py overrides ...]"
-      echo
-      exec bash "$repo/scripts/train_1p.sh" --help ;;
-  esac
-done
-export JOB_ID="${JOB_ID:-9999001}"
-exec bash "$repo/scripts/train_1p.sh" "$@"
+# shellcheck source=scripts/lib/launcher.sh
+. "$repo/scripts/lib/launcher.sh" run_1p.sh
+forward_to train_1p.sh "$@"

@@ -23,13 +23,11 @@
 # (the real exit status, which is also this script's).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-me="run_8p.sh"
+# shellcheck source=scripts/lib/launcher.sh
+. "$repo/scripts/lib/launcher.sh" run_8p.sh train
 
 usage() {
-  cat <<EOF
-Usage: scripts/run_8p.sh [options] [run.py overrides ...]
-
-Options (defaults in brackets):
+  usage_of "[options] [run.py overrides ...]" <<EOF
   --rank_table=FILE   HCCL rank table, v1.0 layout [scripts/8p.json]
   --config_file=FILE  [configs/speech2text/jasper5x3_LibriSpeech_nvgrad_masks_8p.py]
   --data_root=DIR     corpus folder with the librivox-*.csv manifests, exported as LIBRISPEECH_ROOT and
@@ -45,16 +43,6 @@ is set, else the environment of scripts/setup_env.sh.
 EOF
 }
 
-log=""
-fail_status=1
-fail() {
-  echo "$me: $*" >&2
-  [ -n "$log" ] && echo "$me: $*" >>"$log"
-  echo "turing train fail"
-  [ -n "$log" ] && echo "turing train fail" >>"$log"
-  exit "$fail_status"
-}
-absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 # Shell words as a user would type them (printf %q would also escape the commas of "-H a:2,b:2").
 quoted() {
   local arg words=()
@@ -76,44 +64,26 @@ server_id=""
 dry_run=0
 resume=auto
 overrides=()
-while [ $# -gt 0 ]; do
+# The command line: parse_arguments (scripts/lib/launcher.sh) with the --NAME=VALUE options and own cases.
+value_options=(rank_table config_file:config data_root result_dir server_id)
+own_argument() {
   case "$1" in
-    -h|--help) usage; exit 0 ;;
-    --rank_table=*) rank_table="${1#*=}" ;;
-    --config_file=*) config="${1#*=}" ;;
-    --data_root=*) data_root="${1#*=}" ;;
-    --result_dir=*) result_dir="${1#*=}" ;;
-    --server_id=*) server_id="${1#*=}" ;;
     --dry_run) dry_run=1 ;;
     --continue_learning) resume=yes ;;
     --mode|--mode=*|--logdir|--logdir=*) fail "$1 is set by this script (use --result_dir for the logdir)" ;;
-    --rank_table|--config_file|--data_root|--result_dir|--server_id) fail "write $1=VALUE" ;;
-    --*) overrides+=("$1") ;;
-    *) usage >&2; fail "unexpected argument '$1'" ;;
+    *) return 1 ;;
   esac
-  shift
-done
+}
+parse_arguments "$@"
 [ -f "$config" ] || fail "config file not found: $config"
 config="$(absolute "$config")"
 rank_table="$(absolute "$rank_table")"
 result_dir="$(absolute "$result_dir")"
-if [ -n "$data_root" ]; then
-  [ -d "$data_root" ] || fail "data root is not a directory: $data_root"
-  export LIBRISPEECH_ROOT JASPER_MINI_CORPUS
-  LIBRISPEECH_ROOT="$(absolute "$data_root")"
-  JASPER_MINI_CORPUS="$LIBRISPEECH_ROOT"
-fi
+export_data_root "$data_root"
 export JOB_ID="${JOB_ID:-9999001}"
 
-if [ -n "${JASPER_VENV:-}" ]; then
-  venv="$JASPER_VENV"
-else
-  venv="$(bash "$repo/scripts/setup_env.sh")" || fail "scripts/setup_env.sh failed"
-fi
-py="$venv/bin/python"
-[ -x "$py" ] || fail "no Python interpreter at $py (JASPER_VENV=${JASPER_VENV:-unset})"
+need_python
 export JASPER_VENV="$venv"  # the ranks' train_8p.sh reuse it instead of each running setup_env.sh
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 
 # The launch plan (open_seq2seq/distributed/launch_plan.py), one tab-separated record a line: world_size,
 # backend, then "hosts" (horovodrun) or one "rank <rank> <device_id> <VAR=value>..." per rank of this server
@@ -136,16 +106,7 @@ done <<<"$plan"
 
 logdir="$result_dir/jasper_log_folder"
 # Decided once for all ranks (each rank deciding alone could race rank 0 creating the folder).
-if [ "$resume" = auto ]; then
-  if [ -f "$logdir/logs/checkpoint" ]; then
-    resume=yes
-  elif [ -d "$logdir" ] && [ -n "$(ls -A "$logdir")" ]; then
-    fail "$logdir holds no checkpoint to resume (a run that failed before its first checkpoint?); remove it" \
-      "or choose another --result_dir"
-  else
-    resume=no
-  fi
-fi
+decide_resume "$logdir"
 resume_flag=()
 [ "$resume" = yes ] && resume_flag=(--continue_learning)
 
@@ -167,22 +128,9 @@ if [ "$backend" != npu ]; then
   fi
   mkdir -p "$result_dir"
   log="$result_dir/train.log"
-  tee_mode=()
-  [ "$resume" = yes ] && tee_mode=(-a)
-  {
-    echo "== $(date '+%F %T') $me: $world_size ranks ($backend) on $hosts"
-    echo "== $(quoted "${cmd[@]}")"
-  } | tee "${tee_mode[@]}" "$log"
+  start_log "$resume" "$world_size ranks ($backend) on $hosts" "$(quoted "${cmd[@]}")"
   cd "$repo"
-  set +e
-  "${cmd[@]}" 2>&1 | tee -a "$log"
-  status=${PIPESTATUS[0]}
-  set -e
-  if [ "$status" -ne 0 ]; then
-    fail_status=$status
-    fail "horovodrun exited with status $status; log: $log"
-  fi
-  echo "turing train success" | tee -a "$log"
+  run_logged horovodrun "${cmd[@]}"
   exit 0
 fi
 

@@ -6,13 +6,6 @@
 # the run and fill the disk; set them yourself when debugging. Source the CANN set_env.sh first on Ascend.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-for arg in "$@"; do
-  case "$arg" in
-    -h|--help)
-      echo "Usage: scripts/run_eval.sh [eval_1p.sh options] [run.py overrides ...]"
-      echo
-      exec bash "$repo/scripts/eval_1p.sh" --help ;;
-  esac
-done
-export JOB_ID="${JOB_ID:-9999001}"
-exec bash "$repo/scripts/eval_1p.sh" "$@"
+# shellcheck source=scripts/lib/launcher.sh
+. "$repo/scripts/lib/launcher.sh" run_eval.sh
+forward_to eval_1p.sh "$@"

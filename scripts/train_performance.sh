@@ -14,13 +14,11 @@
 # <Network>_bs<batch>_<ranks>p_perf. The training log is kept as <output_dir>/train.log.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-me="train_performance.sh"
+# shellcheck source=scripts/lib/launcher.sh
+. "$repo/scripts/lib/launcher.sh" train_performance.sh  # no job: its worker prints "turing train ..."
 
 usage() {
-  cat <<EOF
-Usage: scripts/train_performance.sh [options] [run.py overrides ...]
-
-Options (defaults in brackets):
+  usage_of "[options] [run.py overrides ...]" <<EOF
   --steps=N           training steps [100]
   --rank_table=FILE   train on every rank of this HCCL rank table through run_8p.sh [one device through
                       train_1p.sh]
@@ -38,9 +36,6 @@ Python: \$JASPER_VENV/bin/python when JASPER_VENV is set, else the environment o
 EOF
 }
 
-fail() { echo "$me: $*" >&2; exit "${fail_status:-1}"; }
-absolute() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
-
 steps=100
 rank_table=""
 config=""
@@ -50,36 +45,22 @@ output_dir="$repo/scripts/result/perf"
 network="Jasper_ID0020_for_TensorFlow"
 keep_run=0
 overrides=()
-while [ $# -gt 0 ]; do
+# The command line: parse_arguments (scripts/lib/launcher.sh) with the --NAME=VALUE options and own cases.
+value_options=(steps rank_table config_file:config data_root data_path:data_root device_id output_dir network)
+own_argument() {
   case "$1" in
-    -h|--help) usage; exit 0 ;;
-    --steps=*) steps="${1#*=}" ;;
-    --rank_table=*) rank_table="${1#*=}" ;;
-    --config_file=*) config="${1#*=}" ;;
-    --data_root=*|--data_path=*) data_root="${1#*=}" ;;
-    --device_id=*) device_id="${1#*=}" ;;
-    --output_dir=*) output_dir="${1#*=}" ;;
-    --network=*) network="${1#*=}" ;;
     --keep_run) keep_run=1 ;;
-    --steps|--rank_table|--config_file|--data_root|--data_path|--device_id|--output_dir|--network)
-      fail "write $1=VALUE" ;;
     --max_steps=*|--benchmark|--bench_steps=*|--result_dir=*|--logdir=*|--mode=*)
       fail "$1 is set by this script (use --steps / --output_dir)" ;;
-    --*) overrides+=("$1") ;;
-    *) usage >&2; fail "unexpected argument '$1'" ;;
+    *) return 1 ;;
   esac
-  shift
-done
+}
+parse_arguments "$@"
 [[ "$steps" =~ ^[1-9][0-9]*$ ]] || fail "--steps must be a positive integer, got '$steps'"
 [[ "$device_id" =~ ^[0-9]+$ ]] || fail "--device_id must be a non-negative integer, got '$device_id'"
 
-if [ -n "${JASPER_VENV:-}" ]; then
-  venv="$JASPER_VENV"
-else
-  venv="$(bash "$repo/scripts/setup_env.sh")" || fail "scripts/setup_env.sh failed"
-fi
+find_python
 export JASPER_VENV="$venv"  # the training scripts reuse it
-py="$venv/bin/python"
 [ -x "$py" ] || fail "no Python interpreter at $py"
 
 output_dir="$(absolute "$output_dir")"

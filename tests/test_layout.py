@@ -84,7 +84,7 @@ def test_no_file_edits_the_import_path():
 def test_every_module_the_readme_layout_names_exists():
   layout = _source("README.md").split("## Layout", 1)[1].split("\n## ", 1)[0]
   missing = []
-  for path in re.findall(r"`((?:open_seq2seq/|run\.py)[\w/.{},]*)`", layout):
+  for path in re.findall(r"`((?:open_seq2seq/|scripts/|run\.py)[\w/.{},]*)`", layout):
     braces = re.fullmatch(r"(.*)\{(.*)\}(.*)", path)
     for name in [braces.group(1) + n + braces.group(3) for n in braces.group(2).split(",")] if braces else [path]:
       if not os.path.exists(os.path.join(REPO, name)):
