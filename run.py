@@ -74,6 +74,9 @@ def build_parser():
   parser.add_argument("--infer_output_file", default="infer-out.txt", help="CSV written by --mode=infer")
   parser.add_argument("--continue_learning", action="store_true",
                       help="train into a non-empty logdir, resuming from its latest checkpoint")
+  parser.add_argument("--resume_if_exists", action="store_true",
+                      help="resume from the logdir's latest checkpoint when it has one, train from scratch when the "
+                           "logdir is empty or missing (NeMo's resume_if_exists)")
   parser.add_argument("--no_dir_check", action="store_true", help="turn logdir errors into warnings")
   parser.add_argument("--benchmark", action="store_true", help="short timing run, no checkpoints")
   parser.add_argument("--bench_steps", type=int, default=20, help="steps of a --benchmark run")
@@ -157,7 +160,7 @@ def main(argv=None):
     resolve_checkpoint(base_params["load_model"], "load_model")
   checkpoint = None
   if master and args.mode in ("train", "train_eval") and not args.benchmark and (
-      args.continue_learning or args.no_dir_check):
+      args.continue_learning or args.resume_if_exists or args.no_dir_check):
     # A run killed while saving must resume from its newest checkpoint that restores completely (with
     # --no_dir_check too, training resumes from a logdir's checkpoint).
     repair_checkpoint_state(checkpoint_dir(logdir, args.enable_logs))
@@ -166,7 +169,8 @@ def main(argv=None):
     restore_best = declared(config_module, mode_config(config_module, "eval" if args.mode != "train" else "train"),
                             "restore_best_checkpoint")
     try:
-      checkpoint = check_logdir(args.mode, logdir, args.enable_logs, args.continue_learning, restore_best)
+      checkpoint = check_logdir(args.mode, logdir, args.enable_logs, args.continue_learning, restore_best,
+                                args.resume_if_exists)
     except IOError as error:
       if not args.no_dir_check:
         raise

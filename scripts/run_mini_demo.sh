@@ -9,8 +9,17 @@
 #   JASPER_MINI_CORPUS  corpus folder (default <repo>/data/mini_librispeech)
 #   JASPER_DEMO_LOGDIR  training folder (default <repo>/results/mini_demo; removed and retrained each run)
 #   JASPER_DEMO_ARGS    extra run.py overrides for training, after the dtype choice, e.g. "--max_steps=200"
+# Usage: [VARIABLE=value ...] bash scripts/run_mini_demo.sh   (--help: this text)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ $# -gt 0 ]; then
+  # The job takes no arguments (its settings are the variables above); print the header instead of starting it.
+  case "$1" in
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run_mini_demo.sh: takes no arguments, got '$1' (settings: JASPER_MINI_CORPUS, JASPER_DEMO_LOGDIR," \
+         "JASPER_DEMO_ARGS; see --help)" >&2; exit 2 ;;
+  esac
+fi
 cd "$repo"
 venv="$(bash scripts/setup_env.sh)"
 py="$venv/bin/python"

@@ -8,14 +8,15 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.losses.ctc_loss import UNALIGNABLE_UTTERANCES
 from open_seq2seq.optimizers.optimize_loss import NONFINITE_GRADIENTS, ZERO_GRADIENTS
+from open_seq2seq.training.eval_history import append_evaluation
 from open_seq2seq.training.iterate import iterate_data
 from open_seq2seq.utils.logging import deco_print, format_duration
 
 
 class ProgressHook(tf.train.SessionRunHook):
   """Every ``every_steps`` global steps prints
-  ``global_step: N, loss: X, mean_loss: Y, FPS: Z, elapsed: H:MM:SS, ETA: H:MM:SS``
-  (FPS = utterances per second over the steps since the previous line; the first step, which
+  ``global_step: N, loss: X, mean_loss: Y, FPS: Z utt/s, elapsed: H:MM:SS, ETA: H:MM:SS``
+  (FPS, the reference's name, = utterances per second over the steps since the previous line; the first step, which
   includes graph warm-up, is not timed) and appends the same figures to ``progress_csv``.
 
   Utterances the loss could not align (label longer than the model's output frames; they count 0 in the
@@ -88,7 +89,7 @@ class ProgressHook(tf.train.SessionRunHook):
     remaining = self._model.last_step - global_step
     eta = elapsed / done * remaining if done > 0 else 0.0
     mean_loss = self._loss_sum / self._loss_count
-    line = "global_step: {:6d}, loss: {:6.3f}, mean_loss: {:6.3f},  FPS: {:7.1f}, elapsed: {}, ETA: {}".format(
+    line = "global_step: {:6d}, loss: {:6.3f}, mean_loss: {:6.3f},  FPS: {:7.1f} utt/s, elapsed: {}, ETA: {}".format(
         global_step, loss_value, mean_loss, fps, format_duration(elapsed), format_duration(eta))
     if self._unalignable:
       line += ", unalignable utterances: {} of {}".format(self._unalignable, self._utterances_per_run * self._runs)
@@ -189,8 +190,7 @@ class RunEvaluationHook(tf.train.SessionRunHook):
                                   tf.Summary.Value(tag="eval_loss", simple_value=loss)])
       self._writer.add_summary(summary, step)
       self._writer.flush()
-      with open(os.path.join(self._logdir, "eval_history.csv"), "a", newline="") as handle:
-        csv.writer(handle).writerow([step, loss, wer])
+      append_evaluation(self._logdir, step, loss, wer)
     if self._saver is not None and wer < self._best_wer:
       self._best_wer = wer
       path = os.path.join(self._logdir, "best_models", "val_wer={:.4f}-step-{}".format(wer, step))

@@ -7,6 +7,7 @@ import os
 # A Figure of its own, not pyplot: no global backend to pick, and nothing a caller has open is touched.
 from matplotlib.figure import Figure
 
+from open_seq2seq.training.eval_history import read_evaluations
 from open_seq2seq.utils.cli import one_line_errors
 
 
@@ -30,12 +31,6 @@ def load_progress(logdir):
   return [{name: float(value) for name, value in zip(rows[0], row)} for row in rows[1:]]
 
 
-def load_evaluations(logdir):
-  """``[(step, dev loss, dev WER as a fraction)]`` of eval_history.csv; [] without one."""
-  rows = read_rows(os.path.join(logdir, "eval_history.csv"))
-  return [(int(step), float(loss), float(wer)) for step, loss, wer in rows]
-
-
 def elapsed_at(progress, step):
   """Wall time (s) of the progress line closest to ``step``."""
   return min(progress, key=lambda row: abs(row["global_step"] - step))["elapsed_s"]
@@ -46,7 +41,7 @@ def write_report(logdir, output_prefix, final_wer=None, test_wer=None, dev_wer_l
   """Writes ``<output_prefix>.png`` and ``<output_prefix>.md`` (WERs given as fractions, None: not reported);
   returns (progress rows, evaluations). ValueError as load_progress raises it."""
   progress = load_progress(logdir)
-  evaluations = load_evaluations(logdir)
+  evaluations = read_evaluations(logdir)
   figure = Figure(figsize=(11, 4))
   loss_axis, wer_axis = figure.subplots(1, 2)
   loss_axis.plot([r["global_step"] for r in progress], [r["loss"] for r in progress], label="train loss", alpha=0.6)

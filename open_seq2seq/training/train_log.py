@@ -2,7 +2,7 @@
 
 Reads the progress lines that training prints (open_seq2seq/training/hooks.py ProgressHook)::
 
-  *** global_step:    100, loss: 266.881, mean_loss: 309.328,  FPS:   134.1, elapsed: 0:00:12, ETA: 0:00:00
+  *** global_step:    100, loss: 266.881, mean_loss: 309.328,  FPS:   134.1 utt/s, elapsed: 0:00:12, ETA: 0:00:00
 
 where FPS is utterances per second of ONE process (batch_size_per_gpu * iter_size per step) over the steps
 since the previous line. Under horovodrun every line carries a ``[rank]<stdout>:`` prefix (``[1,rank]`` with

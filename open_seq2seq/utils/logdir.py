@@ -15,24 +15,33 @@ def checkpoint_dir(logdir, enable_logs):
   return os.path.join(logdir, "logs") if enable_logs else logdir
 
 
-def check_logdir(mode, logdir, enable_logs, continue_learning, restore_best_checkpoint=False):
+def check_logdir(mode, logdir, enable_logs, continue_learning, restore_best_checkpoint=False,
+                 resume_if_exists=False):
   """Returns the checkpoint to start from (train: None for scratch): the newest intact one (utils/checkpoint.py
-  latest_checkpoint, which skips damaged ones with a warning). Raises IOError for a logdir that does not suit
-  ``mode``, CheckpointError when its checkpoints are all damaged. Modifies nothing."""
+  latest_checkpoint, which skips damaged ones with a warning). ``resume_if_exists`` (NeMo's flag of that name):
+  training resumes from the logdir's checkpoint when it holds one and starts from scratch when the logdir is
+  empty or missing, where ``continue_learning`` refuses. Raises IOError for a logdir that does not suit
+  ``mode`` (also a non-empty training logdir without a checkpoint: a run that died before its first one, or
+  the wrong folder; nothing in it is overwritten), CheckpointError when its checkpoints are all damaged.
+  Modifies nothing."""
   ckpt_dir = checkpoint_dir(logdir, enable_logs)
   if mode in ("train", "train_eval"):
     if os.path.isfile(logdir):
       raise IOError("logdir {} is a file, expected a directory".format(logdir))
     non_empty = os.path.isdir(logdir) and os.listdir(logdir)
     if non_empty:
-      if not continue_learning:
+      if not (continue_learning or resume_if_exists):
         raise IOError("Log directory is not empty: {}. Pass --continue_learning to resume from its latest "
                       "checkpoint, or choose another --logdir".format(logdir))
       checkpoint = latest_checkpoint(ckpt_dir)
       if checkpoint is None:
-        raise IOError("--continue_learning: there is no checkpoint in {}".format(ckpt_dir))
+        raise IOError("{}: there is no checkpoint in {}, but the folder is not empty; remove it or choose another "
+                      "--logdir".format("--continue_learning" if continue_learning else "--resume_if_exists",
+                                        ckpt_dir))
       return checkpoint
-    if continue_learning:
+    if resume_if_exists:
+      deco_print("--resume_if_exists: log directory {} is empty or missing, training from scratch".format(logdir))
+    elif continue_learning:
       raise IOError("--continue_learning: log directory {} is empty or missing, nothing to resume".format(logdir))
     return None
   if not (os.path.isdir(logdir) and os.listdir(logdir)):

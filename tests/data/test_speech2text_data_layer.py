@@ -8,6 +8,7 @@ import python_speech_features
 import soundfile as sf
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.data.speech2text.manifest import read_manifests
 from open_seq2seq.data.speech2text.audio import read_audio
 from open_seq2seq.data.speech2text.features import logfbank_features
 from open_seq2seq.data.speech2text.speech2text import Speech2TextDataLayer
@@ -308,3 +309,13 @@ def test_more_features_than_the_fft_resolves_are_refused(tmp_path, backend, inpu
 def test_filterbanks_without_empty_filters_are_accepted(tmp_path, backend, num_features):
   manifest = write_corpus(str(tmp_path), ["hello"])
   assert layer(manifest, backend=backend, num_audio_features=num_features).get_size_in_samples() == 1
+
+
+def test_a_missing_librispeech_manifest_names_the_variable_to_set(tmp_path, monkeypatch):
+  monkeypatch.setenv("LIBRISPEECH_ROOT", str(tmp_path))
+  monkeypatch.delenv("JASPER_MINI_CORPUS", raising=False)
+  with pytest.raises(ValueError) as error:
+    read_manifests([str(tmp_path / "librivox-dev-clean.csv")])
+  assert str(error.value).startswith("Dataset file not found: {}".format(tmp_path / "librivox-dev-clean.csv"))
+  assert "LIBRISPEECH_ROOT={}".format(tmp_path) in str(error.value)
+  assert "JASPER_MINI_CORPUS unset" in str(error.value)

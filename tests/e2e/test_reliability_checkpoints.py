@@ -186,3 +186,16 @@ def test_warm_start_with_another_vocabulary_lists_what_it_did_not_restore(traine
   stored = tf.train.list_variables(os.path.join(trained, "model.ckpt-10"))
   total = len([name for name, _ in stored if name != "global_step"])
   assert "restored {} of {} variables".format(total - 4, total) in line[0]
+
+
+def test_resume_if_exists_starts_from_scratch_then_resumes(env, tmp_path):
+  logdir = str(tmp_path / "fresh")
+  first = run_py(logdir, env, "train", "--max_steps=5", "--save_checkpoint_steps=5", "--resume_if_exists")
+  assert first.returncode == 0, first.stderr[-3000:]
+  assert "--resume_if_exists: log directory {} is empty or missing, training from scratch".format(logdir) \
+      in first.stdout
+  second = run_py(logdir, env, "train", "--max_steps=10", "--save_checkpoint_steps=5", "--resume_if_exists")
+  assert second.returncode == 0, second.stderr[-3000:]
+  assert "Restored checkpoint from {}. Resuming training".format(os.path.join(logdir, "model.ckpt-5")) \
+      in second.stdout
+  assert [step for step, _ in read_progress(logdir)][-1] == 10

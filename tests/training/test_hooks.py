@@ -15,6 +15,7 @@ import tensorflow.compat.v1 as tf
 from open_seq2seq.losses.ctc_loss import UNALIGNABLE_UTTERANCES
 from open_seq2seq.optimizers.optimize_loss import NONFINITE_GRADIENTS, ZERO_GRADIENTS
 from open_seq2seq.training import hooks
+from open_seq2seq.training.eval_history import read_evaluations
 from open_seq2seq.training.hooks import (NonFiniteLossError, NonFiniteLossHook, PrintSamplesHook, ProgressHook,
                                          RunEvaluationHook)
 from tests.training.fake_model import FakeDataLayer, FakeModel, FakeTrainModel, WEIGHT_NAME
@@ -83,8 +84,8 @@ def test_progress_line_from_step_times_and_losses(clock, capsys):
   training = ScriptedTraining(batch_size_per_gpu=8, iter_size=2, last_step=1000)
   training.run(ProgressHook(training, every_steps=2), [4.0, 2.0, 1.0, 3.0], clock, times=[1000, 1002, 1003, 1010])
   assert progress_lines(capsys.readouterr().out) == [
-      "global_step:      2, loss:  2.000, mean_loss:  3.000,  FPS:     8.0, elapsed: 0:00:02, ETA: 0:33:16",
-      "global_step:      4, loss:  3.000, mean_loss:  2.500,  FPS:     4.0, elapsed: 0:00:10, ETA: 0:55:20"]
+      "global_step:      2, loss:  2.000, mean_loss:  3.000,  FPS:     8.0 utt/s, elapsed: 0:00:02, ETA: 0:33:16",
+      "global_step:      4, loss:  3.000, mean_loss:  2.500,  FPS:     4.0 utt/s, elapsed: 0:00:10, ETA: 0:55:20"]
 
 
 def test_progress_csv_holds_the_same_figures(clock, tmp_path):
@@ -116,14 +117,14 @@ def test_a_skipped_step_prints_no_line_for_a_step_not_reached(clock, capsys):
   training.run(ProgressHook(training, 3), [1.0, 2.0, 3.0, 4.0], clock, times=[100, 104, 106, 110],
                advance=[1, 1, 0, 1])
   assert progress_lines(capsys.readouterr().out) == [
-      "global_step:      3, loss:  4.000, mean_loss:  2.500,  FPS:     1.2, elapsed: 0:00:10, ETA: 0:00:35"]
+      "global_step:      3, loss:  4.000, mean_loss:  2.500,  FPS:     1.2 utt/s, elapsed: 0:00:10, ETA: 0:00:35"]
 
 
 def test_a_resume_on_a_printing_step_has_no_timing_yet(clock, capsys):
   training = ScriptedTraining(last_step=20, first_step=9)
   training.run(ProgressHook(training, 10), [5.0], clock, times=[50])
   assert progress_lines(capsys.readouterr().out) == [
-      "global_step:     10, loss:  5.000, mean_loss:  5.000,  FPS:     0.0, elapsed: 0:00:00, ETA: 0:00:00"]
+      "global_step:     10, loss:  5.000, mean_loss:  5.000,  FPS:     0.0 utt/s, elapsed: 0:00:00, ETA: 0:00:00"]
 
 
 def test_unalignable_utterances_are_counted_per_line_and_announced_once(clock, tmp_path, capsys):
@@ -247,8 +248,9 @@ def test_evaluations_are_logged_and_the_best_checkpoints_kept(tmp_path):
   model, hook = evaluation_setup(every_steps=3, last_step=7, logdir=logdir)
   run_training(model, hook, runs=7)
   with open(os.path.join(logdir, "eval_history.csv"), newline="") as handle:
-    assert [[float(value) for value in row] for row in csv.reader(handle)] == [
-        [3, 7.5, 0.375], [6, 12.0, 0.0], [7, 13.5, 0.125]]
+    rows = list(csv.reader(handle))
+  assert rows[0] == ["global_step", "eval_loss", "eval_wer"]
+  assert [[float(value) for value in row] for row in rows[1:]] == [[3, 7.5, 0.375], [6, 12.0, 0.0], [7, 13.5, 0.125]]
   logged = [(event.step, value.tag, value.simple_value)
             for path in glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
             for event in tf.train.summary_iterator(path) for value in event.summary.value]
@@ -272,3 +274,11 @@ def test_an_eval_model_without_the_unalignable_count_is_evaluated_during_trainin
   model, hook = evaluation_setup(every_steps=2, last_step=2, unalignable_above=None)
   run_training(model, hook, runs=2)
   assert hook.history == [evaluation_at(2)]
+
+
+def test_eval_history_written_before_the_header_existed_still_reads(tmp_path):
+  (tmp_path / "eval_history.csv").write_text("1000,38.5,0.7002\n2000,28.1,0.5662\n")
+  assert read_evaluations(str(tmp_path)) == [(1000, 38.5, 0.7002), (2000, 28.1, 0.5662)]
+  (tmp_path / "eval_history.csv").write_text("1000,38.5\n")
+  with pytest.raises(ValueError, match="eval_history.csv: expected rows of global_step,eval_loss,eval_wer"):
+    read_evaluations(str(tmp_path))

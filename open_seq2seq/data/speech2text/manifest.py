@@ -67,6 +67,22 @@ def _check_line_breaks(csv_file, text):
                      "remove it".format(csv_file, text.count("\n", 0, stray.start()) + 1))
 
 
+# The environment variables the shipped configs (configs/speech2text/) take their dataset folder from.
+DATASET_ROOT_VARIABLES = ("LIBRISPEECH_ROOT", "JASPER_MINI_CORPUS")
+
+
+def _dataset_root_hint(csv_file):
+  """For a missing manifest named as the LibriSpeech importer names them (librivox-*.csv): where the shipped
+  configs look for it, so the user knows which variable to set; "" for any other name."""
+  if not os.path.basename(csv_file).startswith("librivox-"):
+    return ""
+  values = ", ".join("{}={}".format(name, os.environ[name]) if name in os.environ else "{} unset".format(name)
+                     for name in DATASET_ROOT_VARIABLES)
+  return (" (the LibriSpeech configs read the dataset folder from LIBRISPEECH_ROOT, default /data/librispeech; "
+          "the mini and tiny configs from JASPER_MINI_CORPUS; now {}; scripts/import_librivox.py writes the "
+          "librivox-*.csv files)".format(values))
+
+
 def read_manifests(dataset_files, dataset_root=None, need_transcripts=True, bad_rows=None):
   """Rows of every CSV as ``ManifestRow`` (resolved audio path, transcript, CSV file, row, raw name).
 
@@ -78,7 +94,7 @@ def read_manifests(dataset_files, dataset_root=None, need_transcripts=True, bad_
   rows = []
   for csv_file in dataset_files:
     if not os.path.exists(csv_file):
-      raise ValueError("Dataset file not found: {}".format(csv_file))
+      raise ValueError("Dataset file not found: {}{}".format(csv_file, _dataset_root_hint(csv_file)))
     refuse_special_file(csv_file)
     base_dir = dataset_root if dataset_root else os.path.dirname(os.path.abspath(csv_file))
     rows.extend(_read_manifest(csv_file, base_dir, need_transcripts, bad_rows))
