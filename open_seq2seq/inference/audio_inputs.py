@@ -46,21 +46,23 @@ def folder_audio(folder, extensions):
   return sorted(found)
 
 
-def manifest_utterances(path):
+def manifest_utterances(path, dataset_root=None):
   """The rows of the manifest ``path`` as Utterances (references: its transcripts, None without a transcript
-  column). Raises ValueError naming the file (and row) for a malformed manifest or a file listed twice."""
+  column), relative paths resolved against ``dataset_root`` or else the manifest's folder, as the data layer
+  resolves them. Raises ValueError naming the file (and row) for a malformed manifest or a file listed twice."""
   header, _ = read_csv(path)
-  rows = read_manifests([path], need_transcripts=False)
+  rows = read_manifests([path], dataset_root, need_transcripts=False)
   refuse_duplicates(rows)
   with_references = header is not None and "transcript" in header
   return [Utterance(row.wav_filename, row.path, row.transcript if with_references else None) for row in rows]
 
 
-def collect_inputs(arguments, extensions):
-  """``(utterances, notes)``: the Utterances of the command line's input ``arguments`` (files, folders, manifests),
-  in their order, each file once (a file named again is left out, and a note says how many were); ``notes``:
-  lines for the user. Raises ValueError for an input that does not exist, a folder without audio of
-  ``extensions`` and a malformed manifest."""
+def collect_inputs(arguments, extensions, dataset_root=None):
+  """``(utterances, notes)``: the Utterances of the command line's input ``arguments`` (files, folders, manifests,
+  whose relative paths start from ``dataset_root`` when given: the config's data_layer_params), in their order,
+  each file once (a file named again is left out, and a note says how many were); ``notes``: lines for the user.
+  Raises ValueError for an input that does not exist, a folder without audio of ``extensions`` and a malformed
+  manifest."""
   utterances, seen, repeated = [], set(), 0
   for argument in arguments:
     if os.path.isdir(argument):
@@ -69,7 +71,7 @@ def collect_inputs(arguments, extensions):
         raise ValueError("{}: no audio files with the extensions {} under this folder (see --extensions)".format(
             argument, ",".join(extensions)))
     elif is_manifest(argument):
-      found = manifest_utterances(argument)
+      found = manifest_utterances(argument, dataset_root)
     elif os.path.lexists(argument):
       found = [Utterance(argument, argument, None)]
     else:

@@ -131,6 +131,10 @@ def parse_args(argv):
   for flag in ("lm", "output_file", "config_file"):
     if getattr(args, flag) == "":
       raise ValueError("--{} is given an empty file name".format(flag))
+  if args.output_file and not os.path.isdir(os.path.dirname(os.path.abspath(args.output_file))):
+    # Found now, not after the whole run.
+    raise ValueError("--output_file {}: no such folder {}".format(
+        args.output_file, os.path.dirname(os.path.abspath(args.output_file))))
   return args, extras
 
 
@@ -274,11 +278,11 @@ def main(argv=None):
   stdout = sys.stdout
   # Every line but the output (and --help) goes to stderr, so that stdout holds the transcripts alone.
   with contextlib.redirect_stdout(sys.stderr):
-    utterances, notes = collect_inputs(args.inputs, parse_extensions(args.extensions))
-    for note in notes:
-      print("*** Note: " + note)
     config_module, _ = load_config(args.model, args.config_file, overrides)
     feature_params = infer_feature_params(mode_config(config_module, "infer")["data_layer_params"])
+    utterances, notes = collect_inputs(args.inputs, parse_extensions(args.extensions), feature_params["dataset_root"])
+    for note in notes:
+      print("*** Note: " + note)
     labels = load_labels(feature_params["vocab_file"])
     seconds_per_frame = frame_seconds(config_module, feature_params) \
         if args.word_timestamps or args.word_confidence else None
@@ -304,11 +308,11 @@ def main(argv=None):
       model.close()
     write_output(args.output_file, stdout, args.format, [results[i] for i in sorted(results)],
                  args.word_timestamps, args.word_confidence)
-    print("*** Transcribed {} of {} files: {:.1f} s of audio in {:.1f} s, {:.1f} audio-seconds per second "
-          "(real-time factor {:.4f}){}".format(
-              len(results), len(utterances), audio_seconds, elapsed, audio_seconds / max(elapsed, 1e-9),
-              elapsed / audio_seconds if audio_seconds else float("nan"),
-              "; wrote " + args.output_file if args.output_file else ""))
+    speed = ", {:.1f} audio-seconds per second (real-time factor {:.4f})".format(
+        audio_seconds / max(elapsed, 1e-9), elapsed / audio_seconds) if audio_seconds else ""
+    print("*** Transcribed {} of {} files: {:.1f} s of audio in {:.1f} s{}{}".format(
+        len(results), len(utterances), audio_seconds, elapsed, speed,
+        "; wrote " + args.output_file if args.output_file else ""))
     print_wer(utterances, results)
     if failures:
       print("*** Error: {} of {} files could not be transcribed (listed above){}".format(

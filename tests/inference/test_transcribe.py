@@ -246,6 +246,8 @@ def test_text_to_stdout_holds_the_transcripts_alone(checkpoint, run_py_infer, fl
                            "--help)"),
     (["--no_such_key=1"], "Unknown config override(s) ['--no_such_key=1']"),
     (["--extensions", ","], "--extensions names no extension: ',' (expected e.g. wav,flac)"),
+    (["--output_file", "/no/such/folder/out.csv"], "--output_file /no/such/folder/out.csv: no such folder "
+                                                   "/no/such/folder"),
 ])
 def test_bad_flags_end_in_one_line(checkpoint, flac_folder, capsys, argv, message):
   status, out, err = run_transcribe(capsys, flac_folder, "--model", checkpoint, "--config_file", CONFIG, *argv)
