@@ -1,10 +1,13 @@
 """Session fixtures shared by the test folders: a small corpus synthesized with espeak-ng and imported with the
-user's importer (built once per test run), and the environment that points the configs at it."""
+user's importer (built once per test run), the environment that points the configs at it, and a tiny model
+trained on it through run.py (export and transcribe tests)."""
 import os
 
 import pytest
 
-from tests.e2e.e2e_helpers import REPO, run_script
+from tests.e2e.e2e_helpers import CONFIG, REPO, run_script
+
+TRAIN_STEPS = 10
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +23,12 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="session")
 def env(corpus):
   return dict(os.environ, JASPER_MINI_CORPUS=corpus, PYTHONPATH=REPO)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(env, tmp_path_factory):
+  """Checkpoint prefix of the tiny config after a few training steps (its outputs are not all blanks)."""
+  logdir = str(tmp_path_factory.mktemp("export_logdir"))
+  run_script(["run.py", "--config_file=" + CONFIG, "--mode=train", "--logdir=" + logdir,
+              "--max_steps={}".format(TRAIN_STEPS)], env)
+  return os.path.join(logdir, "model.ckpt-{}".format(TRAIN_STEPS))

@@ -27,6 +27,17 @@ LAYER_OPTIONAL = {
 }
 
 
+def time_stride(convnet_layers):
+  """Input frames per output frame of an encoder with these ``convnet_layers`` (a config's
+  ``encoder_params/convnet_layers``): the product of every convolution's stride, each of a block's ``repeat``
+  sub-blocks striding once (Jasper: 2, its prologue's). With SAME padding output frame t starts at input frame
+  t * stride."""
+  stride = 1
+  for layer in convnet_layers:
+    stride *= layer["stride"][0] ** layer["repeat"]
+  return stride
+
+
 class TDNNEncoder(Encoder):
   """Blocks of ``repeat`` conv sub-blocks: conv -> batch norm -> (residual add) -> activation -> dropout.
 

@@ -4,6 +4,7 @@ online_inference/jasper_online_inference.py are shims over the ``cli`` of the mo
 (console scripts jasper-ckpt2pb, jasper-pb2onnx, jasper-online-inference).
 
 signature: tensor names and dtypes of exported graphs; inference_graph: a config's model on placeholders;
-freeze: variables -> constants; frozen_model: a frozen graph in a session; bin_files, preprocess, postprocess,
-staging: the files, stages and all-or-nothing outputs of online inference.
+freeze: variables -> constants; frozen_model: a frozen graph in a session; onnx_model: an ONNX model in
+onnxruntime; bin_files, preprocess, postprocess, staging: the files, stages and all-or-nothing outputs of online
+inference.
 """

@@ -42,9 +42,10 @@ def build_parser():
   return parser
 
 
-def export(config_module, checkpoint, output_file, dtype, batch_size, num_frames):
-  """Builds the inference graph, restores ``checkpoint`` into it, freezes and writes it to ``output_file``;
-  returns ``{name: tensor}`` of the graph's inputs and outputs (signature.py), for their shapes and dtypes.
+def frozen_checkpoint_graph(config_module, checkpoint, dtype="float32", batch_size=None, num_frames=None):
+  """``(frozen GraphDef, {name: tensor})``: the config's inference graph with ``checkpoint`` restored into it and
+  frozen, and its inputs and outputs (signature.py), for their shapes and dtypes. What ``export`` writes, and
+  what the transcribe tool runs from a training logdir.
 
   As run.py's eval and infer modes, takes the moving averages of the weights when the config's infer-mode
   ``ema_decay`` is set and the checkpoint keeps them (``--ema_decay=0`` exports the raw weights instead).
@@ -59,6 +60,14 @@ def export(config_module, checkpoint, output_file, dtype, batch_size, num_frames
       sess.run(tf.global_variables_initializer())
       restore(sess)
       graph_def = frozen_graph_def(sess, OUTPUT_NAMES)
+  return graph_def, tensors
+
+
+def export(config_module, checkpoint, output_file, dtype, batch_size, num_frames):
+  """Writes the ``frozen_checkpoint_graph`` of ``checkpoint`` to ``output_file``; returns ``{name: tensor}`` of the
+  graph's inputs and outputs (signature.py). Raises as frozen_checkpoint_graph does, and OSError when the file
+  cannot be written."""
+  graph_def, tensors = frozen_checkpoint_graph(config_module, checkpoint, dtype, batch_size, num_frames)
   write_graph_def(graph_def, output_file)
   return tensors
 

@@ -41,20 +41,57 @@ def valid_logits(logits, logits_length, count):
   return [logits[row, :logits_length[row]].astype(np.float32) for row in range(count)]
 
 
+def check_batch_size(model, batch_size):
+  """Raises ValueError when ``batch_size`` utterances do not fit the static batch size of ``model`` (a
+  FrozenJasper or export/onnx_model.py's OnnxJasper: its ``batch_size``, None when free, and ``path``)."""
+  if model.batch_size is not None and batch_size > model.batch_size:
+    raise ValueError("Batch size {} exceeds the static batch size {} of {} (export it with a larger "
+                     "--batch_size, or without one for any size)".format(batch_size, model.batch_size, model.path))
+
+
+def padded_batch(model, features, rows=None):
+  """``(features [rows, frames, F], lengths [rows] int32)`` of a list of ``[frames_i, F]`` arrays for ``model``
+  (a FrozenJasper or export/onnx_model.py's OnnxJasper: its ``path``, ``batch_size``, ``num_frames``,
+  ``num_features`` and ``input_dtype``).
+
+  ``rows`` defaults to one per utterance and is always the static batch size of a static graph; frames
+  is the static number of frames or the longest utterance. Rows past the utterances and frames past
+  each utterance are zeros. Raises ValueError when the utterances exceed a static batch size or number of
+  frames, or an utterance is not ``[frames, F]``.
+  """
+  check_batch_size(model, max(len(features), rows or 0))
+  rows = model.batch_size or rows or len(features)
+  longest = max(len(f) for f in features)
+  frames = model.num_frames or longest
+  if longest > frames:
+    raise ValueError("An utterance of {} frames exceeds the static {} frames of {} (export it with a larger "
+                     "--num_frames, or without one for any length)".format(longest, frames, model.path))
+  batch = np.zeros([rows, frames, model.num_features], model.input_dtype)
+  lengths = np.zeros([rows], np.int32)
+  for row, utterance in enumerate(features):
+    if utterance.ndim != 2 or utterance.shape[1] != model.num_features:
+      raise ValueError("Features of shape {} for {}, which expects [frames, {}]".format(
+          list(utterance.shape), model.path, model.num_features))
+    batch[row, :len(utterance)] = utterance
+    lengths[row] = len(utterance)
+  return batch, lengths
+
+
 class FrozenJasper:
   """Runs an exported graph in its own session. ``batch_size`` / ``num_frames`` are its static sizes, None where
   free; ``num_features`` is F, ``input_dtype`` the numpy dtype of ``features``.
 
   Raises IOError / ValueError as read_frozen_graph does, and ValueError when ``features`` is not
   [B, T, F] with a known F. ``session_config``: a tf.ConfigProto (distributed/session_config.py's
-  inference_session_config), or None.
+  inference_session_config), or None. ``graph_def``: the frozen GraphDef itself (ckpt2pb.py's
+  ``frozen_checkpoint_graph`` in memory), which ``path`` then only names in messages.
   """
 
-  def __init__(self, path, session_config=None):
+  def __init__(self, path, session_config=None, graph_def=None):
     self.path = path
     self.graph = tf.Graph()
     with self.graph.as_default():
-      tf.import_graph_def(read_frozen_graph(path), name="")
+      tf.import_graph_def(read_frozen_graph(path) if graph_def is None else graph_def, name="")
     tensor = self.graph.get_tensor_by_name
     self._features, self._lengths = tensor(FEATURES + ":0"), tensor(FEATURES_LENGTH + ":0")
     self._logits, self._logits_length = tensor(LOGITS + ":0"), tensor(LOGITS_LENGTH + ":0")
@@ -68,34 +105,12 @@ class FrozenJasper:
 
   def check_batch_size(self, batch_size):
     """Raises ValueError when ``batch_size`` utterances do not fit the graph's static batch size."""
-    if self.batch_size is not None and batch_size > self.batch_size:
-      raise ValueError("Batch size {} exceeds the static batch size {} of {} (export it with a larger "
-                       "--batch_size, or without one for any size)".format(batch_size, self.batch_size, self.path))
+    check_batch_size(self, batch_size)
 
   def padded_batch(self, features, rows=None):
-    """``(features [rows, frames, F], lengths [rows] int32)`` of a list of ``[frames_i, F]`` arrays.
-
-    ``rows`` defaults to one per utterance and is always the static batch size of a static graph; frames
-    is the static number of frames or the longest utterance. Rows past the utterances and frames past
-    each utterance are zeros. Raises ValueError when the utterances exceed a static batch size or number of
-    frames, or an utterance is not ``[frames, F]``.
-    """
-    self.check_batch_size(max(len(features), rows or 0))
-    rows = self.batch_size or rows or len(features)
-    longest = max(len(f) for f in features)
-    frames = self.num_frames or longest
-    if longest > frames:
-      raise ValueError("An utterance of {} frames exceeds the static {} frames of {} (export it with a larger "
-                       "--num_frames, or without one for any length)".format(longest, frames, self.path))
-    batch = np.zeros([rows, frames, self.num_features], self.input_dtype)
-    lengths = np.zeros([rows], np.int32)
-    for row, utterance in enumerate(features):
-      if utterance.ndim != 2 or utterance.shape[1] != self.num_features:
-        raise ValueError("Features of shape {} for {}, which expects [frames, {}]".format(
-            list(utterance.shape), self.path, self.num_features))
-      batch[row, :len(utterance)] = utterance
-      lengths[row] = len(utterance)
-    return batch, lengths
+    """``(features [rows, frames, F], lengths [rows] int32)`` of a list of ``[frames_i, F]`` arrays: see
+    ``padded_batch`` of this module, with this graph's static sizes."""
+    return padded_batch(self, features, rows)
 
   def run(self, features, rows=None):
     """Float32 logits ``[valid output frames_i, V+1]`` of each utterance of ``features`` (list of

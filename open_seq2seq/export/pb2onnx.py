@@ -13,18 +13,14 @@ import os
 import sys
 
 import numpy as np
-import onnxruntime
 import tensorflow.compat.v1 as tf
 import tf2onnx
 
 from open_seq2seq.utils.atomic import atomic_output
 from open_seq2seq.utils.cli import one_line_errors
 from open_seq2seq.utils.logging import deco_print
-from open_seq2seq.export.frozen_model import FrozenJasper, read_frozen_graph, valid_logits
-from open_seq2seq.export.signature import FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH
-
-ONNX_INPUTS = (FEATURES, FEATURES_LENGTH)
-ONNX_OUTPUTS = (LOGITS, LOGITS_LENGTH)
+from open_seq2seq.export.frozen_model import FrozenJasper, read_frozen_graph
+from open_seq2seq.export.onnx_model import ONNX_INPUTS, ONNX_OUTPUTS, OnnxJasper
 CHECK_BATCH, CHECK_FRAMES = 3, 200
 
 
@@ -42,13 +38,14 @@ def convert(model_path, output_file, opset):
     handle.write(model_proto.SerializeToString())
 
 
-def onnx_logits(onnx_file, model, features):
+def onnx_logits(onnx_file, features):
   """Float32 valid logits ``[frames_i', V+1]`` of each ``[frames_i, F]`` utterance of ``features`` from
-  onnxruntime on CPU, batched as ``model.run`` (a FrozenJasper of the same graph) batches them."""
-  session = onnxruntime.InferenceSession(onnx_file, providers=["CPUExecutionProvider"])
-  batch, lengths = model.padded_batch(features)
-  logits, logits_length = session.run(list(ONNX_OUTPUTS), {FEATURES: batch, FEATURES_LENGTH: lengths})
-  return valid_logits(logits, logits_length, len(features))
+  onnxruntime on CPU (onnx_model.py's OnnxJasper), batched as FrozenJasper batches them."""
+  model = OnnxJasper(onnx_file)
+  try:
+    return model.run(features)
+  finally:
+    model.close()
 
 
 def check(model_path, onnx_file):
@@ -67,7 +64,7 @@ def check(model_path, onnx_file):
     expected = model.run(features)
   finally:
     model.close()
-  actual = onnx_logits(onnx_file, model, features)
+  actual = onnx_logits(onnx_file, features)
   return max(float(np.max(np.abs(e - a))) for e, a in zip(expected, actual))
 
 

@@ -4,6 +4,7 @@ import numpy as np
 from open_seq2seq.data.speech2text.logits_file import write_logits
 from open_seq2seq.data.speech2text.predictions import write_predictions
 from open_seq2seq.decoders.greedy_ctc import ids_to_text, sparse_to_strings
+from open_seq2seq.encoders.tdnn_encoder import time_stride
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.metrics import error_counts, word_errors
 from .encoder_decoder import EncoderDecoderModel
@@ -114,8 +115,8 @@ class Speech2Text(EncoderDecoderModel):
     names = [wav_filenames[ids[position]] for position in order]
     outputs = [outputs[position] for position in order]
     if self.logits_to_pickle:
-      strides = [layer["stride"][0] for layer in self._params["encoder_params"]["convnet_layers"]]
-      step_size = self.get_data_layer().params["window_stride"] * int(np.prod(strides))
+      step_size = self.get_data_layer().params["window_stride"] * time_stride(
+          self._params["encoder_params"]["convnet_layers"])
       write_logits(output_file, names, outputs, step_size, [self.idx2char[i] for i in range(len(self.idx2char))])
     else:
       write_predictions(output_file, names, outputs)

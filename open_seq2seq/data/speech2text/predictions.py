@@ -20,9 +20,15 @@ def write_predictions(path, wav_filenames, transcripts):
   if len(wav_filenames) != len(transcripts):
     raise ValueError("{}: {} file names but {} transcripts".format(path, len(wav_filenames), len(transcripts)))
   with atomic_output(path) as tmp_file, open(tmp_file, "w", newline="", encoding="utf-8") as handle:
-    writer = csv.writer(handle)
-    writer.writerow(COLUMNS)
-    writer.writerows(zip(wav_filenames, transcripts))
+    write_prediction_rows(handle, wav_filenames, transcripts)
+
+
+def write_prediction_rows(handle, wav_filenames, transcripts):
+  """Writes the header and the rows ``(wav_filenames[i], transcripts[i])`` to the open text ``handle`` (opened
+  with ``newline=""``, or a console stream), in the format of ``write_predictions``."""
+  writer = csv.writer(handle)
+  writer.writerow(COLUMNS)
+  writer.writerows(zip(wav_filenames, transcripts))
 
 
 def read_predictions(path):

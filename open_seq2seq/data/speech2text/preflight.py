@@ -184,6 +184,21 @@ def _quiet_stderr():
     os.close(saved)
 
 
+def probe_all(paths, workers=None):
+  """``probe_audio`` of every path (a list; same order), probed in parallel by ``workers`` threads (default: 4 per
+  core, at most 32), with libsndfile's own notes about undecodable files kept off stderr."""
+  headers = [None] * len(paths)
+
+  def probe(index):
+    """``(index, probe_audio(paths[index]))``."""
+    return index, probe_audio(paths[index])
+
+  with _quiet_stderr():
+    for index, header in bounded_parallel_map(probe, range(len(paths)), workers or min(32, 4 * (os.cpu_count() or 1))):
+      headers[index] = header
+  return headers
+
+
 def scan_audio(rows, workers=None):
   """``AudioHeader`` of every ``ManifestRow`` (same order), probed in parallel and cached per manifest."""
   start = time.time()
@@ -200,15 +215,9 @@ def scan_audio(rows, workers=None):
     if headers[index] is None:
       jobs.append((index, path, status))
 
-  def probe(job):
-    """``(job, probe_audio(job path))`` for one ``(index, path, status)`` job."""
-    return job, probe_audio(job[1])
-
-  with _quiet_stderr():
-    for (index, path, status), header in bounded_parallel_map(probe, jobs,
-                                                              workers or min(32, 4 * (os.cpu_count() or 1))):
-      headers[index] = header
-      caches[rows[index].csv_file].put(path, status, header)
+  for (index, path, status), header in zip(jobs, probe_all([job[1] for job in jobs], workers)):
+    headers[index] = header
+    caches[rows[index].csv_file].put(path, status, header)
   for cache in caches.values():
     cache.save()
   seconds = time.time() - start

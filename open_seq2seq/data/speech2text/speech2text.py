@@ -10,7 +10,7 @@ from open_seq2seq.data.data_layer import DataLayer
 from open_seq2seq.data.vocab import vocab_params
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.utils.metrics import words
-from open_seq2seq.utils.params import Inert, ListOf, Param, Range
+from open_seq2seq.utils.params import Inert, ListOf, Param, Range, check_params, with_defaults
 from .audio import audio_num_samples, read_audio
 from .augmentation import SignalAugmenter, spec_augment, validate_augmentation
 from .feature_cache import FORMATS, FeatureCache
@@ -20,6 +20,62 @@ from .manifest import read_manifests, refuse_duplicates
 from .preflight import RuntimeDrops, format_counts, list_problems, runtime_drop_reason, static_limits, usable_audio
 
 DEFAULT_PAD_TO = 8
+
+
+def read_signal(path, params):
+  """int16-range float32 mono samples ``[N]`` of the audio file ``path`` at ``params["sample_freq"]``, as the data
+  layer reads them (audio.read_audio with its ``resample_audio`` and ``mix_to_mono``); ``params``: the data
+  layer's params with their defaults. Raises ValueError naming the file (unreadable, empty, refused)."""
+  return read_audio(path, params["sample_freq"], params["resample_audio"], params["mix_to_mono"])
+
+
+def signal_features(signal, params, dither=0.0, rng=None, vtlp_alpha=1.0):
+  """Features ``[T, F]`` float32 of a ``read_signal`` signal with the feature settings of ``params`` (``backend``,
+  ``input_type``, window, normalisation, ``pad_to`` for psf); ``dither``, ``rng`` and ``vtlp_alpha`` are the
+  training-time perturbations (0, None and 1 outside training)."""
+  p = params
+  if p["backend"] == "psf":
+    return psf_speech_features(signal, p["sample_freq"], p["num_audio_features"], p["input_type"],
+                               p["window_size"], p["window_stride"], p["pad_to"], p["norm_epsilon"])
+  return speech_features(
+      signal, p["sample_freq"], p["num_audio_features"], p["input_type"], p["window_size"], p["window_stride"],
+      p["window"], dither=dither, norm_per_feature=p["norm_per_feature"], norm_epsilon=p["norm_epsilon"],
+      rng=rng, gain=p["gain"], vtlp_alpha=vtlp_alpha)
+
+
+def file_features(path, params):
+  """``(features [T, F] float32, duration in seconds)`` of one audio file as the data layer computes them in
+  eval and infer mode (no dither, no augmentation; ``features_of`` without a feature cache), for tools that
+  take audio files rather than a manifest. ``params``: ``infer_feature_params``. Raises ValueError naming the
+  file when it cannot be read or is refused."""
+  signal = read_signal(path, params)
+  return signal_features(signal, params), len(signal) / float(params["sample_freq"])
+
+
+def infer_feature_params(data_layer_params):
+  """The ``data_layer_params`` of a config (its infer mode, ``utils/config.py`` mode_config) checked as
+  Speech2TextDataLayer checks them and filled with its declared defaults, for ``file_features``: the feature
+  settings without a manifest (``dataset_files`` is set to none, the mode to infer, shuffling off). Raises
+  ValueError naming the key of a missing, unknown or ill-typed parameter, or a feature count the FFT cannot
+  give."""
+  params = dict(data_layer_params, mode="infer", dataset_files=[], shuffle=False)
+  for key in ("batch_size", "dtype", "num_workers", "worker_id"):
+    params.pop(key, None)
+  layer = Speech2TextDataLayer
+  check_params(params, layer.get_required_params(), layer.get_optional_params(), layer.__name__,
+               prefix="data_layer_params/")
+  params = with_defaults(params, layer.get_optional_params())
+  _check_num_features(params)
+  return params
+
+
+def _check_num_features(params):
+  """Raises ValueError when ``num_audio_features`` asks for more than the feature settings can give."""
+  problem = num_features_problem(params["backend"], params["input_type"], params["num_audio_features"],
+                                 params["sample_freq"], params["window_size"])
+  if problem:
+    raise ValueError("Speech2TextDataLayer: data_layer_params/num_audio_features={} {}".format(
+        params["num_audio_features"], problem))
 
 
 class Speech2TextDataLayer(DataLayer):
@@ -110,11 +166,7 @@ class Speech2TextDataLayer(DataLayer):
                  "norm_per_feature={} have no effect".format(p["dither"], p["norm_per_feature"]))
     if p["augmentation"]:
       validate_augmentation(p["augmentation"], p["num_audio_features"], p["backend"], p["input_type"], p["sample_freq"])
-    feature_problem = num_features_problem(p["backend"], p["input_type"], p["num_audio_features"], p["sample_freq"],
-                                           p["window_size"])
-    if feature_problem:
-      raise ValueError("Speech2TextDataLayer: data_layer_params/num_audio_features={} {}".format(
-          p["num_audio_features"], feature_problem))
+    _check_num_features(p)
     p.update(vocab_params(p["vocab_file"]))
     self._infer = p["mode"] == "infer"
     self._skip_bad_data = p["skip_bad_data"]
@@ -256,17 +308,10 @@ class Speech2TextDataLayer(DataLayer):
     return features, duration
 
   def _read(self, path):
-    return read_audio(path, self._params["sample_freq"], self._params["resample_audio"], self._params["mix_to_mono"])
+    return read_signal(path, self._params)
 
   def _compute_features(self, signal, dither, rng, vtlp_alpha=1.0):
-    p = self._params
-    if p["backend"] == "psf":
-      return psf_speech_features(signal, p["sample_freq"], p["num_audio_features"], p["input_type"],
-                                 p["window_size"], p["window_stride"], p["pad_to"], p["norm_epsilon"])
-    return speech_features(
-        signal, p["sample_freq"], p["num_audio_features"], p["input_type"], p["window_size"], p["window_stride"],
-        p["window"], dither=dither, norm_per_feature=p["norm_per_feature"], norm_epsilon=p["norm_epsilon"],
-        rng=rng, gain=p["gain"], vtlp_alpha=vtlp_alpha)
+    return signal_features(signal, self._params, dither, rng, vtlp_alpha)
 
   def _parse(self, index, seed):
     try:
