@@ -49,7 +49,7 @@ PITCH_RANGE = (30, 70)    # espeak-ng -p, 0..99
 
 
 def select_speakers(seed, num_train, num_dev, num_test, num_dev_other=0,
-                    world_fraction=0.0):
+                    world_fraction=0.0, word_gaps=False):
   """Deterministic list of speaker dicts (train, dev, test, then dev-other).
 
   Held-out (dev, test) speakers walk a seeded shuffle of the accents, so each
@@ -57,7 +57,7 @@ def select_speakers(seed, num_train, num_dev, num_test, num_dev_other=0,
   they keep espeak-ng's own timbre. Training speakers cycle over the accents
   and over all training variants, a voice+variant combination being reused
   only once every free combination has been taken; each training speaker also
-  gets its own formant scale and word gap, and a ``world_fraction``
+  gets its own formant scale (and, with ``word_gaps``, a pause between words), and a ``world_fraction``
   of them a WORLD resynthesis (corpus_voices.draw_timbre), so no two share a
   timbre. The held-out speakers (ids, voices, speed and pitch) do not depend
   on the training speakers, so corpora with more or fewer training speakers
@@ -73,7 +73,7 @@ def select_speakers(seed, num_train, num_dev, num_test, num_dev_other=0,
   rng.shuffle(voice_order)
   heldout = _heldout_grid(rng, voice_order, num_dev, num_test)
   train = _train_grid(rng, voice_order, heldout, num_train)
-  speakers = _grid_speakers(seed, heldout + train, len(heldout), world_fraction)
+  speakers = _grid_speakers(seed, heldout + train, len(heldout), world_fraction, word_gaps)
   speakers += _dev_other_speakers(seed, num_dev_other)
   split_order = {TRAIN_SPLIT: 0, DEV_SPLIT: 1, TEST_SPLIT: 2, DEV_OTHER_SPLIT: 3}
   return sorted(speakers, key=lambda s: split_order[s["split"]])
@@ -165,7 +165,7 @@ def _next_variant(rng, cycle, free):
   return variant
 
 
-def _grid_speakers(seed, grid, num_heldout, world_fraction):
+def _grid_speakers(seed, grid, num_heldout, world_fraction, word_gaps):
   """Speaker dicts of the held-out then training ``grid`` entries: ids, speed and pitch; training timbres."""
   heldout_prosody = random.Random("heldout-prosody-{}".format(seed))
   train_prosody = random.Random("train-prosody-{}".format(seed))
@@ -186,7 +186,7 @@ def _grid_speakers(seed, grid, num_heldout, world_fraction):
         "pitch": prosody.randint(*PITCH_RANGE),
     }
     if split == TRAIN_SPLIT:
-      speaker.update(corpus_voices.draw_timbre(timbre_rng, index - num_heldout in world_speakers))
+      speaker.update(corpus_voices.draw_timbre(timbre_rng, index - num_heldout in world_speakers, word_gaps))
     speakers.append(speaker)
   return speakers
 

@@ -28,12 +28,13 @@ import soundfile as sf
 PROXY_CONDITIONS = ("clean", "room", "phone", "noise")
 
 
-def draw_timbre(rng, world):
-  """Random per-speaker timbre parameters (``rng``: random.Random). ``world``: whether to resynthesise."""
-  timbre = {
-      "formant_shift": round(rng.uniform(0.88, 1.14), 3),
-      "word_gap": rng.choice((0, 0, 1, 2, 3)),
-  }
+def draw_timbre(rng, world, word_gaps=False):
+  """Random per-speaker timbre parameters (``rng``: random.Random). ``world``: whether to resynthesise;
+  ``word_gaps``: whether the speaker pauses between words (espeak-ng -g, units of 10 ms, for 3 speakers in 5).
+  The gap is drawn either way, so the other parameters, and the corpus, do not depend on ``word_gaps``."""
+  formant_shift = round(rng.uniform(0.88, 1.14), 3)
+  word_gap = rng.choice((0, 0, 1, 2, 3))
+  timbre = {"formant_shift": formant_shift, "word_gap": word_gap if word_gaps else 0}
   if world:
     timbre["world"] = {
         "envelope_warp": round(rng.uniform(0.92, 1.08), 3),

@@ -105,9 +105,19 @@ def test_proxy_conditions_cycle_and_are_deterministic():
 def test_draw_timbre_ranges():
   rng = random.Random(0)
   for world in (False, True):
-    timbre = voices.draw_timbre(rng, world)
+    timbre = voices.draw_timbre(rng, world, word_gaps=True)
     assert 0.88 <= timbre["formant_shift"] <= 1.14 and timbre["word_gap"] in (0, 1, 2, 3)
     assert ("world" in timbre) == world
+
+
+def test_word_gaps_off_changes_nothing_but_the_gaps():
+  # 200 draws each way from the same seed: the gaps are 0 without word_gaps and 0..3 (3 in 5 non-zero) with
+  # them; every other parameter is the same draw, so switching the flag changes no other speaker's timbre.
+  with_gaps = [voices.draw_timbre(rng, k % 10 == 0, word_gaps=True) for rng in [random.Random(1)] for k in range(200)]
+  without = [voices.draw_timbre(rng, k % 10 == 0) for rng in [random.Random(1)] for k in range(200)]
+  assert all(t["word_gap"] == 0 for t in without)
+  assert 0.45 < sum(t["word_gap"] > 0 for t in with_gaps) / 200 < 0.75
+  assert [dict(t, word_gap=0) for t in with_gaps] == without
 
 
 def test_breathy_aperiodicity_profile():

@@ -10,7 +10,7 @@ from tests.e2e.e2e_helpers import REPO
 SCRIPT = os.path.join(REPO, "scripts", "build_mini_corpus.py")
 FLAGS = ("--output_dir", "--num_train_utterances", "--num_dev_utterances", "--num_test_utterances", "--seed",
          "--workers", "--min_words", "--max_words", "--num_train_speakers", "--num_dev_speakers",
-         "--num_test_speakers", "--num_dev_other_speakers", "--world_fraction", "--fortune_dir",
+         "--num_test_speakers", "--num_dev_other_speakers", "--world_fraction", "--word_gaps", "--fortune_dir",
          "--exclude_fortune_files")
 
 
