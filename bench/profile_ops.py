@@ -8,8 +8,11 @@ every moment of a traced run is therefore shared equally among the nodes running
 time, which adds up to the traced run's busy time). Each node's time is its median over --traces runs.
 --inter_op_threads 1 (default) runs one op at a time where TensorFlow can; 0 is its default setting.
 
-    python bench/profile_ops.py [--what forward,train] [--dtype float32] [--batch_size 8] [--num_frames 1600]
-                                [--top 15] [--json results/bench/profile.json]
+    python bench/profile_ops.py [--what forward,train] [--dtype float32] [--export_dtype float32]
+                                [--batch_size 8] [--num_frames 1600] [--top 15] [--json results/bench/profile.json]
+
+--dtype is the training step's (float32, mixed, bfloat16), --export_dtype the frozen forward graph's
+(generate_pb/ckpt2pb.py --dtype: float32, float16, bfloat16).
 """
 import argparse
 import collections
@@ -152,13 +155,13 @@ def session_config(inter_op_threads):
   return tf.ConfigProto(inter_op_parallelism_threads=inter_op_threads)
 
 
-def profile_forward(config_file, batch_size, num_frames, inter_op_threads, traces):
+def profile_forward(config_file, batch_size, num_frames, inter_op_threads, traces, dtype="float32"):
   from bench.bench_inference import freeze_random_model
   from open_seq2seq.export.frozen_model import read_frozen_graph
   from open_seq2seq.export.signature import FEATURES, FEATURES_LENGTH, LOGITS
   with tempfile.TemporaryDirectory() as tmp_dir:
     path = os.path.join(tmp_dir, "model.pb")
-    freeze_random_model(config_file, path)
+    freeze_random_model(config_file, path, dtype)
     graph_def = read_frozen_graph(path)
   with tf.Graph().as_default() as graph:
     tf.import_graph_def(graph_def, name="")
@@ -207,6 +210,8 @@ def main(argv=None):
   parser.add_argument("--config_file", default=FIVE_BY_THREE)
   parser.add_argument("--what", default="forward,train")
   parser.add_argument("--dtype", default="float32", help="training step dtype: float32, mixed or bfloat16")
+  parser.add_argument("--export_dtype", default="float32", help="frozen forward graph dtype: float32, float16 or "
+                                                                "bfloat16")
   parser.add_argument("--batch_size", type=int, default=8)
   parser.add_argument("--num_frames", type=int, default=1600)
   parser.add_argument("--top", type=int, default=15)
@@ -222,8 +227,8 @@ def main(argv=None):
   for what in args.what.split(","):
     if what == "forward":
       runs, wall = profile_forward(args.config_file, args.batch_size, args.num_frames, args.inter_op_threads,
-                                   args.traces)
-      flops, name = forward["total"], "forward float32 (frozen)"
+                                   args.traces, args.export_dtype)
+      flops, name = forward["total"], "forward {} (frozen)".format(args.export_dtype)
     elif what == "train":
       runs, wall = profile_train(args.config_file, args.dtype, args.batch_size, args.num_frames,
                                  args.inter_op_threads, args.traces)

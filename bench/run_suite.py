@@ -5,11 +5,12 @@ the date, CPU, thread settings and TensorFlow version (default folder results/be
     python bench/run_suite.py [--quick] [--accuracy [--accuracy_budgets 5,15,30]] [--only gemm,forward,...]
                               [--output_dir results/bench]
 
-Measurements (names for --only): gemm (float32 and bfloat16 GEMM peak), forward (5x3 frozen graph, batch 1
-and 8), train (5x3 training step in float32, bfloat16 and mixed float16), pipeline (5x3 training data layer
-against the training step), horovod (1 vs 2 processes), accuracy (dev WER after training budgets, only with
---accuracy or --only accuracy). Each runs in a child process (bench/suite_measurements.py) with a time limit:
-a failure or time-out is reported in its row and the suite goes on. --quick takes about 10 minutes on 2 cores.
+Measurements (names for --only): gemm (float32 and bfloat16 GEMM peak), forward (5x3 frozen graph exported in
+float32 and bfloat16, timed in turns, batch 1 and 8), train (5x3 training step in float32, bfloat16 and mixed
+float16), pipeline (5x3 training data layer against the training step), horovod (1 vs 2 processes), accuracy
+(dev WER after training budgets, only with --accuracy or --only accuracy). Each runs in a child process
+(bench/suite_measurements.py) with a time limit: a failure or time-out is reported in its row and the suite goes
+on. --quick takes about 10 minutes on 2 cores.
 
 Mixed float16 has no native CPU kernels and runs a step ~100x slower than float32, so it is timed at a
 reduced shape next to float32 at that shape; the full shape runs only if the step projected from the reduced
@@ -165,7 +166,8 @@ class Suite:
     self.results = {}
     self.run_dir = args.run_dir
     self.corpus = os.environ.get("JASPER_MINI_CORPUS", os.path.join(REPO, "data", "mini_librispeech"))
-    self.settings = {"gemm_n": 4096, "num_frames": 1600, "forward_batches": [1, 8], "train_batch": 8,
+    self.settings = {"gemm_n": 4096, "num_frames": 1600, "forward_batches": [1, 8],
+                     "forward_dtypes": ["float32", "bfloat16"], "train_batch": 8,
                      "mixed_batch": self.s["mixed_shape"][0], "mixed_frames": self.s["mixed_shape"][1],
                      "pipeline_batch": 8, "horovod_config_name": "mini", "horovod_batch": 16,
                      "cores": os.cpu_count()}
@@ -186,9 +188,9 @@ class Suite:
         steps.append(("gemm_" + dtype, "GEMM {} 4096^3".format(dtype), lambda dtype=dtype: self.child(
             "gemm_" + dtype, "gemm", 300, dtype=dtype, n=self.settings["gemm_n"], iterations=s["gemm_iterations"])))
     if "forward" in only:
-      steps.append(("forward", "5x3 frozen forward, batch 1 and 8, T=1600", lambda: self.child(
-          "forward", "forward", 900, config_file=FIVE_BY_THREE, batch_sizes=self.settings["forward_batches"],
-          num_frames=1600, iterations=s["forward_iterations"])))
+      steps.append(("forward", "5x3 frozen forward float32 and bfloat16, batch 1 and 8, T=1600", lambda: self.child(
+          "forward", "forward", 1200, config_file=FIVE_BY_THREE, batch_sizes=self.settings["forward_batches"],
+          num_frames=1600, iterations=s["forward_iterations"], dtypes=self.settings["forward_dtypes"])))
     if "train" in only:
       for dtype, steps_key in (("float32", "train_steps"), ("bfloat16", "bf16_steps")):
         steps.append(("train_" + dtype, "5x3 training step {}, B=8, T=1600".format(dtype),

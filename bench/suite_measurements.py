@@ -31,12 +31,8 @@ def log(message):
   print(message, flush=True)
 
 
-def timing(step, iterations, warmup=1, idle_timeout_s=60):
-  """Times ``step()`` after ``warmup`` untimed calls; returns the summary dict every measurement reports."""
-  load = wait_for_idle_cpu(timeout_s=idle_timeout_s)
-  for _ in range(warmup):
-    step()
-  seconds, utilisation = timed_iterations(step, iterations, min_utilisation=0.0)
+def summary(seconds, utilisation, iterations, load):
+  """The summary dict of ``timing`` from the wall ``seconds`` and ``utilisation`` of each timed run."""
   best = max(utilisation) if utilisation else 0.0
   kept = [s for s, u in zip(seconds, utilisation) if u >= RELATIVE_UTILISATION * best]
   kept_utilisation = [u for u in utilisation if u >= RELATIVE_UTILISATION * best]
@@ -46,6 +42,15 @@ def timing(step, iterations, warmup=1, idle_timeout_s=60):
           "all_seconds": seconds, "utilisation": utilisation,
           "kept_utilisation": float(np.median(kept_utilisation)) if kept_utilisation else float("nan"),
           "load_before": load}
+
+
+def timing(step, iterations, warmup=1, idle_timeout_s=60):
+  """Times ``step()`` after ``warmup`` untimed calls; returns the summary dict every measurement reports."""
+  load = wait_for_idle_cpu(timeout_s=idle_timeout_s)
+  for _ in range(warmup):
+    step()
+  seconds, utilisation = timed_iterations(step, iterations, min_utilisation=0.0)
+  return summary(seconds, utilisation, iterations, load)
 
 
 def measure_gemm(n=4096, dtype="float32", iterations=5, idle_timeout_s=60):
@@ -64,28 +69,60 @@ def measure_gemm(n=4096, dtype="float32", iterations=5, idle_timeout_s=60):
   return result
 
 
-def measure_forward(config_file, batch_sizes=(1, 8), num_frames=1600, iterations=3, idle_timeout_s=60):
-  """The config's frozen float32 inference graph (random weights, as bench_inference.py) per batch size."""
+def timing_in_turns(steps, iterations, warmup=1, idle_timeout_s=60):
+  """Times each of ``steps`` ({label: step()}) ``iterations`` times, one run of each in turn per round (after
+  ``warmup`` untimed calls of each), so a neighbour's load falls on all of them alike; {label: summary dict}."""
+  load = wait_for_idle_cpu(timeout_s=idle_timeout_s)
+  for step in steps.values():
+    for _ in range(warmup):
+      step()
+  runs = {label: ([], []) for label in steps}
+  for _ in range(iterations):
+    for label, step in steps.items():
+      seconds, utilisation = timed_iterations(step, 1, min_utilisation=0.0)
+      runs[label][0].extend(seconds)
+      runs[label][1].extend(utilisation)
+  results = {}
+  for label, (seconds, utilisation) in runs.items():
+    log("  {}:".format(label))
+    results[label] = summary(seconds, utilisation, iterations, load)
+  return results
+
+
+def measure_forward(config_file, batch_sizes=(1, 8), num_frames=1600, iterations=3, idle_timeout_s=60,
+                    dtypes=("float32",)):
+  """The config's frozen inference graph exported in each of ``dtypes`` (random weights, as bench_inference.py;
+  run with the inference session settings) per batch size, the dtypes timed in turns.
+
+  Returns ``{dtype: {str(batch_size): timing summary}}``.
+  """
   from bench.bench_inference import freeze_random_model
+  from open_seq2seq.distributed.session_config import inference_session_config
   from open_seq2seq.export.frozen_model import FrozenJasper
   tf.logging.set_verbosity(tf.logging.ERROR)
-  results = {}
+  results = {dtype: {} for dtype in dtypes}
+  models = {}
   with tempfile.TemporaryDirectory() as tmp_dir:
-    path = os.path.join(tmp_dir, "model.pb")
-    start = time.perf_counter()
-    freeze_random_model(config_file, path)
-    log("  froze {} in {:.0f} s".format(os.path.basename(config_file), time.perf_counter() - start))
-    model = FrozenJasper(path)
-    rng = np.random.default_rng(0)
     try:
+      for dtype in dtypes:
+        path = os.path.join(tmp_dir, "model_{}.pb".format(dtype))
+        start = time.perf_counter()
+        freeze_random_model(config_file, path, dtype)
+        log("  froze {} {} in {:.0f} s".format(os.path.basename(config_file), dtype, time.perf_counter() - start))
+        models[dtype] = FrozenJasper(path, inference_session_config())
+      rng = np.random.default_rng(0)
       for batch_size in batch_sizes:
-        features = [rng.standard_normal([num_frames, model.num_features]).astype(np.float32)
-                    for _ in range(batch_size)]
+        num_features = models[dtypes[0]].num_features
+        features = [rng.standard_normal([num_frames, num_features]).astype(np.float32) for _ in range(batch_size)]
         log("  batch {}".format(batch_size))
-        results[str(batch_size)] = timing(lambda features=features: model.run(features), iterations,
-                                          idle_timeout_s=idle_timeout_s)
+        steps = {dtype: (lambda model=model, features=features: model.run(features))
+                 for dtype, model in models.items()}
+        timed = timing_in_turns(steps, iterations, idle_timeout_s=idle_timeout_s)
+        for dtype, result in timed.items():
+          results[dtype][str(batch_size)] = result
     finally:
-      model.close()
+      for model in models.values():
+        model.close()
   return results
 
 

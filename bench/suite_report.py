@@ -58,14 +58,7 @@ def table_rows(results, flops, settings):
                     derived=_number(peak_bf16 / peak if peak and peak_bf16 else None, "{:.2f}x fp32 peak")))
   frames = settings["num_frames"]
   if "forward" in results:
-    forward = results["forward"]
-    for batch in settings["forward_batches"]:
-      result = forward if "error" in forward else forward.get(str(batch), {"error": "not measured"})
-      gflops = gflops_of(result, flops(batch, frames))
-      rtf = result["seconds"] / (batch * frames * FRAME_SECONDS) if "seconds" in result else None
-      rows.append(row("5x3 forward, frozen float32", "B={}, T={}".format(batch, frames), result, gflops, peak,
-                      derived=_number(rtf, "RTF {:.4f}"),
-                      goal=goal_text(gflops / peak if gflops and peak else None, 80, "%")))
+    rows.extend(_forward_rows(results["forward"], flops, settings, peak, peak_bf16))
   train_batch = settings["train_batch"]
   train_flops = TRAIN_STEP_FORWARDS * flops(train_batch, frames)
   float32_step = results.get("train_float32", {}).get("seconds")
@@ -89,6 +82,37 @@ def table_rows(results, flops, settings):
     rows.append(_pipeline_row(results, settings))
   if "horovod" in results:
     rows.extend(_horovod_rows(results["horovod"], settings))
+  return rows
+
+
+# The speed goals of the bfloat16 frozen forward pass over float32's in the same run, per batch size (issue 17).
+BF16_FORWARD_GOALS = {1: 2.0, 8: 4.5}
+
+
+def _forward_rows(forward, flops, settings, peak, peak_bf16):
+  """Rows of the frozen forward pass per batch size, each dtype beside float32; ``forward`` is
+  ``{dtype: {str(batch): timing summary}}`` or ``{"error": text}``."""
+  frames = settings["num_frames"]
+  rows = []
+  for batch in settings["forward_batches"]:
+    float32_seconds = None
+    for dtype in settings.get("forward_dtypes", ["float32"]):
+      result = forward if "error" in forward else forward.get(dtype, {}).get(str(batch), {"error": "not measured"})
+      gflops = gflops_of(result, flops(batch, frames))
+      seconds = result.get("seconds")
+      derived = _number(seconds / (batch * frames * FRAME_SECONDS) if seconds else None, "RTF {:.4f}")
+      if dtype == "float32":
+        float32_seconds = seconds
+        goal = goal_text(gflops / peak if gflops and peak else None, 80, "%")
+      else:
+        speed = float32_seconds / seconds if float32_seconds and seconds else None
+        derived += ", " + _number(speed, "{:.2f}x float32 speed")
+        if dtype == "bfloat16" and gflops and peak_bf16:
+          derived += ", {:.0%} of bf16 peak".format(gflops / peak_bf16)
+        goal = goal_text(speed, BF16_FORWARD_GOALS[batch], "x float32") \
+            if dtype == "bfloat16" and batch in BF16_FORWARD_GOALS else ""
+      rows.append(row("5x3 forward, frozen " + dtype, "B={}, T={}".format(batch, frames), result, gflops, peak,
+                      derived=derived, goal=goal))
   return rows
 
 

@@ -1,12 +1,19 @@
 """Checkpoint -> frozen inference graph (.pb) with stable input and output names (docs/export.md).
 
     python generate_pb/ckpt2pb.py --config_file=CONFIG --checkpoint=LOGDIR_OR_CKPT --output_file=OUT.pb
-                                  [--dtype=float32|float16] [--batch_size=B] [--num_frames=T] [--key=value ...]
+                                  [--dtype=float32|float16|bfloat16] [--batch_size=B] [--num_frames=T]
+                                  [--key=value ...]
 
-Inputs of the graph:  features [B, T, F] (--dtype), features_length [B] int32 (valid frames per row).
-Outputs:              ForwardPass/fully_connected_ctc_decoder/logits [B, T', V+1] (batch-major, --dtype),
+Inputs of the graph:  features [B, T, F] (--dtype; float32 for bfloat16), features_length [B] int32 (valid
+                      frames per row).
+Outputs:              ForwardPass/fully_connected_ctc_decoder/logits [B, T', V+1] (batch-major, --dtype;
+                      float32 for bfloat16),
                       ForwardPass/fully_connected_ctc_decoder/fully_connected/BiasAdd [B*T', V+1],
                       logits_length [B] int32 (valid frames of each row of the logits).
+--dtype=bfloat16 stores the encoder's weights in bfloat16 and computes the encoder in it (batch norm with its
+float32 statistics; native on CPUs with AVX512-BF16/AMX), while the features go in and the logits come out in
+float32 (the graph casts them; the decoder's dense layer is float32), so callers feed and read float32 as with a
+float32 export (signature.py).
 B and T are free unless --batch_size / --num_frames fix them (Ascend's offline converter needs both fixed;
 the reference used --batch_size=1 --num_frames=2336). Further --key=value arguments override config values,
 as with run.py. With the config's ``ema_decay`` set, the graph holds the checkpoint's moving averages of the
@@ -19,7 +26,7 @@ import sys
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.utils.checkpoint import build_restore_fn, resolve_checkpoint
-from open_seq2seq.utils.cli import one_line_errors
+from open_seq2seq.utils.cli import ArgumentParser, one_line_errors
 from open_seq2seq.utils.config import apply_cli_overrides, load_config_module, positive_int
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.export.freeze import frozen_graph_def, write_graph_def
@@ -28,15 +35,17 @@ from open_seq2seq.export.signature import EXPORT_DTYPES, INPUT_NAMES, OUTPUT_NAM
 
 
 def build_parser():
-  """The command line of generate_pb/ckpt2pb.py; arguments it does not know are config overrides."""
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                   allow_abbrev=False)
+  """The command line of generate_pb/ckpt2pb.py; arguments it does not know are config overrides. A bad one (an
+  unknown --dtype, a missing --config_file) raises ValueError naming the flag."""
+  parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                          allow_abbrev=False)
   parser.add_argument("--config_file", required=True, help="the model's config (as given to run.py)")
   parser.add_argument("--checkpoint", required=True,
                       help="checkpoint prefix (logdir/model.ckpt-N) or a directory (its newest intact checkpoint)")
   parser.add_argument("--output_file", required=True, help="frozen GraphDef to write, e.g. jasper_infer_float32.pb")
   parser.add_argument("--dtype", default="float32", choices=sorted(EXPORT_DTYPES),
-                      help="dtype of the features input, the weights and the logits")
+                      help="dtype of the weights and the computation; of the features input and the logits "
+                           "too, except bfloat16 (float32 ends)")
   parser.add_argument("--batch_size", type=positive_int, help="static batch size (default: any)")
   parser.add_argument("--num_frames", type=positive_int, help="static number of feature frames (default: any)")
   return parser

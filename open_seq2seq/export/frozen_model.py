@@ -79,7 +79,8 @@ def padded_batch(model, features, rows=None):
 
 class FrozenJasper:
   """Runs an exported graph in its own session. ``batch_size`` / ``num_frames`` are its static sizes, None where
-  free; ``num_features`` is F, ``input_dtype`` the numpy dtype of ``features``.
+  free; ``num_features`` is F, ``input_dtype`` the numpy dtype of ``features`` (float32 for float32 and bfloat16
+  exports, float16 for float16 ones: signature.py).
 
   Raises IOError / ValueError as read_frozen_graph does, and ValueError when ``features`` is not
   [B, T, F] with a known F. ``session_config``: a tf.ConfigProto (distributed/session_config.py's

@@ -4,13 +4,14 @@ import tensorflow.compat.v1 as tf
 from open_seq2seq.data.speech2text.placeholder import PlaceholderSpeechDataLayer
 from open_seq2seq.data.speech2text.speech2text import DEFAULT_PAD_TO
 from open_seq2seq.utils.config import mode_config
-from open_seq2seq.export.signature import EXPORT_DTYPES, INPUT_NAMES, LOGITS_LENGTH, OUTPUT_NAMES
+from open_seq2seq.export.signature import EXPORT_DTYPES, INPUT_NAMES, INTERFACE_DTYPES, LOGITS_LENGTH, OUTPUT_NAMES
 
 
 def inference_params(config_module, dtype, batch_size=None, num_frames=None):
   """The config's infer-mode parameters for one process, its data layer replaced by placeholders.
 
-  dtype: a key of EXPORT_DTYPES; batch_size / num_frames: a static size, or None for any.
+  dtype: a key of EXPORT_DTYPES (the model's dtype; for bfloat16 the model is float32 with a bfloat16 encoder,
+  see signature.py); batch_size / num_frames: a static size, or None for any.
   Raises ValueError for another dtype, or a config whose data layer lacks ``num_audio_features`` or
   ``vocab_file``.
   """
@@ -22,13 +23,19 @@ def inference_params(config_module, dtype, batch_size=None, num_frames=None):
     if key not in data_params:
       raise ValueError("Config: data_layer_params has no '{}', which the inference graph needs".format(key))
   params.update(
-      dtype=EXPORT_DTYPES[dtype], use_horovod=False, num_gpus=1, eval_batch_size_per_gpu=batch_size or 1,
+      dtype=INTERFACE_DTYPES[dtype], use_horovod=False, num_gpus=1, eval_batch_size_per_gpu=batch_size or 1,
       data_layer=PlaceholderSpeechDataLayer,
       data_layer_params={"num_audio_features": data_params["num_audio_features"],
                          "vocab_file": data_params["vocab_file"],
                          "pad_to": data_params.get("pad_to", DEFAULT_PAD_TO),
                          "num_frames": num_frames, "static_batch": batch_size is not None})
   params.pop("gpu_ids", None)
+  if dtype == "bfloat16":
+    # The model's own per-component dtypes (parts/component.py): the encoder casts the float32 features to
+    # bfloat16 and computes (and keeps its weights) in it, batch norm keeping float32 statistics as in bfloat16
+    # training; the decoder casts the encoder's output back, so its small dense layer and the logits are float32.
+    params["encoder_params"] = dict(params.get("encoder_params", {}), dtype=EXPORT_DTYPES[dtype])
+    params["decoder_params"] = dict(params.get("decoder_params", {}), dtype=tf.float32)
   return params
 
 

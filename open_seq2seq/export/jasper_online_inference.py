@@ -20,7 +20,8 @@ accuracy.txt only when the whole run succeeds (staging.py): a failed run leaves 
 were, and a successful one never leaves a predictions.csv or accuracy.txt of another run beside its logits.
 The graph must have the inputs features [B, T, F] and features_length [B] (int32) and the outputs
 ForwardPass/fully_connected_ctc_decoder/logits [B, T', V+1] and logits_length [B] (int32), as ckpt2pb.py writes
-them; a static B must be >= --batchSize and a static T >= the longest utterance. On Ascend (npu_bridge
+them; a static B must be >= --batchSize and a static T >= the longest utterance. Any export dtype runs as it
+is: a --dtype=bfloat16 graph takes float32 features and returns float32 logits like a float32 one. On Ascend (npu_bridge
 importable) the session gets the NPU inference configuration (--precision_mode), elsewhere plain CPU/GPU.
 """
 import argparse

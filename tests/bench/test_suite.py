@@ -8,7 +8,8 @@ from bench.profile_ops import wall_attributed
 from bench.run_suite import MeasurementError, run_logged
 from bench.suite_report import markdown_table, table_rows
 
-SETTINGS = {"gemm_n": 1000, "num_frames": 100, "forward_batches": [1, 8], "train_batch": 8, "mixed_batch": 2,
+SETTINGS = {"gemm_n": 1000, "num_frames": 100, "forward_batches": [1, 8], "forward_dtypes": ["float32", "bfloat16"],
+            "train_batch": 8, "mixed_batch": 2,
             "mixed_frames": 10, "pipeline_batch": 8, "horovod_config_name": "mini", "horovod_batch": 16, "cores": 2}
 
 
@@ -28,7 +29,9 @@ def test_fractions_ratios_and_goals():
   results = {
       "gemm_float32": timed(2e9 / 400e9),  # 400 GFLOP/s
       "gemm_bfloat16": timed(2e9 / 1600e9),
-      "forward": {"1": timed(100 / 360), "8": timed(800 / 300)},  # 360 and 300 GFLOP/s
+      # float32 at 360 and 300 GFLOP/s; bfloat16 2.5x as fast at B=1 (goal 2x), 4x at B=8 (goal 4.5x)
+      "forward": {"float32": {"1": timed(100 / 360), "8": timed(800 / 300)},
+                  "bfloat16": {"1": timed(100 / 360 / 2.5), "8": timed(800 / 300 / 4)}},
       "train_float32": timed(3 * 800 / 300),  # 300 GFLOP/s
       "train_bfloat16": timed(3 * 800 / 300 / 2),  # twice as fast
       "train_float32_reduced": timed(1.0),
@@ -44,6 +47,16 @@ def test_fractions_ratios_and_goals():
   assert (batch1["of fp32 peak"], batch1["goal"]) == ("90%", ">= 80%: met")
   assert batch1["derived"] == "RTF {:.4f}".format((100 / 360) / 1.0)
   assert rows["5x3 forward, frozen float32", "B=8, T=100"]["goal"] == ">= 80%: NOT met"
+  bf16_batch1 = rows["5x3 forward, frozen bfloat16", "B=1, T=100"]
+  # 900 GFLOP/s against the 1600 GFLOP/s bf16 GEMM
+  assert bf16_batch1["derived"] == "RTF {:.4f}, 2.50x float32 speed, 56% of bf16 peak".format(100 / 360 / 2.5)
+  assert bf16_batch1["goal"] == ">= 2.0x float32: met"
+  bf16_batch8 = rows["5x3 forward, frozen bfloat16", "B=8, T=100"]
+  assert bf16_batch8["derived"].split(", ")[1:] == ["4.00x float32 speed", "75% of bf16 peak"]
+  assert bf16_batch8["goal"] == ">= 4.5x float32: NOT met"
+  # each bfloat16 row follows the float32 row of its batch size
+  assert [key[0].split()[-1] + " " + key[1][:3] for key in rows if "forward" in key[0]] == [
+      "float32 B=1", "bfloat16 B=1", "float32 B=8", "bfloat16 B=8"]
   train = rows["5x3 train step float32", "B=8, T=100"]
   assert (train["of fp32 peak"], train["goal"], train["kept"]) == ("75%", ">= 70%: met", "2/3")
   bf16 = rows["5x3 train step bfloat16", "B=8, T=100"]
@@ -64,6 +77,8 @@ def test_failed_measurements_keep_their_rows():
   assert rows["GEMM float32 (peak)", "1000x1000x1000"]["derived"] == "FAILED: exit 1"
   assert rows["5x3 forward, frozen float32", "B=8, T=100"]["derived"] == "FAILED: timed out after 9 s"
   assert rows["5x3 forward, frozen float32", "B=8, T=100"]["goal"] == ">= 80%: not measured"
+  assert rows["5x3 forward, frozen bfloat16", "B=1, T=100"]["derived"] == "FAILED: timed out after 9 s"
+  assert rows["5x3 forward, frozen bfloat16", "B=1, T=100"]["goal"] == ">= 2.0x float32: not measured"
   assert rows["5x3 train step float32", "B=8, T=100"]["seconds"] == "-"
   assert rows["feature pipeline (5x3 train data layer)", "B=8, 8-16 s utterances"]["derived"].startswith(
       "not available")

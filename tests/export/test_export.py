@@ -17,6 +17,7 @@ from open_seq2seq.export.preprocess import read_utterance
 from open_seq2seq.utils.checkpoint import CheckpointError, build_restore_fn
 from open_seq2seq.utils.config import load_config_module
 from tests.e2e.e2e_helpers import CONFIG, run_script
+from tests.export.test_export_bfloat16 import relative_error_bound
 
 tf.disable_eager_execution()
 LOGITS = "ForwardPass/fully_connected_ctc_decoder/logits"
@@ -176,6 +177,25 @@ def test_float16_export_is_close_to_float32(checkpoint, dynamic_pb, online_dynam
     assert np.max(np.abs(low - high)) <= 0.01 * np.max(np.abs(high)) + 0.01
   half.close()
   full.close()
+
+
+def test_bfloat16_export_runs_online_close_to_float32(checkpoint, online_dynamic, corpus, env, tmp_path):
+  """The online script takes the bfloat16 graph as it is (float32 features in, float32 logits out); its logits
+  are within bfloat16's rounding bound (test_export_bfloat16.py) of the float32 export's."""
+  bf16_pb = export(checkpoint, env, str(tmp_path / "bf16.pb"), "--dtype=bfloat16")
+  model = FrozenJasper(bf16_pb)
+  assert model.input_dtype == np.float32
+  model.close()
+  output_dir = str(tmp_path / "online_bf16")
+  stdout = online(env, bf16_pb, corpus, output_dir, 3).stdout
+  assert "WER:" in stdout
+  low, full = online_logits(output_dir), online_logits(online_dynamic[0])
+  assert sorted(low) == sorted(full)
+  bound = relative_error_bound(load_config_module(CONFIG))
+  for wav_filename, logits in low.items():
+    assert logits.shape == full[wav_filename].shape
+    error = np.linalg.norm(logits - full[wav_filename]) / np.linalg.norm(full[wav_filename])
+    assert 0 < error <= bound, (wav_filename, error, bound)
 
 
 def test_graph_without_the_expected_tensors_is_refused(tmp_path):
