@@ -37,8 +37,8 @@ from open_seq2seq.export.frozen_model import FrozenJasper
 from open_seq2seq.export.preprocess import preprocess, read_index, read_utterance
 from open_seq2seq.export.signature import EXPORT_DTYPES
 from open_seq2seq.utils.checkpoint import resolve_checkpoint
-from open_seq2seq.utils.cli import ArgumentParser, one_line_errors
-from open_seq2seq.utils.config import load_config_module, mode_config, positive_int
+from open_seq2seq.utils.cli import ArgumentParser, one_line_errors, positive_int
+from open_seq2seq.utils.config import load_config_module, mode_config
 from open_seq2seq.utils.metrics import error_counts
 
 tf.disable_eager_execution()

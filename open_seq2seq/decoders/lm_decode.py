@@ -42,6 +42,28 @@ class WorkerDiedError(Exception):
   """A decoding worker process died (killed, out of memory); the run ends without writing anything."""
 
 
+def add_beam_search_arguments(parser):
+  """Adds the CTC prefix beam search's flags (``--beam_width``, ``--cutoff_prob``, ``--cutoff_top_n``,
+  ``--unknown_word_offset``) to ``parser``, with the reference decoder's defaults; shared by the tools that
+  decode (decode.py, transcribe), which check them with check_beam_search_arguments."""
+  parser.add_argument("--beam_width", type=int, default=128)
+  parser.add_argument("--cutoff_prob", type=float, default=0.9999,
+                      help="expand per frame only the likeliest characters holding this much probability")
+  parser.add_argument("--cutoff_top_n", type=int, default=40)
+  parser.add_argument("--unknown_word_offset", type=float, default=-10.0,
+                      help="natural-log score added to a word outside the LM's vocabulary, on top of P(<unk>)")
+
+
+def check_beam_search_arguments(args):
+  """ValueError naming the flag for a beam search flag of add_beam_search_arguments out of its range."""
+  for flag, valid, expected in [("beam_width", args.beam_width >= 1, ">= 1"),
+                                ("cutoff_prob", 0 < args.cutoff_prob <= 1, "in (0, 1]"),
+                                ("cutoff_top_n", args.cutoff_top_n >= 1, ">= 1"),
+                                ("unknown_word_offset", math.isfinite(args.unknown_word_offset), "finite")]:
+    if not valid:
+      raise ValueError("--{} must be {}, got {}".format(flag, expected, getattr(args, flag)))
+
+
 def load_logits(path, labels, trust_pickle=False):
   """``{wav_filename: [T', V+1] logits}`` (manifest order) of a logits file, checked against ``labels``."""
   logits = read_logits(path, trust_pickle, labels).logits
@@ -124,12 +146,7 @@ def parse_args(argv):
   parser.add_argument("--beta", type=float, default=1.0, help="word insertion bonus")
   parser.add_argument("--beta_max", type=float)
   parser.add_argument("--beta_step", type=float)
-  parser.add_argument("--beam_width", type=int, default=128)
-  parser.add_argument("--cutoff_prob", type=float, default=0.9999,
-                      help="expand per frame only the likeliest characters holding this much probability")
-  parser.add_argument("--cutoff_top_n", type=int, default=40)
-  parser.add_argument("--unknown_word_offset", type=float, default=-10.0,
-                      help="natural-log score added to a word outside the LM's vocabulary, on top of P(<unk>)")
+  add_beam_search_arguments(parser)
   parser.add_argument("--mode", choices=["eval", "infer"], default="eval")
   parser.add_argument("--infer_output_file", help="CSV of transcripts (infer mode; eval mode: of the best pair)")
   parser.add_argument("--dump_all_beams_to", help="text file with every beam and its score per utterance")
@@ -143,13 +160,9 @@ def parse_args(argv):
     if getattr(args, flag) == "":
       # An empty --lm would otherwise silently mean plain beam search (a shell variable that was never set).
       raise ValueError("--{} is given an empty file name".format(flag))
-  for flag, valid, expected in [("beam_width", args.beam_width >= 1, ">= 1"),
-                                ("cutoff_prob", 0 < args.cutoff_prob <= 1, "in (0, 1]"),
-                                ("cutoff_top_n", args.cutoff_top_n >= 1, ">= 1"),
-                                ("unknown_word_offset", math.isfinite(args.unknown_word_offset), "finite"),
-                                ("workers", args.workers >= 1, ">= 1")]:
-    if not valid:
-      raise ValueError("--{} must be {}, got {}".format(flag, expected, getattr(args, flag)))
+  check_beam_search_arguments(args)
+  if args.workers < 1:
+    raise ValueError("--workers must be >= 1, got {}".format(args.workers))
   return args
 
 

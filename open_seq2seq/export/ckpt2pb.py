@@ -26,8 +26,8 @@ import sys
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.utils.checkpoint import build_restore_fn, resolve_checkpoint
-from open_seq2seq.utils.cli import ArgumentParser, one_line_errors
-from open_seq2seq.utils.config import apply_cli_overrides, load_config_module, positive_int
+from open_seq2seq.utils.cli import ArgumentParser, one_line_errors, positive_int
+from open_seq2seq.utils.config import apply_cli_overrides, load_config_module
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.export.freeze import frozen_graph_def, write_graph_def
 from open_seq2seq.export.inference_graph import build_inference_model, inference_tensors

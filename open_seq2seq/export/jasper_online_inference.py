@@ -35,8 +35,8 @@ from open_seq2seq.data.speech2text.predictions import write_predictions
 from open_seq2seq.data.vocab import vocab_params
 from open_seq2seq.distributed.npu import PRECISION_MODES
 from open_seq2seq.distributed.session_config import inference_session_config
-from open_seq2seq.utils.cli import ArgumentParser, one_line_errors
-from open_seq2seq.utils.config import load_config_module, mode_config, positive_int
+from open_seq2seq.utils.cli import ArgumentParser, one_line_errors, positive_int
+from open_seq2seq.utils.config import load_config_module, mode_config
 from open_seq2seq.utils.logging import deco_print
 from open_seq2seq.export.bin_files import LOGITS_DTYPE, write_bin
 from open_seq2seq.export.frozen_model import FrozenJasper

@@ -61,13 +61,14 @@ from open_seq2seq.data.speech2text.preflight import probe_all
 from open_seq2seq.data.speech2text.speech2text import file_features, infer_feature_params
 from open_seq2seq.data.vocab import load_labels
 from open_seq2seq.decoders.ctc_alignment import word_alignments
+from open_seq2seq.decoders.lm_decode import add_beam_search_arguments, check_beam_search_arguments
 from open_seq2seq.encoders.tdnn_encoder import time_stride
 from open_seq2seq.inference.audio_inputs import DEFAULT_EXTENSIONS, collect_inputs, header_problem, parse_extensions
 from open_seq2seq.inference.decoding import DECODERS, make_decoder
 from open_seq2seq.inference.model_files import load_config, load_model
 from open_seq2seq.inference.outputs import FORMATS, output_format, write_output
-from open_seq2seq.utils.cli import ArgumentParser, one_line_errors
-from open_seq2seq.utils.config import mode_config, positive_int
+from open_seq2seq.utils.cli import ArgumentParser, one_line_errors, positive_int
+from open_seq2seq.utils.config import mode_config
 from open_seq2seq.utils.metrics import error_counts
 
 EXIT_SOME_FAILED = 2
@@ -98,12 +99,7 @@ def build_parser():
   parser.add_argument("--lm", help="ARPA word language model (.arpa or .arpa.gz) for --decoder beam")
   parser.add_argument("--alpha", type=float, default=1.0, help="LM weight")
   parser.add_argument("--beta", type=float, default=1.0, help="word insertion bonus")
-  parser.add_argument("--beam_width", type=positive_int, default=128)
-  parser.add_argument("--cutoff_prob", type=float, default=0.9999,
-                      help="expand per frame only the likeliest characters holding this much probability")
-  parser.add_argument("--cutoff_top_n", type=positive_int, default=40)
-  parser.add_argument("--unknown_word_offset", type=float, default=-10.0,
-                      help="natural-log score added to a word outside the LM's vocabulary, on top of P(<unk>)")
+  add_beam_search_arguments(parser)
   parser.add_argument("--word_timestamps", action="store_true",
                       help="each word's start and end in seconds (json output)")
   parser.add_argument("--word_confidence", action="store_true",
@@ -126,8 +122,7 @@ def parse_args(argv):
     raise ValueError("--word_timestamps and --word_confidence need --output_format json (got {})".format(args.format))
   if args.decoder is None:
     args.decoder = "beam" if args.lm else "greedy"
-  if not 0 < args.cutoff_prob <= 1:
-    raise ValueError("--cutoff_prob must be in (0, 1], got {}".format(args.cutoff_prob))
+  check_beam_search_arguments(args)
   for flag in ("lm", "output_file", "config_file"):
     if getattr(args, flag) == "":
       raise ValueError("--{} is given an empty file name".format(flag))

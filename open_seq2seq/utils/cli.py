@@ -47,3 +47,11 @@ def one_line_errors(errors=(ValueError, OSError), prefix="*** Error: ", interrup
     return entry
 
   return decorate
+
+
+def positive_int(text):
+  """An argparse type for counts and sizes: the integer ``text``; ArgumentTypeError below 1."""
+  value = int(text)
+  if value < 1:
+    raise argparse.ArgumentTypeError("expected a positive integer, got {}".format(text))
+  return value

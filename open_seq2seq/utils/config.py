@@ -58,14 +58,6 @@ def nest_dict(flat):
   return nested
 
 
-def positive_int(text):
-  """An argparse type for counts and sizes."""
-  value = int(text)
-  if value < 1:
-    raise argparse.ArgumentTypeError("expected a positive integer, got {}".format(text))
-  return value
-
-
 def _parse_bool(text):
   value = ast.literal_eval(text)
   if not isinstance(value, bool):
