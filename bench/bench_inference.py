@@ -40,14 +40,27 @@ FRAME_SECONDS = 0.01
 RELATIVE_UTILISATION = 0.9
 
 
-def freeze_random_model(config_file, path, dtype="float32"):
+# Batch-norm variables drawn away from their initial identity (gamma 1, beta 0, mean 0, variance 1), as in a
+# trained model: with the initial values a folded batch norm adds a zero bias, which TensorFlow's optimizer
+# removes, and the timed graph would lack the bias (and the fusions that hang on it) of a real export.
+BATCH_NORM_DRAWS = {"gamma": (0.5, 1.5), "beta": (-0.1, 0.1), "moving_mean": (-0.1, 0.1),
+                    "moving_variance": (0.5, 2.0)}
+
+
+def freeze_random_model(config_file, path, dtype="float32", fold_batch_norm=True):
   """Writes the config's inference graph exported in ``dtype`` (a key of signature.EXPORT_DTYPES) with freshly
-  initialised weights to ``path``, as generate_pb/ckpt2pb.py --dtype would write it. Raises ValueError for
-  another dtype."""
+  initialised weights and batch-norm parameters drawn uniformly from BATCH_NORM_DRAWS to ``path``, as
+  generate_pb/ckpt2pb.py --dtype would write it (``fold_batch_norm``: as inference_graph.py builds it). Raises
+  ValueError for another dtype."""
+  rng = np.random.default_rng(0)
   with tf.Graph().as_default():
-    build_inference_graph(load_config_module(config_file), dtype)
+    build_inference_graph(load_config_module(config_file), dtype, fold_batch_norm=fold_batch_norm)
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
+      for var in tf.global_variables():
+        low_high = BATCH_NORM_DRAWS.get(var.op.name.rsplit("/", 1)[-1])
+        if low_high is not None:
+          var.load(rng.uniform(*low_high, var.shape.as_list()).astype(np.float32), sess)
       write_graph_def(frozen_graph_def(sess, OUTPUT_NAMES), path)
 
 

@@ -5,7 +5,7 @@ against the float32 export on the same features: the accuracy check of the bfloa
     JASPER_MINI_CORPUS=/work/data/mini_new python bench/export_accuracy.py \\
         --config_file=configs/speech2text/jasper_mini_nvgrad_masks.py --checkpoint=/work/runs/new/model.ckpt-12000 \\
         --manifest=/work/data/mini_new/librivox-dev-clean.csv [--dtypes float32,bfloat16] [--batch_size 8] \\
-        [--max_wer_delta 0.2] [--json results/bench/export_accuracy.json]
+        [--no-fold_batch_norm] [--max_wer_delta 0.2] [--json results/bench/export_accuracy.json]
 
 The manifest is pre-processed once (the config's eval/infer features, open_seq2seq/export/preprocess.py); each
 dtype's graph is exported from the checkpoint as ckpt2pb.py exports it (the moving averages of the weights when
@@ -14,7 +14,8 @@ in batches of --batch_size utterances taken in manifest order, decoded greedily 
 scored with the project's corpus WER (utils/metrics.py). Printed per dtype: WER, its difference to float32 in
 points, transcripts that differ from float32's, the relative difference of the logits (Frobenius norm over each
 utterance's valid frames; median and max) and the inference seconds. Exit status 1 when a dtype's WER is more
-than --max_wer_delta points above or below float32's (the issue's acceptance: 0.2 points for bfloat16).
+than --max_wer_delta points above float32's (the issue's acceptance: 0.2 points for bfloat16); a lower WER is no
+loss of accuracy (on the mini dev set's 2932 words, rounding alone moves the WER by a few edits either way).
 """
 import argparse
 import json
@@ -90,8 +91,8 @@ def markdown(results, count):
 
 
 def main(argv=None):
-  """Runs the check as the command line ``argv`` says; returns 0, or 1 when a dtype's WER is off by more than
-  --max_wer_delta points. Raises ValueError (bad flag, config, checkpoint or manifest) or IOError."""
+  """Runs the check as the command line ``argv`` says; returns 0, or 1 when a dtype's WER exceeds float32's by more
+  than --max_wer_delta points. Raises ValueError (bad flag, config, checkpoint or manifest) or IOError."""
   parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                           allow_abbrev=False)
   parser.add_argument("--config_file", required=True)
@@ -100,8 +101,11 @@ def main(argv=None):
   parser.add_argument("--dtypes", default="float32,bfloat16",
                       help="export dtypes, comma-separated, from {} (float32 is always run first)".format(
                           sorted(EXPORT_DTYPES)))
+  parser.add_argument("--fold_batch_norm", action=argparse.BooleanOptionalAction, default=True,
+                      help="export with batch norm folded, as ckpt2pb.py does by default")
   parser.add_argument("--batch_size", type=positive_int, default=8)
-  parser.add_argument("--max_wer_delta", type=float, default=0.2, help="points of WER allowed against float32")
+  parser.add_argument("--max_wer_delta", type=float, default=0.2,
+                      help="points of WER a dtype may lose against float32")
   parser.add_argument("--num_workers", type=positive_int, default=os.cpu_count() or 1,
                       help="parallel pre-processing jobs")
   parser.add_argument("--json", help="also write the results (without the logits) here")
@@ -127,7 +131,7 @@ def main(argv=None):
     utterances = [read_utterance(source_dir, name, data_params["num_audio_features"]) for name in names]
     for dtype in dtypes:
       path = os.path.join(tmp_dir, dtype + ".pb")
-      export(config_module, checkpoint, path, dtype, None, None)
+      export(config_module, checkpoint, path, dtype, None, None, args.fold_batch_norm)
       logits, seconds = run_graph(path, utterances, args.batch_size)
       transcripts = [greedy_transcript(row, idx2char) for row in logits]
       edits, words = error_counts([references[w] for w in wav_filenames], transcripts, args.manifest)
@@ -138,16 +142,18 @@ def main(argv=None):
       print("{}: WER {:.2f} % ({} edits / {} words), inference {:.1f} s".format(
           dtype, 100.0 * edits / words, edits, words, seconds), flush=True)
   compare(results)
-  print("\n{} from {}, {} utterances of {}, batch {}\n".format(
-      os.path.basename(args.config_file), checkpoint, len(names), args.manifest, args.batch_size))
+  print("\n{} from {}, {} utterances of {}, batch {}, batch norm {}\n".format(
+      os.path.basename(args.config_file), checkpoint, len(names), args.manifest, args.batch_size,
+      "folded" if args.fold_batch_norm else "kept"))
   print(markdown(results, len(names)))
-  failed = [d for d, entry in results.items() if abs(entry["wer_delta_points"]) > args.max_wer_delta]
-  print("\nAcceptance (|WER - float32 WER| <= {} points): {}".format(
+  failed = [d for d, entry in results.items() if entry["wer_delta_points"] > args.max_wer_delta]
+  print("\nAcceptance (WER - float32 WER <= {} points): {}".format(
       args.max_wer_delta, "NOT met for " + ", ".join(failed) if failed else "met"))
   if args.json:
     with open(args.json, "w") as handle:
       json.dump({"config_file": args.config_file, "checkpoint": checkpoint, "manifest": args.manifest,
-                 "batch_size": args.batch_size, "utterances": len(names), "max_wer_delta": args.max_wer_delta,
+                 "batch_size": args.batch_size, "fold_batch_norm": args.fold_batch_norm, "utterances": len(names),
+                 "max_wer_delta": args.max_wer_delta,
                  "results": {d: {k: v for k, v in e.items() if k != "logits"} for d, e in results.items()}},
                 handle, indent=1)
   return 1 if failed else 0

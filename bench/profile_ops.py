@@ -38,7 +38,9 @@ LABEL = re.compile(r"^(?:\[[^\]]*\] )?\S+ = ([\w.]+)\(")
 CONV_KERNEL = re.compile(r"Conv2D")
 # A conv node's layer (conv{b}{r} or conv{b}{r}/res[_i]; conv{b}{r}_1 is a last sub-block's main conv) and
 # pass (forward, or the gradient with respect to the input or the filter).
-CONV_NODE = re.compile(r"w2l_encoder/(conv\d+)(?:_\d+)?(/res(?:_\d+)?)?/convolution"
+# A folded graph's (export/ckpt2pb.py) convolutions are conv{b}{r}_1/Conv2D and conv{b}{r}/res[_i]_1/Conv2D; a fused
+# one (bias, residual sum, ReLU) runs as a node named after its last fused op, so it has no layer here.
+CONV_NODE = re.compile(r"w2l_encoder/(conv\d+)(?:_\d+)?(/res(?:_\d+)?)?(?:_\d+)?/(?:convolution|Conv2D)"
                        r"(?:_grad/Conv2DBackprop(Input|Filter))?$")
 PASSES = {None: "forward", "Input": "grad input", "Filter": "grad filter"}
 
@@ -151,17 +153,23 @@ def layer_report(rows, peak):
   return "\n".join(lines)
 
 
-def session_config(inter_op_threads):
-  return tf.ConfigProto(inter_op_parallelism_threads=inter_op_threads)
+def session_config(inter_op_threads, inference=False):
+  """The session settings of the profiled runs: ``inference`` the frozen graph's (distributed/session_config.py),
+  else TensorFlow's defaults; with ``inter_op_threads`` (0: TensorFlow's default)."""
+  from open_seq2seq.distributed.session_config import inference_session_config
+  config = inference_session_config() if inference else tf.ConfigProto()
+  config.inter_op_parallelism_threads = inter_op_threads
+  return config
 
 
-def profile_forward(config_file, batch_size, num_frames, inter_op_threads, traces, dtype="float32"):
+def profile_forward(config_file, batch_size, num_frames, inter_op_threads, traces, dtype="float32",
+                    fold_batch_norm=True):
   from bench.bench_inference import freeze_random_model
   from open_seq2seq.export.frozen_model import read_frozen_graph
   from open_seq2seq.export.signature import FEATURES, FEATURES_LENGTH, LOGITS
   with tempfile.TemporaryDirectory() as tmp_dir:
     path = os.path.join(tmp_dir, "model.pb")
-    freeze_random_model(config_file, path, dtype)
+    freeze_random_model(config_file, path, dtype, fold_batch_norm)
     graph_def = read_frozen_graph(path)
   with tf.Graph().as_default() as graph:
     tf.import_graph_def(graph_def, name="")
@@ -169,7 +177,7 @@ def profile_forward(config_file, batch_size, num_frames, inter_op_threads, trace
     rng = np.random.default_rng(0)
     feed = {features: rng.standard_normal([batch_size, num_frames, int(features.shape[-1])]).astype(np.float32),
             graph.get_tensor_by_name(FEATURES_LENGTH + ":0"): np.full([batch_size], num_frames, np.int32)}
-    with tf.Session(config=session_config(inter_op_threads)) as session:
+    with tf.Session(config=session_config(inter_op_threads, inference=True)) as session:
       logits = graph.get_tensor_by_name(LOGITS + ":0")
       session.run(logits, feed)
       return traced_run(session, logits, feed, traces)
@@ -212,6 +220,8 @@ def main(argv=None):
   parser.add_argument("--dtype", default="float32", help="training step dtype: float32, mixed or bfloat16")
   parser.add_argument("--export_dtype", default="float32", help="frozen forward graph dtype: float32, float16 or "
                                                                 "bfloat16")
+  parser.add_argument("--fold_batch_norm", action=argparse.BooleanOptionalAction, default=True,
+                      help="the forward graph with batch norm folded, as ckpt2pb.py exports it (default)")
   parser.add_argument("--batch_size", type=int, default=8)
   parser.add_argument("--num_frames", type=int, default=1600)
   parser.add_argument("--top", type=int, default=15)
@@ -227,7 +237,7 @@ def main(argv=None):
   for what in args.what.split(","):
     if what == "forward":
       runs, wall = profile_forward(args.config_file, args.batch_size, args.num_frames, args.inter_op_threads,
-                                   args.traces, args.export_dtype)
+                                   args.traces, args.export_dtype, args.fold_batch_norm)
       flops, name = forward["total"], "forward {} (frozen)".format(args.export_dtype)
     elif what == "train":
       runs, wall = profile_train(args.config_file, args.dtype, args.batch_size, args.num_frames,

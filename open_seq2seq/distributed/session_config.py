@@ -1,6 +1,7 @@
 """TensorFlow session settings of every run: training, evaluation and inference from checkpoints, and the frozen
 graph's inference, on CPU/GPU or, when npu_bridge imports, on Ascend."""
 import tensorflow.compat.v1 as tf
+from tensorflow.core.protobuf import rewriter_config_pb2
 
 from open_seq2seq.distributed.backend import select_backend
 from open_seq2seq.distributed.npu import npu_session_config
@@ -24,10 +25,17 @@ def session_config(params, mode="train", workers=None):
 
 def inference_session_config(precision_mode="force_fp16"):
   """The tf.ConfigProto of frozen-graph inference: the NPU inference configuration on Ascend (``precision_mode``,
-  one of open_seq2seq.distributed.npu.PRECISION_MODES, applies there only), else the placement settings."""
+  one of open_seq2seq.distributed.npu.PRECISION_MODES, applies there only), else the placement settings with
+  Grappler's arithmetic optimizer off (so the folded residual sums fuse into the convolutions)."""
   if select_backend() == "npu":
     return npu_session_config("infer", precision_mode=precision_mode)
-  return _placement_config()
+  config = _placement_config()
+  # Grappler's arithmetic optimizer merges the chain of two-input AddN that sums a folded graph's residual
+  # branches (parts/conv_block.py) into one n-ary AddN, which its remapper cannot fuse: the remapper fuses
+  # Conv2D + BiasAdd + a two-input AddN (+ Relu) into one oneDNN convolution with a sum (and ReLU) post-op.
+  # Without it, every residual sum and ReLU of an exported Jasper graph runs inside a convolution.
+  config.graph_options.rewrite_options.arithmetic_optimization = rewriter_config_pb2.RewriterConfig.OFF
+  return config
 
 
 def _placement_config():

@@ -67,6 +67,8 @@ class TDNNEncoder(Encoder):
         "bn_epsilon": Param(Range(float, low=0, low_inclusive=False), 1e-3, "added to the batch-norm variance"),
         "use_conv_mask": Param(bool, False, "zero the padded frames (past each utterance's length) before every "
                                             "convolution"),
+        "fold_batch_norm": Param(bool, False, "inference graphs only (the exporters set it): fold each batch norm "
+                                              "into its convolution's weights and a bias (conv_block.py)"),
         "drop_block_prob": Param(Range(float, low=0, high=0), 0.0, "DropBlock probability: DropBlock is not "
                                                                    "implemented, so 0 (off) only"),
     })
@@ -84,6 +86,9 @@ class TDNNEncoder(Encoder):
         raise ValueError("TDNNEncoder: {}: residual blocks with stride > 1 are not supported".format(path[:-1]))
       layers.append(layer)
     self._params["convnet_layers"] = layers
+    if self._params["fold_batch_norm"] and mode == "train":
+      raise ValueError("TDNNEncoder: encoder_params/fold_batch_norm is for inference graphs; training needs the "
+                       "batch statistics")
 
   def _encode(self, input_dict):
     x, src_length = input_dict["source_tensors"]
@@ -134,7 +139,8 @@ class TDNNEncoder(Encoder):
             kernel_size=kernel, stride=stride, dilation=dilation, padding=padding,
             activation_fn=params["activation_fn"], training=training, bn_momentum=bn_momentum,
             bn_epsilon=bn_epsilon, regularizer=regularizer,
-            residual_inputs=residual_inputs if sub_index == repeat else None)
+            residual_inputs=residual_inputs if sub_index == repeat else None,
+            fold_batch_norm=params["fold_batch_norm"])
         if keep_prob < 1.0:
           x = tf.nn.dropout(x, rate=1.0 - keep_prob)
     return {"outputs": x, "src_length": src_length}

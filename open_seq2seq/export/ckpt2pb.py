@@ -1,8 +1,8 @@
 """Checkpoint -> frozen inference graph (.pb) with stable input and output names (docs/export.md).
 
     python generate_pb/ckpt2pb.py --config_file=CONFIG --checkpoint=LOGDIR_OR_CKPT --output_file=OUT.pb
-                                  [--dtype=float32|float16|bfloat16] [--batch_size=B] [--num_frames=T]
-                                  [--key=value ...]
+                                  [--dtype=float32|float16|bfloat16] [--no-fold_batch_norm] [--batch_size=B]
+                                  [--num_frames=T] [--key=value ...]
 
 Inputs of the graph:  features [B, T, F] (--dtype; float32 for bfloat16), features_length [B] int32 (valid
                       frames per row).
@@ -10,10 +10,12 @@ Outputs:              ForwardPass/fully_connected_ctc_decoder/logits [B, T', V+1
                       float32 for bfloat16),
                       ForwardPass/fully_connected_ctc_decoder/fully_connected/BiasAdd [B*T', V+1],
                       logits_length [B] int32 (valid frames of each row of the logits).
---dtype=bfloat16 stores the encoder's weights in bfloat16 and computes the encoder in it (batch norm with its
-float32 statistics; native on CPUs with AVX512-BF16/AMX), while the features go in and the logits come out in
-float32 (the graph casts them; the decoder's dense layer is float32), so callers feed and read float32 as with a
-float32 export (signature.py).
+Each batch norm is folded into its convolution (weights scaled per channel and a bias, computed in float32 from
+the checkpoint, then stored in --dtype), so conv, bias, residual sum and ReLU run as one fused oneDNN
+convolution; --no-fold_batch_norm keeps the training graph's batch-norm ops instead.
+--dtype=bfloat16 stores the encoder's weights in bfloat16 and computes the encoder in it (native on CPUs with
+AVX512-BF16/AMX), while the features go in and the logits come out in float32 (the encoder casts its input, the
+decoder's dense layer is float32), so callers feed and read float32 as with a float32 export (signature.py).
 B and T are free unless --batch_size / --num_frames fix them (Ascend's offline converter needs both fixed;
 the reference used --batch_size=1 --num_frames=2336). Further --key=value arguments override config values,
 as with run.py. With the config's ``ema_decay`` set, the graph holds the checkpoint's moving averages of the
@@ -46,23 +48,29 @@ def build_parser():
   parser.add_argument("--dtype", default="float32", choices=sorted(EXPORT_DTYPES),
                       help="dtype of the weights and the computation; of the features input and the logits "
                            "too, except bfloat16 (float32 ends)")
+  parser.add_argument("--fold_batch_norm", action=argparse.BooleanOptionalAction, default=True,
+                      help="fold each batch norm into its convolution's weights and a bias (default); "
+                           "--no-fold_batch_norm keeps the batch-norm ops of the training graph")
   parser.add_argument("--batch_size", type=positive_int, help="static batch size (default: any)")
   parser.add_argument("--num_frames", type=positive_int, help="static number of feature frames (default: any)")
   return parser
 
 
-def frozen_checkpoint_graph(config_module, checkpoint, dtype="float32", batch_size=None, num_frames=None):
+def frozen_checkpoint_graph(config_module, checkpoint, dtype="float32", batch_size=None, num_frames=None,
+                            fold_batch_norm=True):
   """``(frozen GraphDef, {name: tensor})``: the config's inference graph with ``checkpoint`` restored into it and
   frozen, and its inputs and outputs (signature.py), for their shapes and dtypes. What ``export`` writes, and
   what the transcribe tool runs from a training logdir.
 
   As run.py's eval and infer modes, takes the moving averages of the weights when the config's infer-mode
   ``ema_decay`` is set and the checkpoint keeps them (``--ema_decay=0`` exports the raw weights instead).
+  ``fold_batch_norm``: each batch norm folded into its convolution (parts/conv_block.py), the folded weights
+  computed in float32 from the checkpoint's values and stored in ``dtype``.
   Raises CheckpointMismatchError (a ValueError) when the checkpoint lacks a weight of the model, holds it in
   another shape or holds weights the model lacks.
   """
   with tf.Graph().as_default():
-    model = build_inference_model(config_module, dtype, batch_size, num_frames)
+    model = build_inference_model(config_module, dtype, batch_size, num_frames, fold_batch_norm)
     tensors = inference_tensors()
     restore = build_restore_fn(checkpoint, use_ema=bool(model.ema_decay))
     with tf.Session() as sess:
@@ -72,11 +80,12 @@ def frozen_checkpoint_graph(config_module, checkpoint, dtype="float32", batch_si
   return graph_def, tensors
 
 
-def export(config_module, checkpoint, output_file, dtype, batch_size, num_frames):
+def export(config_module, checkpoint, output_file, dtype, batch_size, num_frames, fold_batch_norm=True):
   """Writes the ``frozen_checkpoint_graph`` of ``checkpoint`` to ``output_file``; returns ``{name: tensor}`` of the
   graph's inputs and outputs (signature.py). Raises as frozen_checkpoint_graph does, and OSError when the file
   cannot be written."""
-  graph_def, tensors = frozen_checkpoint_graph(config_module, checkpoint, dtype, batch_size, num_frames)
+  graph_def, tensors = frozen_checkpoint_graph(config_module, checkpoint, dtype, batch_size, num_frames,
+                                               fold_batch_norm)
   write_graph_def(graph_def, output_file)
   return tensors
 
@@ -95,7 +104,8 @@ def main(argv=None):
   apply_cli_overrides(config_module["base_params"], overrides, args.config_file)
   checkpoint = resolve_checkpoint(args.checkpoint, "--checkpoint")
   deco_print("Exporting {} from {}".format(args.config_file, checkpoint))
-  tensors = export(config_module, checkpoint, args.output_file, args.dtype, args.batch_size, args.num_frames)
+  tensors = export(config_module, checkpoint, args.output_file, args.dtype, args.batch_size, args.num_frames,
+                   args.fold_batch_norm)
   for kind, names in (("input", INPUT_NAMES), ("output", OUTPUT_NAMES)):
     for name in names:
       deco_print("{} {}:0 {} {}".format(kind, name, tensors[name].shape.as_list(), tensors[name].dtype.name),

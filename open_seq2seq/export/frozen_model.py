@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 from google.protobuf.message import DecodeError
 
+from open_seq2seq.distributed.session_config import inference_session_config
 from open_seq2seq.export.signature import FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH
 
 REQUIRED_TENSORS = (FEATURES, FEATURES_LENGTH, LOGITS, LOGITS_LENGTH)
@@ -83,9 +84,10 @@ class FrozenJasper:
   exports, float16 for float16 ones: signature.py).
 
   Raises IOError / ValueError as read_frozen_graph does, and ValueError when ``features`` is not
-  [B, T, F] with a known F. ``session_config``: a tf.ConfigProto (distributed/session_config.py's
-  inference_session_config), or None. ``graph_def``: the frozen GraphDef itself (ckpt2pb.py's
-  ``frozen_checkpoint_graph`` in memory), which ``path`` then only names in messages.
+  [B, T, F] with a known F. ``session_config``: a tf.ConfigProto, or None for distributed/session_config.py's
+  inference_session_config() (the settings that let an exported graph's ops fuse). ``graph_def``: the frozen
+  GraphDef itself (ckpt2pb.py's ``frozen_checkpoint_graph`` in memory), which ``path`` then only names in
+  messages.
   """
 
   def __init__(self, path, session_config=None, graph_def=None):
@@ -102,6 +104,8 @@ class FrozenJasper:
                        "features".format(path, FEATURES, shape))
     self.batch_size, self.num_frames, self.num_features = shape.as_list()
     self.input_dtype = self._features.dtype.as_numpy_dtype
+    if session_config is None:
+      session_config = inference_session_config()
     self.session = tf.Session(graph=self.graph, config=session_config)
 
   def check_batch_size(self, batch_size):

@@ -11,10 +11,10 @@ these plus ``:0``; ONNX models drop the ``:0``.
 
 Export dtypes (generate_pb/ckpt2pb.py --dtype): float32 and float16 graphs are that dtype throughout, ends
 included. A bfloat16 graph keeps the same names with float32 ends: ``features`` is a float32 placeholder that
-the encoder casts to bfloat16 (its weights are bfloat16 constants, its convolutions run in bfloat16, batch norm
-with float32 statistics), and the decoder casts the encoder's output back to float32, so its dense layer, the
-``BiasAdd`` node and ``logits`` are float32 by construction, with no renamed cast at the end. Callers feed and
-read float32 whatever the export dtype was; only the float16 graph wants float16 features.
+the encoder casts to bfloat16 (its weights are bfloat16 constants, batch norm folded into them in float32 before
+the rounding, its convolutions run in bfloat16), and the decoder casts the encoder's output back to float32, so
+its dense layer, the ``BiasAdd`` node and ``logits`` are float32 by construction, with no renamed cast at the
+end. Callers feed and read float32 whatever the export dtype was; only the float16 graph wants float16 features.
 """
 import tensorflow.compat.v1 as tf
 

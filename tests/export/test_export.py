@@ -251,11 +251,12 @@ def test_checkpoint_of_another_model_is_refused(checkpoint, tmp_path):
 
 
 def test_mixed_precision_checkpoint_exports_its_float32_master_weights(env, tmp_path):
-  """A float32 export takes the float32 master copies, not the float16 weights cast up."""
+  """A float32 export takes the float32 master copies, not the float16 weights cast up (unfolded, so the graph
+  holds the weights themselves)."""
   logdir = str(tmp_path / "mixed")
   run_script(["run.py", "--config_file=" + CONFIG, "--mode=train", "--logdir=" + logdir, "--max_steps=3",
               "--dtype=mixed"], env)
-  pb_file = export(logdir, env, str(tmp_path / "mixed.pb"))
+  pb_file = export(logdir, env, str(tmp_path / "mixed.pb"), "--no-fold_batch_norm")
   graph_def = tf.GraphDef()
   with open(pb_file, "rb") as handle:
     graph_def.ParseFromString(handle.read())

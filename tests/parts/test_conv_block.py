@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from open_seq2seq.parts.conv_block import batch_norm, conv1d
+from open_seq2seq.parts.conv_block import WEIGHT_CONSTANTS, batch_norm, conv1d, conv_bn_activation
 
 tf.compat.v1.disable_eager_execution()
 tf1 = tf.compat.v1
@@ -98,3 +98,59 @@ def test_batch_norm_inference_uses_moving_statistics():
         var["bn/" + name].load(value, sess)
       out = sess.run(y, {xp: x})
   np.testing.assert_allclose(out, (x - mm) / np.sqrt(mv + 1e-3) * gamma_v + beta_v, rtol=1e-5, atol=1e-5)
+
+
+def _np_batch_norm(x, params, eps):
+  return (x - params["moving_mean"]) / np.sqrt(params["moving_variance"] + eps) * params["gamma"] + params["beta"]
+
+
+@pytest.mark.parametrize("k,s,d,dense", [(3, 1, 2, True), (5, 2, 1, None), (3, 1, 1, False)])
+def test_folded_batch_norm_block_matches_numpy_with_the_unfolded_variables(k, s, d, dense):
+  """fold_batch_norm: relu(BN(conv(x)) + sum_i BN_i(conv1x1(res_i))) as numpy computes it, from variables named as
+  the unfolded block's (so one checkpoint restores into both)."""
+  rng = np.random.RandomState(3)
+  eps, channels = 1e-3, 4
+  x = rng.randn(2, 13, 3).astype(np.float32)
+  residuals = {True: [rng.randn(2, 13, 3).astype(np.float32), rng.randn(2, 13, 5).astype(np.float32)],
+               False: rng.randn(2, 13, 3).astype(np.float32), None: None}[dense]
+  names = {}
+  values = {}
+  for fold in (False, True):
+    with tf.Graph().as_default():
+      xp = tf1.placeholder(tf.float32, [2, None, 3])
+      res = None if residuals is None else (
+          [tf1.constant(r) for r in residuals] if dense else tf1.constant(residuals))
+      y = conv_bn_activation(xp, "conv21", channels, k, s, d, "SAME", tf.nn.relu, training=False, bn_momentum=0.9,
+                             bn_epsilon=eps, residual_inputs=res, fold_batch_norm=fold)
+      variables = {v.op.name: v for v in tf1.global_variables()}
+      names[fold] = sorted(variables)
+      assert bool(tf1.get_collection(WEIGHT_CONSTANTS)) == fold
+      with tf1.Session() as sess:
+        sess.run(tf1.global_variables_initializer())
+        for name, var in variables.items():
+          if name not in values:
+            low = 0.5 if name.endswith(("gamma", "moving_variance")) else -0.5
+            values[name] = rng.uniform(low, low + 1.0, var.shape.as_list()).astype(np.float32)
+          var.load(values[name], sess)
+        got = sess.run(y, {xp: x})
+    params = {}
+    for name, value in values.items():
+      scope, leaf = name.rsplit("/", 1)
+      params.setdefault(scope, {})[leaf] = value.astype(np.float64)
+    expected = _np_batch_norm(_np_conv1d(x.astype(np.float64), params["conv21"]["kernel"], s, d, "SAME"),
+                              params["conv21/bn"], eps)
+    sources = [] if residuals is None else (residuals if dense else [residuals])
+    for index, source in enumerate(sources):
+      suffix = "_{}".format(index) if dense else ""
+      branch = _np_conv1d(source.astype(np.float64), params["conv21/res" + suffix]["kernel"], 1, 1, "SAME")
+      expected = expected + _np_batch_norm(branch, params["conv21/res_bn" + suffix], eps)
+    np.testing.assert_allclose(got, np.maximum(expected, 0.0), rtol=1e-5, atol=1e-5)
+  assert names[True] == names[False]
+
+
+def test_folding_batch_norm_while_training_is_refused():
+  with tf.Graph().as_default():
+    xp = tf1.placeholder(tf.float32, [2, None, 3])
+    with pytest.raises(ValueError, match="conv11: batch norm can only be folded .* inference"):
+      conv_bn_activation(xp, "conv11", 4, 3, 1, 1, "SAME", tf.nn.relu, training=True, bn_momentum=0.9,
+                         bn_epsilon=1e-3, fold_batch_norm=True)
