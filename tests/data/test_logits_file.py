@@ -28,7 +28,7 @@ class StubDataLayer:
 def stub_model(wav_filenames, strides):
   model = Speech2Text.__new__(Speech2Text)  # finalize_inference needs no graph
 
-  model._params = {"encoder_params": {"convnet_layers": [{"stride": [s]} for s in strides]}}
+  model._params = {"encoder_params": {"convnet_layers": [{"stride": [s], "repeat": 1} for s in strides]}}
   model._decoder = types.SimpleNamespace(params={"infer_logits_to_pickle": True})
   model.get_data_layer = lambda: StubDataLayer(wav_filenames)
   return model
