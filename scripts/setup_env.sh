@@ -4,7 +4,9 @@
 # System packages (apt): espeak-ng and sox build the offline corpus from the English sentences of
 # Debian's fortunes collection; wamerican's word list (/usr/share/dict/words) widens the decoding LM's
 # vocabulary; libsndfile reads FLAC/WAV; cmake, g++, make and the Python headers build
-# Horovod.
+# Horovod; Boost (program_options, system, thread, test: KenLM's CMake build asks for all four) builds KenLM's
+# command-line tools; zlib, bzip2 and xz headers give KenLM (its tools and the kenlm Python module, which only
+# enables a compression its build finds) .arpa.gz/.bz2/.xz reading.
 # Python: a virtual environment OUTSIDE the clone, keyed by the hash of requirements.txt,
 # requirements-horovod.txt, the extra requirement files, the Horovod build flags and the Python version, so a
 # fresh clone, CI and repeated runs reuse it while those are unchanged.
@@ -17,11 +19,15 @@
 #   JASPER_EXTRA_REQUIREMENTS  further requirement files (space-separated) installed after requirements.txt,
 #                     part of the environment's key, installed with --no-build-isolation so packages
 #                     built from source see the pinned TensorFlow.
+#   JASPER_SKIP_KENLM_TOOLS=1  do not build KenLM's lmplz and build_binary (below)
+#   JASPER_KENLM_SDIST  a kenlm-VERSION.tar.gz to build them from instead of downloading it with pip
 # The toolkit is then installed editable into <clone>/.venv, layered over that shared environment (below).
 # Usage: source "$(scripts/setup_env.sh)/bin/activate"   (all progress goes to stderr)
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-apt_packages=(espeak-ng sox libsox-fmt-all libsndfile1 flac fortunes wamerican cmake g++ make python3-dev)
+apt_packages=(espeak-ng sox libsox-fmt-all libsndfile1 flac fortunes wamerican cmake g++ make python3-dev
+              libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev
+              zlib1g-dev libbz2-dev liblzma-dev)
 
 missing_apt=()
 for pkg in "${apt_packages[@]}"; do
@@ -103,5 +109,58 @@ if [ "$(cat "$clone_env/.jasper-stamp" 2>/dev/null)" != "$stamp" ]; then
     "$clone_env/bin/python" >"$clone_env/bin/horovodrun"
   chmod +x "$clone_env/bin/horovodrun"
   echo "$stamp" >"$clone_env/.jasper-stamp"
+fi
+
+# KenLM's lmplz (estimates an ARPA model from text) and build_binary (ARPA -> KenLM binary), which Debian does not
+# package: built from the PyPI sdist of the kenlm version requirements.txt pins (it holds KenLM's whole C++
+# source), only these two targets, once per machine into $env_root/kenlm-tools-VERSION, and copied into the
+# clone environment's bin/ (`.venv/bin/lmplz`). About 80 s of CPU time (2.3 min on 2 busy cores).
+kenlm_tools_ok() {  # both tools present and every shared library they link found (Boost upgraded?)
+  local tool
+  for tool in lmplz build_binary; do
+    [ -x "$1/$tool" ] || return 1
+    case "$(ldd "$1/$tool" 2>&1)" in *"not found"*) return 1 ;; esac
+  done
+}
+install_kenlm_tools() {
+  local version tools_dir build_dir log sdist
+  version="$(sed -n 's/^kenlm==\([0-9][0-9.]*\).*/\1/p' "$repo_root/requirements.txt" | head -n 1)"
+  version="${version:-0.3.0}"
+  tools_dir="$env_root/kenlm-tools-$version"
+  if ! kenlm_tools_ok "$tools_dir"; then
+    log="$env_root/kenlm-tools-$version-build.log"
+    echo "[setup] building KenLM $version lmplz and build_binary (a minute or two); log: $log" >&2
+    build_dir="$(mktemp -d "$env_root/kenlm-build.XXXXXX")"
+    trap "rm -rf '$build_dir'" EXIT  # expanded now: build_dir is local to this function
+    sdist="${JASPER_KENLM_SDIST:-}"
+    if ! {
+      if [ -z "$sdist" ]; then
+        # --no-build-isolation: pip reads the sdist's metadata with this environment's setuptools; isolated,
+        # it would first build the sdist's build requirements (CMake itself) from source under :all:.
+        "$venv/bin/python" -m pip download -q --no-deps --no-binary :all: --no-build-isolation "kenlm==$version" \
+          -d "$build_dir" &&
+          sdist="$build_dir/kenlm-$version.tar.gz"
+      fi &&
+        tar -xzf "$sdist" -C "$build_dir" &&
+        cmake -S "$build_dir/kenlm-$version" -B "$build_dir/build" -DCMAKE_BUILD_TYPE=Release &&
+        cmake --build "$build_dir/build" --target lmplz build_binary -j 2 &&
+        mkdir -p "$build_dir/bin" &&
+        install -m 755 "$build_dir/build/bin/lmplz" "$build_dir/build/bin/build_binary" "$build_dir/bin/"
+    } >"$log" 2>&1; then
+      tail -n 30 "$log" >&2
+      echo "[setup] building KenLM's lmplz/build_binary failed (it needs cmake, g++ and the Boost, zlib, bzip2" \
+        "and xz -dev packages of the apt list above); full log: $log; JASPER_SKIP_KENLM_TOOLS=1 skips them" >&2
+      exit 1
+    fi
+    # Renamed into place whole, so a concurrent setup of another clone never sees half a directory.
+    rm -rf "$tools_dir"
+    mv "$build_dir/bin" "$tools_dir" 2>/dev/null || kenlm_tools_ok "$tools_dir"
+    rm -rf "$build_dir"
+    trap - EXIT
+  fi
+  cp "$tools_dir/lmplz" "$tools_dir/build_binary" "$clone_env/bin/"
+}
+if [ "${JASPER_SKIP_KENLM_TOOLS:-0}" != "1" ] && ! kenlm_tools_ok "$clone_env/bin"; then
+  install_kenlm_tools
 fi
 echo "$clone_env"
