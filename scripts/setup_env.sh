@@ -114,7 +114,8 @@ fi
 # KenLM's lmplz (estimates an ARPA model from text) and build_binary (ARPA -> KenLM binary), which Debian does not
 # package: built from the PyPI sdist of the kenlm version requirements.txt pins (it holds KenLM's whole C++
 # source), only these two targets, once per machine into $env_root/kenlm-tools-VERSION, and copied into the
-# clone environment's bin/ (`.venv/bin/lmplz`). About 80 s of CPU time (2.3 min on 2 busy cores).
+# clone environment's bin/ (`.venv/bin/lmplz`). 80-90 s of CPU time (2.3-3.2 min on 2 cores shared with a
+# training run).
 kenlm_tools_ok() {  # both tools present and every shared library they link found (Boost upgraded?)
   local tool
   for tool in lmplz build_binary; do
