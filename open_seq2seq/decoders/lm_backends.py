@@ -7,7 +7,10 @@ scripts/decode.py and the transcribe tool alike:
 - ``in_house``: this project's CTC prefix beam search (ctc_beam_search.py) over an ARPA file read into Python
   dictionaries (lm/arpa_model.py, lm/alphabet.py).
 
-The default, DEFAULT_LM_BACKEND, is the in-house search.
+The default, DEFAULT_LM_BACKEND, is pyctcdecode: on the mini corpus (bench/lm_backends.py) its WER is the
+in-house search's or lower (dev-clean 11.94 % against 12.01 %, dev-other 26.26 % against 27.05 %), it decodes
+dev-clean 2.2 times as fast (dev-other at 0.83 times the speed), loads the LM in less than half the time and
+memory, and reads KenLM binaries and gzip files.
 
 Both fuse the LM as ``ln P_ctc + alpha ln P_lm + beta * words`` with the unknown-word offset charged as the
 spelling leaves the vocabulary, so --alpha, --beta and --unknown_word_offset mean the same in both; the
@@ -19,7 +22,7 @@ from . import ctc_beam_search as in_house
 from .lm.alphabet import load_language_model
 
 LM_BACKENDS = ("pyctcdecode", "in_house")
-DEFAULT_LM_BACKEND = "in_house"
+DEFAULT_LM_BACKEND = "pyctcdecode"
 
 
 def _check_backend(backend):

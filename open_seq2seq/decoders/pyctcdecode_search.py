@@ -11,20 +11,28 @@ in-house search (ctc_beam_search.py) fuses it, so that the same flags mean the s
   vocabulary, as soon as its spelling stops being a prefix of a vocabulary word (pyctcdecode's partial-word
   score) and then for the finished word instead. pyctcdecode's own ``LanguageModel`` differs: its
   ``unk_score_offset`` is multiplied by alpha * ln 10 for a finished word but not for a partial one, where it
-  also grows with the length past 6 letters, and its last word also scores ``</s>``. This module's
-  ``FusedKenlmScorer`` (pyctcdecode's ``AbstractLanguageModel`` interface) keeps the in-house rule; with the stock
-  class and the offset mapped for finished words the mini corpus's dev-clean WER was 13.2 % against 12.0 %.
+  also grows with the length past 6 letters, its last word also scores ``</s>``, and an utterance that ends in a
+  space has its empty last word scored as an unknown word. This module's ``FusedKenlmScorer`` (pyctcdecode's
+  ``AbstractLanguageModel`` interface) keeps the in-house rule. Measured on the mini corpus's dev-clean set without
+  beam pruning (alpha 0.7, offset -15, in-house 12.01 %): the stock class with the offset mapped for finished words
+  (-15 / (alpha ln 10)) gave 13.2 %, mostly from the trailing space (11.3 % with that alone fixed), this scorer
+  12.0 % (11.8 % with pyctcdecode's history pruning below).
 - The context starts with ``<s>``; ``</s>`` is not scored (as in the in-house and Baidu decoders).
 - ``beam_width`` is pyctcdecode's. ``cutoff_prob`` and ``cutoff_top_n`` have no pyctcdecode parameter (it prunes
   characters by a fixed log-probability, ``token_min_logp``): the characters the in-house rule would not expand
   are set to probability 0 before the search, which pyctcdecode then skips, so both expand the same characters
   per frame (except characters below e^-33, which pyctcdecode always skips). pyctcdecode renormalises the frame
   over the kept characters; that adds the same amount to every beam, and the scores returned add it back.
+- pyctcdecode keeps a prefix ending in a blank and the same prefix ending in its last character as two beams
+  (merged at the end), so a beam width holds fewer distinct prefixes than in the in-house search, and the
+  probability of a variant pruned on the way is lost (scores a few hundredths lower).
 - Two pruning rules of pyctcdecode have no in-house counterpart: beams more than BEAM_PRUNE_LOGP below the best
-  are dropped (pyctcdecode's default, -10, cost 0.4 points of WER on the mini dev-clean set; -15 none), and of
-  beams that agree on the last order-1 words, the word being spelled and the last character only the best is
-  kept (``prune_history``: the others can never overtake it, so the best transcript is unchanged; the beam dump
-  lacks them).
+  are dropped, and of beams that agree on the last order-1 words, the word being spelled and the last character
+  only the best is kept (``prune_history``: the others can never overtake it, so the best transcript is
+  unchanged; the beam dump lacks them). BEAM_PRUNE_LOGP, measured with bench/lm_backends.py on the mini corpus
+  (alpha 0.7, offset -15, beam 128; in-house 12.01 % dev-clean, 27.05 % dev-other): -15 gives 11.87 % / 26.84 %
+  (the search closest to the in-house one), -12 11.94 % / 26.26 % at 2.2x / 0.83x the in-house speed, -10
+  (pyctcdecode's default) 12.28 % / 26.26 % at 2.9x / 1.0x; -12 is kept.
 """
 import logging
 import math
@@ -36,7 +44,7 @@ from pyctcdecode.decoder import BeamSearchDecoderCTC
 from pyctcdecode.language_model import AbstractLanguageModel
 
 LN_10 = math.log(10.0)
-BEAM_PRUNE_LOGP = -15.0
+BEAM_PRUNE_LOGP = -12.0
 # pyctcdecode clips log-probabilities at ln(1e-15) = -34.5; a character below this is never expanded.
 TOKEN_MIN_LOGP = -33.0
 
@@ -105,10 +113,12 @@ class PyctcdecodeSearch:
   returns them, by pyctcdecode; one decoder per (alpha, beta), built on first use."""
 
   def __init__(self, labels, language_model=None, beam_width=128, cutoff_prob=1.0, cutoff_top_n=40,
-               unknown_word_offset=-10.0):
+               unknown_word_offset=-10.0, beam_prune_logp=BEAM_PRUNE_LOGP):
     """``labels``: the V characters (blank is column V); ``language_model``: a ``KenlmLanguageModel`` or None
-    (plain beam search); the rest as scripts/decode.py's flags."""
+    (plain beam search); ``beam_prune_logp``: beams this far below the best are dropped (module docstring); the
+    rest as scripts/decode.py's flags."""
     self.alphabet = Alphabet(list(labels) + [""], False)
+    self.beam_prune_logp = beam_prune_logp
     self.language_model = language_model
     self.beam_width = beam_width
     self.cutoff_prob = cutoff_prob
@@ -138,6 +148,6 @@ class PyctcdecodeSearch:
     peak = masked.max(axis=1, keepdims=True)
     kept_mass = float(np.sum(np.log(np.exp(masked - peak).sum(axis=1)) + peak[:, 0]))
     beams = self._decoder(alpha, beta).decode_beams(
-        masked, beam_width=self.beam_width, beam_prune_logp=BEAM_PRUNE_LOGP, token_min_logp=TOKEN_MIN_LOGP,
+        masked, beam_width=self.beam_width, beam_prune_logp=self.beam_prune_logp, token_min_logp=TOKEN_MIN_LOGP,
         prune_history=True)
     return [(text, score + kept_mass) for text, _, _, _, score in beams]

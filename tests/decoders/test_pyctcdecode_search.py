@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 
+import kenlm
 import numpy as np
 import pytest
 
@@ -166,9 +167,14 @@ def test_a_mixed_case_lm_keeps_the_likeliest_spelling(tmp_path):
 
 
 def find_build_binary():
-  """KenLM's build_binary on PATH or beside this Python, or None."""
-  beside = os.path.join(os.path.dirname(sys.executable), "build_binary")
-  return shutil.which("build_binary") or (beside if os.access(beside, os.X_OK) else None)
+  """KenLM's build_binary on PATH, beside this Python or in the bin folder of the environment kenlm is installed in
+  (the shared one scripts/setup_env.sh layers this clone's over), or None."""
+  environment = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(kenlm.__file__))))
+  for folder in (os.path.dirname(sys.executable), os.path.join(environment, "bin")):
+    candidate = os.path.join(folder, "build_binary")
+    if os.access(candidate, os.X_OK):
+      return candidate
+  return shutil.which("build_binary")
 
 
 @pytest.mark.skipif(find_build_binary() is None, reason="KenLM's build_binary is neither on PATH nor in the venv's "
