@@ -9,8 +9,8 @@ scripts/decode.py and the transcribe tool alike:
 
 The default, DEFAULT_LM_BACKEND, is pyctcdecode: on the mini corpus (bench/lm_backends.py) its WER is the
 in-house search's or lower (dev-clean 11.94 % against 12.01 %, dev-other 26.26 % against 27.05 %), it decodes
-dev-clean 2.2 times as fast (dev-other at 0.83 times the speed), loads the LM in less than half the time and
-memory, and reads KenLM binaries and gzip files.
+dev-clean 2.2 times as fast (dev-other at 0.83 times the speed), loads the LM faster and in a third of the
+memory, and reads KenLM binaries too.
 
 Both fuse the LM as ``ln P_ctc + alpha ln P_lm + beta * words`` with the unknown-word offset charged as the
 spelling leaves the vocabulary, so --alpha, --beta and --unknown_word_offset mean the same in both; the
