@@ -10,9 +10,12 @@ workflow, same flags; the dump is a ``.npz`` file, see docs/logits_format.md).
     python scripts/decode.py --logits test_logits.npz --lm lm-3gram.arpa --vocab ... --alpha 1 --beta 1 \\
         --mode infer --infer_output_file test_predictions.csv
 
-The LM is read and checked once, before decoding starts; utterances are then decoded in parallel, one process
-per core. A logits pickle of an older run.py or of OpenSeq2Seq is read only with --trust_pickle, since
-unpickling a file can run any code it holds.
+Two beam searches (--lm_backend, decoders/lm_backends.py): pyctcdecode with the LM queried through KenLM
+(ARPA, .arpa.gz or a KenLM binary, any letter case), or the in-house CTC prefix beam search over an ARPA file
+read into Python; --alpha, --beta and --unknown_word_offset mean the same in both. The LM is read
+and checked once, before decoding starts; utterances are then decoded in parallel, one process per core. A
+logits pickle of an older run.py or of OpenSeq2Seq is read only with --trust_pickle, since unpickling a file can
+run any code it holds.
 """
 import argparse
 import concurrent.futures
@@ -26,9 +29,9 @@ from open_seq2seq.data.speech2text.logits_file import read_logits
 from open_seq2seq.data.speech2text.manifest import read_transcripts
 from open_seq2seq.data.speech2text.predictions import write_predictions
 from open_seq2seq.data.vocab import load_labels
-from open_seq2seq.decoders.ctc_beam_search import WordScorer, ctc_beam_search, log_softmax
+from open_seq2seq.decoders.ctc_beam_search import log_softmax
 from open_seq2seq.decoders.greedy_ctc import greedy_transcript
-from open_seq2seq.decoders.lm.alphabet import load_language_model
+from open_seq2seq.decoders.lm_backends import DEFAULT_LM_BACKEND, LM_BACKENDS, load_lm, make_beam_search
 from open_seq2seq.utils.atomic import atomic_output
 from open_seq2seq.utils.cli import ArgumentParser, one_line_errors
 from open_seq2seq.utils.metrics import corpus_wer
@@ -42,10 +45,14 @@ class WorkerDiedError(Exception):
   """A decoding worker process died (killed, out of memory); the run ends without writing anything."""
 
 
-def add_beam_search_arguments(parser):
-  """Adds the CTC prefix beam search's flags (``--beam_width``, ``--cutoff_prob``, ``--cutoff_top_n``,
-  ``--unknown_word_offset``) to ``parser``, with the reference decoder's defaults; shared by the tools that
-  decode (decode.py, transcribe), which check them with check_beam_search_arguments."""
+def add_beam_search_arguments(parser, backend=True):
+  """Adds the CTC beam search's flags (``--lm_backend`` unless not ``backend``, ``--beam_width``, ``--cutoff_prob``,
+  ``--cutoff_top_n``, ``--unknown_word_offset``) to ``parser``, with the reference decoder's defaults; shared by
+  the tools that decode (decode.py, transcribe), which check them with check_beam_search_arguments."""
+  if backend:
+    parser.add_argument("--lm_backend", choices=LM_BACKENDS, default=DEFAULT_LM_BACKEND,
+                        help="beam search: pyctcdecode with the LM read by KenLM (ARPA, .arpa.gz or KenLM binary), "
+                             "or in_house (ARPA only); the same flags mean the same in both (default: %(default)s)")
   parser.add_argument("--beam_width", type=int, default=128)
   parser.add_argument("--cutoff_prob", type=float, default=0.9999,
                       help="expand per frame only the likeliest characters holding this much probability")
@@ -91,21 +98,13 @@ def match_references(manifests, names, logits_path):
   return [references[name] for name in names]
 
 
-def _init_worker(lm, labels, beam_width, cutoff_prob, cutoff_top_n, unknown_word_offset):
-  _WORKER.update(lm=lm, labels=labels, beam_width=beam_width, cutoff_prob=cutoff_prob, cutoff_top_n=cutoff_top_n,
-                 unknown_word_offset=unknown_word_offset, scorers={})
+def _init_worker(search):
+  _WORKER["search"] = search
 
 
 def _decode_one(job):
   log_probs, alpha, beta = job
-  scorer = None
-  if _WORKER["lm"] is not None:
-    scorer = _WORKER["scorers"].get((alpha, beta))
-    if scorer is None:
-      scorer = _WORKER["scorers"][(alpha, beta)] = WordScorer(_WORKER["lm"], alpha, beta,
-                                                                         _WORKER["unknown_word_offset"])
-  return ctc_beam_search(log_probs, _WORKER["labels"], beam_width=_WORKER["beam_width"], scorer=scorer,
-                         cutoff_prob=_WORKER["cutoff_prob"], cutoff_top_n=_WORKER["cutoff_top_n"])
+  return _WORKER["search"](log_probs, alpha, beta)
 
 
 def grid(name, start, stop, step):
@@ -138,7 +137,8 @@ def parse_args(argv):
                            "file holds: only for files you made yourself")
   parser.add_argument("--labels", nargs="+",
                       help="manifest CSVs (wav_filename, transcript); required for --mode eval")
-  parser.add_argument("--lm", help="ARPA word language model (.arpa or .arpa.gz); without it, plain beam search")
+  parser.add_argument("--lm", help="word language model: ARPA (.arpa or .arpa.gz), or with --lm_backend pyctcdecode "
+                                   "also a KenLM binary; without it, plain beam search")
   parser.add_argument("--vocab", required=True, help="character vocabulary file of the model")
   parser.add_argument("--alpha", type=float, default=1.0, help="LM weight")
   parser.add_argument("--alpha_max", type=float)
@@ -181,12 +181,13 @@ def decode_all(args, labels, lm, log_probs, references, greedy):
   Raises WorkerDiedError when a worker process dies (nothing has been written then).
   """
   results = {}
-  initargs = (lm, labels, args.beam_width, args.cutoff_prob, args.cutoff_top_n, args.unknown_word_offset)
+  search = make_beam_search(args.lm_backend, labels, lm, beam_width=args.beam_width, cutoff_prob=args.cutoff_prob,
+                            cutoff_top_n=args.cutoff_top_n, unknown_word_offset=args.unknown_word_offset)
   # A ProcessPoolExecutor, unlike multiprocessing.Pool, fails (BrokenProcessPool) when a worker dies
   # instead of starting replacements forever.
   try:
     with concurrent.futures.ProcessPoolExecutor(min(args.workers, len(log_probs)), initializer=_init_worker,
-                                                initargs=initargs) as pool:
+                                                initargs=(search,)) as pool:
       if references is not None:
         print("greedy WER: {:.4f}".format(corpus_wer(references, greedy)))
         print("| alpha | beta | WER | seconds |")
@@ -228,7 +229,7 @@ def main(argv=None):
   references = match_references(args.labels, names, args.logits) if args.labels else None
   lm = None
   if args.lm is not None:
-    lm, notes = load_language_model(args.lm, labels)
+    lm, notes = load_lm(args.lm_backend, args.lm, labels)
     for note in notes:
       sys.stderr.write("Warning: {}\n".format(note))
   greedy = [greedy_transcript(logits[name], labels) for name in names] if references is not None else None

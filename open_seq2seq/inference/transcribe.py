@@ -25,8 +25,9 @@ Files are sorted by duration and run in batches of --batch_size, so that a batch
 stderr counts audio seconds (with --no_progress, none), and the last lines give the audio-seconds per second and
 the real-time factor (processing time / audio time, after the model is loaded).
 
-Decoding: greedy CTC (the default), or --decoder beam: CTC prefix beam search, with --lm ARPA_FILE fused with a
-word n-gram LM (--alpha, --beta, --beam_width, ... as scripts/decode.py takes them; --lm implies --decoder beam).
+Decoding: greedy CTC (the default), or --decoder beam: CTC beam search (--lm_backend: pyctcdecode with KenLM or
+the in-house search), with --lm LM_FILE fused with a word n-gram LM (--alpha, --beta, --beam_width,
+... as scripts/decode.py takes them; --lm implies --decoder beam).
 
 Output (--output_format, default from the --output_file extension, else csv; to --output_file, else stdout):
 csv (wav_filename,predicted_transcript, run.py --mode=infer's file), json (JSON lines: wav_filename, transcript,
@@ -96,7 +97,8 @@ def build_parser():
   parser.add_argument("--decoder", choices=DECODERS,
                       help="greedy CTC, or CTC prefix beam search (with --lm: fused with a word LM); default: beam "
                            "with --lm, else greedy")
-  parser.add_argument("--lm", help="ARPA word language model (.arpa or .arpa.gz) for --decoder beam")
+  parser.add_argument("--lm", help="word language model for --decoder beam: ARPA (.arpa or .arpa.gz), or with "
+                                   "--lm_backend pyctcdecode also a KenLM binary")
   parser.add_argument("--alpha", type=float, default=1.0, help="LM weight")
   parser.add_argument("--beta", type=float, default=1.0, help="word insertion bonus")
   add_beam_search_arguments(parser)
@@ -283,7 +285,7 @@ def main(argv=None):
         if args.word_timestamps or args.word_confidence else None
     decode = make_decoder(args.decoder, labels, lm=args.lm, alpha=args.alpha, beta=args.beta,
                           beam_width=args.beam_width, cutoff_prob=args.cutoff_prob, cutoff_top_n=args.cutoff_top_n,
-                          unknown_word_offset=args.unknown_word_offset)
+                          unknown_word_offset=args.unknown_word_offset, lm_backend=args.lm_backend)
     started = time.time()
     model, description = load_model(args.model, config_module)
     try:
@@ -292,7 +294,8 @@ def main(argv=None):
                          "{}: pass the config the model was exported from".format(
                              args.model, model.num_features, feature_params["num_audio_features"]))
       print("*** Model: {} (loaded in {:.1f} s); decoder: {}".format(
-          description, time.time() - started, args.decoder + (" with LM " + args.lm if args.lm else "")))
+          description, time.time() - started,
+          args.decoder + (" ({}) with LM {}".format(args.lm_backend, args.lm) if args.lm else "")))
       batch_size = min(args.batch_size, model.batch_size or args.batch_size)
       started = time.time()
       results, failures, audio_seconds = transcribe(

@@ -199,15 +199,16 @@ def test_a_resampled_stereo_file_reads_as_its_16_khz_mono_copy(checkpoint, flac_
   assert predictions[stereo_file] == predictions[mono_file]
 
 
+@pytest.mark.parametrize("backend", ["pyctcdecode", "in_house"])
 def test_lm_beam_search_gives_decode_py_transcripts_of_run_py_logits(checkpoint, corpus, flac_folder, env, tmp_path,
-                                                                     capsys):
+                                                                     capsys, backend):
   lm = str(tmp_path / "lm.arpa")
   assert build_lm.main(["--text", os.path.join(corpus, "librispeech-lm-norm.txt"), "--output", lm, "--order", "2",
                         "--vocab", VOCAB]) == 0
   logits = str(tmp_path / "logits.npz")
   run_script(["run.py", "--config_file=" + CONFIG, "--mode=infer", "--logdir=" + os.path.dirname(checkpoint),
               "--infer_output_file=" + logits, "--decoder_params/infer_logits_to_pickle=True"], env)
-  options = ["--lm", lm, "--alpha", "0.5", "--beta", "1", "--beam_width", "16"]
+  options = ["--lm", lm, "--alpha", "0.5", "--beta", "1", "--beam_width", "16", "--lm_backend", backend]
   decoded = str(tmp_path / "decode_py.csv")
   assert lm_decode.main(["--logits", logits, "--vocab", VOCAB, "--mode", "infer", "--infer_output_file", decoded,
                          "--workers", "1"] + options) == 0
@@ -215,7 +216,7 @@ def test_lm_beam_search_gives_decode_py_transcripts_of_run_py_logits(checkpoint,
   status, _, err = run_transcribe(capsys, flac_folder, "--model", checkpoint, "--config_file", CONFIG,
                                   "--output_file", output, "--word_timestamps", "--word_confidence", *options)
   assert status == 0, err
-  assert "decoder: beam with LM " + lm in err
+  assert "decoder: beam ({}) with LM {}".format(backend, lm) in err
   with open(output, encoding="utf-8") as handle:
     records = [json.loads(line) for line in handle]
   assert by_stem({r["wav_filename"]: r["transcript"] for r in records}) == by_stem(read_predictions(decoded))

@@ -1,7 +1,7 @@
 """scripts/decode.py on bad input ends, every time, in one ``*** Error:`` line naming the cause: malformed ARPA
-models are refused before any worker starts (these once made the worker pool restart forever), a worker
-that dies ends the run, a crafted logits pickle is refused unread, and bad flags, logits or manifests are
-refused by name. Hang guards run decode.py in a subprocess with a timeout."""
+models are refused by either backend before any worker starts (these once made the worker pool restart
+forever), a worker that dies ends the run, a crafted logits pickle is refused unread, and bad flags, logits or
+manifests are refused by name. Hang guards run decode.py in a subprocess with a timeout."""
 import gzip
 import os
 import pickle
@@ -62,20 +62,22 @@ def malformed_arpa(kind):
           "truncated gzip": gzip.compress(good)[:4000]}[kind]
 
 
+@pytest.mark.parametrize("backend", ["pyctcdecode", "in_house"])
 @pytest.mark.parametrize("kind", ["first 20000 bytes", "no end marker", "no data header", "wrong count", "empty",
                                   "binary garbage", "kenlm binary", "truncated gzip"])
-def test_malformed_lm_ends_with_one_error_line(logits, kind):
+def test_malformed_lm_ends_with_one_error_line(logits, kind, backend):
   lm = logits["dir"] / "lm.arpa"
   lm.write_bytes(malformed_arpa(kind))
   output = logits["dir"] / "out.csv"
   code, _, stderr = run_decode(["--logits", logits["path"], "--lm", str(lm), "--vocab", VOCAB, "--mode", "infer",
-                                "--infer_output_file", str(output), "--workers", "2"])
+                                "--infer_output_file", str(output), "--workers", "2", "--lm_backend", backend])
   assert_one_error_line(code, stderr, str(lm))
   assert not output.exists()
 
 
+@pytest.mark.parametrize("backend", ["pyctcdecode", "in_house"])
 @pytest.mark.parametrize("kind", ["fifo", "directory", "/dev/zero"])
-def test_lm_that_is_no_regular_file_is_refused_unopened(logits, kind):
+def test_lm_that_is_no_regular_file_is_refused_unopened(logits, kind, backend):
   # Opening a FIFO waits for a writer forever and /dev/zero is one endless line: both once hung decode.py.
   lm = logits["dir"] / "lm.arpa"
   if kind == "fifo":
@@ -85,7 +87,8 @@ def test_lm_that_is_no_regular_file_is_refused_unopened(logits, kind):
   else:
     lm = kind
   code, _, stderr = run_decode(["--logits", logits["path"], "--lm", str(lm), "--vocab", VOCAB, "--mode", "infer",
-                                "--infer_output_file", str(logits["dir"] / "out.csv")], timeout=60)
+                                "--infer_output_file", str(logits["dir"] / "out.csv"), "--lm_backend", backend],
+                               timeout=60)
   assert_one_error_line(code, stderr, "{}: a ".format(lm), "expected a regular file")
 
 
@@ -99,18 +102,21 @@ def test_empty_lm_name_is_not_plain_beam_search(logits):
 DIES_IN_THE_WORKER = """
 import os, runpy, signal, sys
 import open_seq2seq.decoders.ctc_beam_search as search
+from open_seq2seq.decoders.pyctcdecode_search import PyctcdecodeSearch
 def killed(*args, **kwargs):
   os.kill(os.getpid(), signal.SIGKILL)
 search.ctc_beam_search = killed
+PyctcdecodeSearch.__call__ = killed
 sys.argv = ["scripts/decode.py"] + sys.argv[1:]
 runpy.run_path("scripts/decode.py", run_name="__main__")
 """
 
 
-def test_a_worker_that_dies_ends_the_run(logits):
+@pytest.mark.parametrize("backend", ["pyctcdecode", "in_house"])
+def test_a_worker_that_dies_ends_the_run(logits, backend):
   output = logits["dir"] / "out.csv"
   code, _, stderr = run_decode(["--logits", logits["path"], "--vocab", VOCAB, "--mode", "infer",
-                                "--infer_output_file", str(output), "--workers", "2"],
+                                "--infer_output_file", str(output), "--workers", "2", "--lm_backend", backend],
                                launcher=("-c", DIES_IN_THE_WORKER))
   assert_one_error_line(code, stderr, "a decoding worker process died")
   assert not output.exists()

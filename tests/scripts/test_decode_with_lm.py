@@ -161,19 +161,20 @@ def test_lm_text_and_labels_that_are_not_utf8(dump, tmp_path):
     decode.main(["--logits", dump["logits"], "--labels", str(labels), "--vocab", VOCAB])
 
 
-def decode_table_and_beams(dump, lm, name):
+def decode_table_and_beams(dump, lm, name, backend="in_house"):
   """(WER rows of the grid, beam dump of the best pair, stderr) of decode.py with ``lm``."""
   beams = str(dump["dir"] / (name + "_beams.txt"))
   result = run_script(["scripts/decode.py", "--logits", dump["logits"], "--labels", dump["labels"], "--lm", lm,
                        "--vocab", VOCAB, "--alpha", "0", "--alpha_max", "1", "--alpha_step", "0.5", "--beta", "0",
                        "--beta_max", "1", "--beta_step", "1", "--unknown_word_offset", "-5",
-                       "--dump_all_beams_to", beams, "--workers", "2"])
+                       "--dump_all_beams_to", beams, "--workers", "2", "--lm_backend", backend])
   rows = re.findall(r"^\| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", result.stdout, re.MULTILINE)
   return rows, open(beams).read(), result.stderr
 
 
 def test_upper_case_lm_decodes_like_the_lower_case_one(dump):
-  # LibriSpeech's published ARPA models are upper-case; the vocabulary is lower-case.
+  # LibriSpeech's published ARPA models are upper-case; the vocabulary is lower-case. The in-house reader folds
+  # even the sentence markers (<S>), which KenLM refuses (tests/decoders/test_pyctcdecode_search.py).
   upper = dump["dir"] / "upper.arpa"
   upper.write_text(upper_case_copy(open(dump["lm"]).read()))
   assert "THE" in upper.read_text() and "<UNK>" in upper.read_text()
@@ -181,6 +182,17 @@ def test_upper_case_lm_decodes_like_the_lower_case_one(dump):
   upper_rows, upper_beams, stderr = decode_table_and_beams(dump, str(upper), "upper")
   assert len(lower_rows) == 6 and upper_rows == lower_rows and upper_beams == lower_beams
   assert "Warning: {}: words lower-cased to match the vocabulary".format(upper) in stderr
+
+
+def test_upper_case_lm_with_pyctcdecode_decodes_like_the_lower_case_one(dump):
+  upper = dump["dir"] / "upper.arpa"
+  upper.write_text(recased_copy(open(dump["lm"]).read(), lambda word: word if word in ("<s>", "</s>") else
+                                word.upper()))
+  assert "\tTHE" in upper.read_text() and "<UNK>" in upper.read_text()
+  lower_rows, lower_beams, _ = decode_table_and_beams(dump, dump["lm"], "lower", "pyctcdecode")
+  upper_rows, upper_beams, stderr = decode_table_and_beams(dump, str(upper), "upper", "pyctcdecode")
+  assert len(lower_rows) == 6 and upper_rows == lower_rows and upper_beams == lower_beams
+  assert "Warning: {}: 9 words scored in the LM's spelling (the vocabulary is lower-case)".format(upper) in stderr
 
 
 def recased_copy(text, recase):

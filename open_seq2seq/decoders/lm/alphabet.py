@@ -58,23 +58,32 @@ def fit_to_labels(ngrams, labels, source):
     notes.append("{}: words {}-cased to match the vocabulary{}".format(
         source, "lower" if fold is str.lower else "upper",
         "; {} n-grams differing only in case merged (the likelier kept)".format(merged) if merged else ""))
+  notes += check_spelling([w for (w,) in ngrams[1]], labels, source, UNKNOWN_LOG10_PROB)
+  return ngrams, notes
+
+
+def check_spelling(words, labels, source, unknown_log10_prob):
+  """Notes on an LM's unigram ``words`` (in the vocabulary's case) for the character ``labels``: no ``<unk>``
+  (words outside the LM then get ``unknown_log10_prob``), words with characters outside ``labels``. Raises
+  ValueError naming ``source`` when the LM holds no words or fewer than MIN_SPELLABLE_FRACTION can be spelled."""
+  notes = []
   alphabet = set(labels) - {" "}
-  words = [w for (w,) in ngrams[1] if w not in SPECIAL_WORDS]
-  outside = [w for w in words if not set(w) <= alphabet]
-  spellable = len(words) - len(outside)
-  if not words:
+  plain = [w for w in words if w not in SPECIAL_WORDS]
+  outside = [w for w in plain if not set(w) <= alphabet]
+  spellable = len(plain) - len(outside)
+  if not plain:
     raise ValueError("{}: the LM holds no words besides <s>, </s> and <unk>".format(source))
-  if spellable < MIN_SPELLABLE_FRACTION * len(words):
+  if spellable < MIN_SPELLABLE_FRACTION * len(plain):
     raise ValueError("{}: only {} of the LM's {} words can be spelled with the vocabulary {!r} (e.g. {}); "
                      "expected an LM of the model's language and alphabet".format(
-                         source, spellable, len(words), "".join(labels), ", ".join(repr(w) for w in outside[:3])))
-  if (UNKNOWN_WORD,) not in ngrams[1]:
+                         source, spellable, len(plain), "".join(labels), ", ".join(repr(w) for w in outside[:3])))
+  if UNKNOWN_WORD not in words:
     notes.append("{}: no <unk> 1-gram (an LM built without -unk); words outside the LM get log10 probability "
-                 "{:g}".format(source, UNKNOWN_LOG10_PROB))
+                 "{:g}".format(source, unknown_log10_prob))
   if outside:
     notes.append("{}: {} of {} words have characters outside the vocabulary and can never be decoded "
-                 "(e.g. {})".format(source, len(outside), len(words), ", ".join(repr(w) for w in outside[:3])))
-  return ngrams, notes
+                 "(e.g. {})".format(source, len(outside), len(plain), ", ".join(repr(w) for w in outside[:3])))
+  return notes
 
 
 def load_language_model(path, labels):

@@ -7,8 +7,8 @@ import zlib
 from open_seq2seq.utils.files import refuse_special_file
 
 GZIP_MAGIC = b"\x1f\x8b"
-# KenLM's build_binary writes a memory image that opens with this; the ARPA text it was built from is
-# what this toolkit reads.
+# KenLM's build_binary writes a memory image that opens with this; the in-house reader takes the ARPA text it was
+# built from (the pyctcdecode backend hands binaries to KenLM).
 KENLM_BINARY_MAGIC = b"mmap lm "
 
 
@@ -28,7 +28,7 @@ def _refuse_binary_models(path, compressed):
     return  # a damaged gzip stream is reported with its line by the reader
   if head == KENLM_BINARY_MAGIC:
     raise ValueError("{}: a KenLM binary model (build_binary output); expected the ARPA text file it was built "
-                     "from (.arpa or .arpa.gz)".format(path))
+                     "from (.arpa or .arpa.gz), or --lm_backend pyctcdecode, which reads it".format(path))
 
 
 def read_text_lines(path):
