@@ -63,26 +63,13 @@ def arpa_header_counts(path):
   return counts
 
 
-def write_unigrams(arpa_path, path):
-  """Writes the 1-gram words of an ARPA file one per line (pyctcdecode's vocabulary beside a KenLM binary)."""
-  with open(arpa_path, encoding="utf-8") as arpa, open(path, "w", encoding="utf-8") as out:
-    inside = False
-    for line in arpa:
-      if line.startswith("\\1-grams:"):
-        inside = True
-      elif line.startswith("\\2-grams:") or line.startswith("\\end\\"):
-        break
-      elif inside and line.strip():
-        out.write(line.split("\t")[1].strip() + "\n")
-
-
 def vocabulary_size(target, max_vocabulary):
   """Vocabulary of the generated text: one word per 50 n-grams, 1000 to ``max_vocabulary``."""
   return min(max_vocabulary, max(1000, target // 50))
 
 
 def build_model(work, target, args, alphabet, progress=print):
-  """Text, ARPA, KenLM binary and unigram list of a model of about ``target`` n-grams; returns their facts."""
+  """Text, ARPA and KenLM binary of a model of about ``target`` n-grams; returns their facts."""
   stem = os.path.join(work, "lm-{:.0e}".format(target).replace("+", ""))
   vocabulary = ranked_vocabulary(vocabulary_size(target, args.max_vocabulary), args.words, alphabet)
   started = time.perf_counter()
@@ -96,12 +83,11 @@ def build_model(work, target, args, alphabet, progress=print):
   subprocess.run([build_binary, stem + ".arpa", stem + ".binary"], stdout=subprocess.DEVNULL,
                  stderr=subprocess.DEVNULL, check=True, timeout=args.time_limit)
   converted = time.perf_counter()
-  write_unigrams(stem + ".arpa", stem + ".unigrams")
   counts = arpa_header_counts(stem + ".arpa")
   if counts != totals.per_order:
     progress("  note: the generator counted {}, lmplz's header says {}".format(totals.per_order, counts))
   model = {"target": target, "counts": counts, "words": totals.words, "vocabulary": len(vocabulary),
-           "arpa": stem + ".arpa", "binary": stem + ".binary", "unigrams": stem + ".unigrams",
+           "arpa": stem + ".arpa", "binary": stem + ".binary",
            "arpa_mib": os.path.getsize(stem + ".arpa") / MIB, "binary_mib": os.path.getsize(stem + ".binary") / MIB,
            "generate_s": generated - started, "lmplz_s": estimated - generated, "build_binary_s": converted - estimated}
   os.remove(stem + ".txt")
@@ -149,8 +135,6 @@ def probe(model, backend, args, memory_limit_kib):
              "--vocab", args.vocab, "--utterances", str(args.utterances), "--passes", str(args.passes),
              "--beam_width", str(args.beam_width), "--alpha", str(args.alpha), "--beta", str(args.beta),
              "--unknown_word_offset", str(args.unknown_word_offset)]
-  if backend == "pyctcdecode_binary":
-    command += ["--unigrams", model["unigrams"]]
   row = {"counts": model["counts"], "backend": backend,
          "file_mib": model["binary_mib"] if backend == "pyctcdecode_binary" else model["arpa_mib"]}
   output, failure = run_capped(command, args.time_limit, memory_limit_kib)
@@ -290,7 +274,7 @@ def main(argv=None):
     for target in args.sizes:
       print("== model of about {} n-grams".format(target), flush=True)
       model = build_model(work, target, args, alphabet)
-      models.append({k: v for k, v in model.items() if k not in ("arpa", "binary", "unigrams")})
+      models.append({k: v for k, v in model.items() if k not in ("arpa", "binary")})
       print("  n-grams {}, {} words of text, vocabulary {}; generate {:.1f} s, lmplz {:.1f} s, build_binary {:.1f} s; "
             "ARPA {:.1f} MiB, binary {:.1f} MiB".format(
                 model["counts"], model["words"], model["vocabulary"], model["generate_s"], model["lmplz_s"],

@@ -4,26 +4,25 @@ memory: one decoding backend loads one word LM, then CTC-beam-search decodes a f
 Prints one JSON line: load seconds, resident memory before and after the load (and the peak), per decoding pass
 of all utterances its wall seconds and CPU utilisation, and the last pass's transcripts.
 
-Backends: ``in_house`` (the ARPA reader, WordScorer and ctc_beam_search of open_seq2seq/decoders, as
-scripts/decode.py uses them), ``pyctcdecode_arpa`` and ``pyctcdecode_binary`` (pyctcdecode over a KenLM model
-read from the ARPA text or from build_binary's file; the binary needs ``--unigrams``, a word per line, which
-pyctcdecode otherwise reads from an ARPA file itself).
+Backends: the two of ``--lm_backend`` (open_seq2seq/decoders/lm_backends.py), as scripts/decode.py runs them:
+``in_house`` (the ARPA reader, WordScorer and ctc_beam_search) and pyctcdecode over a KenLM model read from the
+ARPA text (``pyctcdecode_arpa``) or from build_binary's file (``pyctcdecode_binary``), with the same alpha, beta,
+unknown-word offset and pruning flags.
 
     python bench/lm_scale_probe.py --backend in_house --lm lm.arpa --logits dev_logits.npz --vocab vocab.txt
 """
 import argparse
 import json
-import logging
 import sys
 import time
 
 from open_seq2seq.data.speech2text.logits_file import read_logits
 from open_seq2seq.data.vocab import load_labels
-from open_seq2seq.decoders.ctc_beam_search import WordScorer, ctc_beam_search, log_softmax
-from open_seq2seq.decoders.lm.alphabet import load_language_model
+from open_seq2seq.decoders.ctc_beam_search import log_softmax
+from open_seq2seq.decoders.lm_backends import load_lm, make_beam_search
 
 BACKENDS = ("in_house", "pyctcdecode_arpa", "pyctcdecode_binary")
-# scripts/decode.py's defaults for the in-house search; pyctcdecode keeps its own pruning defaults.
+# scripts/decode.py's pruning defaults, for both backends.
 CUTOFF_PROB = 0.9999
 CUTOFF_TOP_N = 40
 
@@ -39,48 +38,26 @@ def memory_kib():
   return values["VmRSS"], values["VmHWM"]
 
 
-def read_unigrams(path):
-  """The words of a one-word-per-line file."""
-  with open(path, encoding="utf-8") as handle:
-    return [line.strip() for line in handle if line.strip()]
-
-
-class InHouse:
-  """The in-house decoder: ARPA model read by open_seq2seq.decoders.lm, WordScorer, ctc_beam_search."""
+class Backend:
+  """One ``--lm_backend``'s search over one LM; a fresh search (its memo of LM scores empty) per pass, as a new
+  decode.py run starts with."""
 
   def __init__(self, args, labels):
     self.args, self.labels = args, labels
-    self.language_model, _ = load_language_model(args.lm, labels)
+    self.lm_backend = "in_house" if args.backend == "in_house" else "pyctcdecode"
+    self.language_model, _ = load_lm(self.lm_backend, args.lm, labels)
     self.new_pass()
 
   def new_pass(self):
-    """A fresh scorer (its memo of LM scores empty), as a new decode.py run starts with."""
-    self.scorer = WordScorer(self.language_model, self.args.alpha, self.args.beta, self.args.unknown_word_offset)
+    """A fresh search over the loaded LM."""
+    self.search = make_beam_search(self.lm_backend, self.labels, self.language_model,
+                                   beam_width=self.args.beam_width, cutoff_prob=CUTOFF_PROB,
+                                   cutoff_top_n=CUTOFF_TOP_N, unknown_word_offset=self.args.unknown_word_offset)
 
   def decode(self, log_probs):
     """The best transcript of one utterance."""
-    beams = ctc_beam_search(log_probs, self.labels, beam_width=self.args.beam_width, scorer=self.scorer,
-                            cutoff_prob=CUTOFF_PROB, cutoff_top_n=CUTOFF_TOP_N)
+    beams = self.search(log_probs, self.args.alpha, self.args.beta)
     return beams[0][0] if beams else ""
-
-
-class PyCtcDecode:
-  """pyctcdecode's BeamSearchDecoderCTC over a KenLM model (ARPA or binary)."""
-
-  def __init__(self, args, labels):
-    from pyctcdecode import build_ctcdecoder
-    logging.getLogger("pyctcdecode").setLevel(logging.ERROR)  # "only N unigrams" on the small models
-    unigrams = read_unigrams(args.unigrams) if args.unigrams else None
-    self.args = args
-    self.decoder = build_ctcdecoder(list(labels) + [""], args.lm, unigrams=unigrams, alpha=args.alpha,
-                                    beta=args.beta, unk_score_offset=args.unknown_word_offset)
-
-  def new_pass(self):
-    """Nothing to reset: pyctcdecode keeps its LM score cache per call."""
-
-  def decode(self, log_probs):
-    """The best transcript of one utterance."""
-    return self.decoder.decode(log_probs, beam_width=self.args.beam_width)
 
 
 def parse_args(argv):
@@ -88,7 +65,6 @@ def parse_args(argv):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--backend", choices=BACKENDS, required=True)
   parser.add_argument("--lm", required=True, help="ARPA file (in_house, pyctcdecode_arpa) or KenLM binary")
-  parser.add_argument("--unigrams", help="word-per-line file of the LM's unigrams (pyctcdecode_binary)")
   parser.add_argument("--logits", required=True, help="logits .npz of run.py --mode=infer")
   parser.add_argument("--vocab", required=True, help="character vocabulary of the model")
   parser.add_argument("--utterances", type=int, default=40, help="the first N utterances of --logits")
@@ -111,7 +87,7 @@ def main(argv=None):
   frames = sum(len(array) for array in logits)
   resident_before, _ = memory_kib()
   started = time.perf_counter()
-  backend = InHouse(args, labels) if args.backend == "in_house" else PyCtcDecode(args, labels)
+  backend = Backend(args, labels)
   load_s = time.perf_counter() - started
   resident_after, peak = memory_kib()
   passes = []

@@ -59,14 +59,14 @@ test_wer=$("$py" scripts/wer_of_predictions.py --predictions "$logdir/test_predi
 echo "== Dev-clean and test-clean with a language model (3-gram, CTC beam search)"
 lm_text="$JASPER_MINI_CORPUS/librispeech-lm-norm.txt"
 lexicon=/usr/share/dict/words
+# LM weight tuned on dev-clean and the dev-other proxy together (README: Voices and recording conditions)
+lm_alpha=0.5
 if [ -f "$lexicon" ]; then
   lm="$JASPER_MINI_CORPUS/lm-3gram-dict.arpa"
   lexicon_args=(--lexicon "$lexicon")
-  lm_alpha=0.7  # LM weights tuned on dev (README: decoding with a language model)
 else
   lm="$JASPER_MINI_CORPUS/lm-3gram.arpa"
   lexicon_args=()
-  lm_alpha=0.5
 fi
 vocab=open_seq2seq/test_utils/toy_speech_data/vocab.txt
 [ -f "$lm" ] || "$py" scripts/build_lm.py --text "$lm_text" --output "$lm" --order 3 --vocab "$vocab" \

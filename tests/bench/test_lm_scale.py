@@ -1,6 +1,6 @@
 """bench/lm_scale.py's parts: the table from fabricated rows (ratios to the in-house row of the same model, a
 failed row, a contended figure), the summary of a probe's passes, the time and memory caps of a measuring
-process, the ARPA header and unigram readers, and one tiny run of the whole bench (skipped without lmplz)."""
+process, the ARPA header reader, and one tiny run of the whole bench (skipped without lmplz)."""
 import json
 import sys
 
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from bench import lm_scale
-from bench.lm_scale import add_ratios, add_wer, arpa_header_counts, markdown_table, run_capped, summarise, \
-    write_unigrams
+from bench.lm_scale import add_ratios, add_wer, arpa_header_counts, markdown_table, run_capped, summarise
 from open_seq2seq.data.speech2text.logits_file import write_logits
 from open_seq2seq.data.vocab import load_labels
 from tests.e2e.e2e_helpers import REPO
@@ -84,12 +83,10 @@ def test_run_capped_returns_output_and_kills_on_time_or_memory():
   assert output is None and failure.startswith("failed (exit 1): broken")
 
 
-def test_arpa_header_and_unigrams(tmp_path):
+def test_arpa_header(tmp_path):
   arpa = tmp_path / "lm.arpa"
   arpa.write_text(ARPA, encoding="utf-8")
   assert arpa_header_counts(str(arpa)) == {1: 4, 2: 2}
-  write_unigrams(str(arpa), str(tmp_path / "unigrams.txt"))
-  assert (tmp_path / "unigrams.txt").read_text().split() == ["<unk>", "<s>", "</s>", "cat"]
 
 
 def test_wer_against_the_manifest(tmp_path):
