@@ -25,6 +25,7 @@ import tempfile
 import time
 
 from bench.cpu_budget import wait_for_idle_cpu
+from bench.lm_scale_probe import add_decoding_arguments
 from bench.zipf_text import ranked_vocabulary, write_zipf_text
 from open_seq2seq.data.speech2text.manifest import read_transcripts
 from open_seq2seq.data.vocab import load_labels
@@ -208,12 +209,7 @@ def parse_args(argv):
   parser.add_argument("--max_vocabulary", type=int, default=200000)
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--backends", default=",".join(BACKENDS))
-  parser.add_argument("--utterances", type=int, default=40, help="the first N utterances of --logits")
-  parser.add_argument("--passes", type=int, default=3, help="decoding passes over them per measurement")
-  parser.add_argument("--beam_width", type=int, default=128)
-  parser.add_argument("--alpha", type=float, default=0.7)
-  parser.add_argument("--beta", type=float, default=0.0)
-  parser.add_argument("--unknown_word_offset", type=float, default=-15.0)
+  add_decoding_arguments(parser)
   parser.add_argument("--step_size", type=float, help="seconds per logit frame (default: the logits file's)")
   parser.add_argument("--time_limit", type=float, default=600.0, help="seconds per load-and-decode process")
   parser.add_argument("--memory_limit_gib", type=float, default=16.0,

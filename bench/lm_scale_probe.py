@@ -67,13 +67,18 @@ def parse_args(argv):
   parser.add_argument("--lm", required=True, help="ARPA file (in_house, pyctcdecode_arpa) or KenLM binary")
   parser.add_argument("--logits", required=True, help="logits .npz of run.py --mode=infer")
   parser.add_argument("--vocab", required=True, help="character vocabulary of the model")
+  add_decoding_arguments(parser)
+  return parser.parse_args(argv)
+
+
+def add_decoding_arguments(parser):
+  """The decoding flags a measurement takes, which bench/lm_scale.py passes on to each probe."""
   parser.add_argument("--utterances", type=int, default=40, help="the first N utterances of --logits")
   parser.add_argument("--passes", type=int, default=3, help="decoding passes over the utterances")
   parser.add_argument("--beam_width", type=int, default=128)
   parser.add_argument("--alpha", type=float, default=0.7)
   parser.add_argument("--beta", type=float, default=0.0)
   parser.add_argument("--unknown_word_offset", type=float, default=-15.0)
-  return parser.parse_args(argv)
 
 
 def main(argv=None):

@@ -40,19 +40,28 @@ def load_lm(backend, path, labels):
   return load_kenlm_model(path, labels)
 
 
-class InHouseSearch:
-  """The search of the ``in_house`` backend: ctc_beam_search.ctc_beam_search with one WordScorer per
-  (alpha, beta), built on first use."""
+class BeamSearch:
+  """What both backends' searches are given: the characters, the LM and decode.py's beam-search flags."""
 
   def __init__(self, labels, language_model=None, beam_width=128, cutoff_prob=1.0, cutoff_top_n=40,
                unknown_word_offset=-10.0):
-    """``language_model``: an ``ArpaLanguageModel`` or None (plain beam search); the rest as decode.py's flags."""
+    """``labels``: the V characters (blank is column V); ``language_model``: what ``load_lm`` returned for the
+    backend, or None (plain beam search); the rest as decode.py's flags."""
     self.labels = labels
     self.language_model = language_model
     self.beam_width = beam_width
     self.cutoff_prob = cutoff_prob
     self.cutoff_top_n = cutoff_top_n
     self.unknown_word_offset = unknown_word_offset
+
+
+class InHouseSearch(BeamSearch):
+  """The search of the ``in_house`` backend: ctc_beam_search.ctc_beam_search with one WordScorer per
+  (alpha, beta), built on first use."""
+
+  def __init__(self, labels, language_model=None, **flags):
+    """``language_model``: an ``ArpaLanguageModel`` or None; ``flags`` as BeamSearch's."""
+    super().__init__(labels, language_model, **flags)
     self._scorers = {}
 
   def __call__(self, log_probs, alpha=0.0, beta=0.0):

@@ -43,6 +43,8 @@ from pyctcdecode.alphabet import Alphabet
 from pyctcdecode.decoder import BeamSearchDecoderCTC
 from pyctcdecode.language_model import AbstractLanguageModel
 
+from .lm_backends import BeamSearch
+
 LN_10 = math.log(10.0)
 BEAM_PRUNE_LOGP = -12.0
 # pyctcdecode clips log-probabilities at ln(1e-15) = -34.5; a character below this is never expanded.
@@ -108,7 +110,7 @@ def candidate_mask(log_probs, cutoff_prob, cutoff_top_n):
   return mask
 
 
-class PyctcdecodeSearch:
+class PyctcdecodeSearch(BeamSearch):
   """``search(log_probs, alpha, beta) -> [(text, score), ...]`` best first, as ctc_beam_search.ctc_beam_search
   returns them, by pyctcdecode; one decoder per (alpha, beta), built on first use."""
 
@@ -117,13 +119,9 @@ class PyctcdecodeSearch:
     """``labels``: the V characters (blank is column V); ``language_model``: a ``KenlmLanguageModel`` or None
     (plain beam search); ``beam_prune_logp``: beams this far below the best are dropped (module docstring); the
     rest as scripts/decode.py's flags."""
+    super().__init__(labels, language_model, beam_width, cutoff_prob, cutoff_top_n, unknown_word_offset)
     self.alphabet = Alphabet(list(labels) + [""], False)
     self.beam_prune_logp = beam_prune_logp
-    self.language_model = language_model
-    self.beam_width = beam_width
-    self.cutoff_prob = cutoff_prob
-    self.cutoff_top_n = cutoff_top_n
-    self.unknown_word_offset = unknown_word_offset
     self._decoders = {}
 
   def _decoder(self, alpha, beta):
