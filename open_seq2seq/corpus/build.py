@@ -17,7 +17,7 @@ from open_seq2seq.corpus.espeak import check_speakers
 from open_seq2seq.corpus.layout import (DEV_OTHER_SPLIT, DEV_SPLIT, SPEAKERS_FILE_NAME, SPLITS, TEST_SPLIT,
                                         TRAIN_SPLIT, chapter_dir, speakers_table, utterance_id, utterance_index,
                                         write_lm_text, write_split_tables, write_text_atomic)
-from open_seq2seq.corpus.speakers import select_speakers
+from open_seq2seq.corpus.speakers import TRAIN_VARIANT_SETS, select_speakers
 from open_seq2seq.corpus.synthesis import synthesize_all
 from open_seq2seq.corpus.text import DEFAULT_EXCLUDED_FORTUNE_FILES, DEFAULT_FORTUNE_DIR, collect_transcripts
 from open_seq2seq.corpus.tools import find_tools
@@ -142,7 +142,7 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
                  num_test_utterances=300, seed=0, workers=2, min_words=3,
                  max_words=18, num_train_speakers=400, num_dev_speakers=4,
                  num_test_speakers=4, num_dev_other_speakers=8, world_fraction=0.1, word_gaps=False,
-                 fortune_dir=DEFAULT_FORTUNE_DIR,
+                 train_variants="all", fortune_dir=DEFAULT_FORTUNE_DIR,
                  exclude_fortune_files=DEFAULT_EXCLUDED_FORTUNE_FILES,
                  log=print):
   """Builds (or completes) the corpus; returns {split: number of utterances}.
@@ -164,7 +164,8 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
           "and {} test utterances".format(len(transcripts), num_dev_utterances,
                                           num_test_utterances))
   speakers = select_speakers(seed, num_train_speakers, num_dev_speakers,
-                             num_test_speakers, num_dev_other_speakers, world_fraction, word_gaps)
+                             num_test_speakers, num_dev_other_speakers, world_fraction, word_gaps,
+                             train_variants)
   plan = plan_corpus(transcripts, speakers, seed, counts)
   check_speakers(speakers, tools["espeak-ng"], workers)
 
@@ -225,6 +226,9 @@ def parse_args(argv=None):
   parser.add_argument("--word_gaps", action="store_true",
                       help="training speakers pause between words (espeak-ng -g 1-3, 3 speakers in 5); off by "
                            "default: the pauses cost 2.5 points of dev WER (README, Voices and recording conditions)")
+  parser.add_argument("--train_variants", choices=sorted(TRAIN_VARIANT_SETS), default="all",
+                      help="espeak-ng variants of the training speakers: plain (the male/female ones the dev and "
+                           "test speakers use) or all (also Klatt, croak/whisper and named community voices)")
   parser.add_argument("--fortune_dir", default=DEFAULT_FORTUNE_DIR,
                       help="folder of plain-text fortune files")
   parser.add_argument("--exclude_fortune_files", nargs="*",
@@ -252,6 +256,7 @@ def main(argv=None):
       num_dev_other_speakers=args.num_dev_other_speakers,
       world_fraction=args.world_fraction,
       word_gaps=args.word_gaps,
+      train_variants=args.train_variants,
       fortune_dir=args.fortune_dir,
       exclude_fortune_files=args.exclude_fortune_files)
   print("done: " + ", ".join("{} {} utterances".format(split, n)

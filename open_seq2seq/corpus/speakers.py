@@ -37,6 +37,9 @@ NAMED_VARIANTS = ("Andy", "Annie", "edward", "grandma", "grandpa", "linda",
                   "benjamin", "boris", "david", "Gene", "john", "Lee",
                   "max", "paul", "rob", "robert", "victor", "zac", "shelby", "m8")
 TRAIN_VARIANTS = MALE_VARIANTS + FEMALE_VARIANTS + OTHER_VARIANTS + NAMED_VARIANTS
+# The variants training speakers cycle over (--train_variants): "plain" the male/female grid that the held-out
+# speakers use, "all" also the Klatt sources, croak/whisper and the named community voices.
+TRAIN_VARIANT_SETS = {"plain": MALE_VARIANTS + FEMALE_VARIANTS, "all": TRAIN_VARIANTS}
 # Variants of the out-of-domain dev proxy only, never trained on: Klatt sources, whispered female, and named
 # community voices ("klatt6" and "caleb" render exactly like "klatt", so neither is used anywhere).
 DEV_OTHER_VARIANTS = ("klatt4", "klatt5", "whisperf", "Michael", "iven2",
@@ -49,13 +52,13 @@ PITCH_RANGE = (30, 70)    # espeak-ng -p, 0..99
 
 
 def select_speakers(seed, num_train, num_dev, num_test, num_dev_other=0,
-                    world_fraction=0.0, word_gaps=False):
+                    world_fraction=0.0, word_gaps=False, train_variants="all"):
   """Deterministic list of speaker dicts (train, dev, test, then dev-other).
 
   Held-out (dev, test) speakers walk a seeded shuffle of the accents, so each
   held-out split covers several accents, and alternate male/female variants;
   they keep espeak-ng's own timbre. Training speakers cycle over the accents
-  and over all training variants, a voice+variant combination being reused
+  and over the ``train_variants`` set (TRAIN_VARIANT_SETS), a voice+variant combination being reused
   only once every free combination has been taken; each training speaker also
   gets its own formant scale (and, with ``word_gaps``, a pause between words), and a ``world_fraction``
   of them a WORLD resynthesis (corpus_voices.draw_timbre), so no two share a
@@ -65,14 +68,18 @@ def select_speakers(seed, num_train, num_dev, num_test, num_dev_other=0,
   which training never uses.
 
   Raises CorpusError for a split without speakers, a negative ``num_dev_other``, a ``world_fraction`` outside
-  [0, 1], or more dev/test or dev-other speakers than there are voice+variant combinations for them.
+  [0, 1], an unknown ``train_variants``, or more dev/test or dev-other speakers than there are voice+variant
+  combinations for them.
   """
   _check_speaker_counts(num_train, num_dev, num_test, num_dev_other, world_fraction)
+  if train_variants not in TRAIN_VARIANT_SETS:
+    raise CorpusError("--train_variants must be one of {}, got {!r}".format(sorted(TRAIN_VARIANT_SETS),
+                                                                            train_variants))
   rng = random.Random("speakers-{}".format(seed))
   voice_order = list(VOICES)
   rng.shuffle(voice_order)
   heldout = _heldout_grid(rng, voice_order, num_dev, num_test)
-  train = _train_grid(rng, voice_order, heldout, num_train)
+  train = _train_grid(rng, voice_order, heldout, num_train, TRAIN_VARIANT_SETS[train_variants])
   speakers = _grid_speakers(seed, heldout + train, len(heldout), world_fraction, word_gaps)
   speakers += _dev_other_speakers(seed, num_dev_other)
   split_order = {TRAIN_SPLIT: 0, DEV_SPLIT: 1, TEST_SPLIT: 2, DEV_OTHER_SPLIT: 3}
@@ -127,35 +134,36 @@ def _heldout_grid(rng, voice_order, num_dev, num_test):
   return chosen
 
 
-def _train_grid(rng, voice_order, heldout, num_train):
-  """(split, voice, variant) of the training speakers: no held-out combination, none reused before all are."""
+def _train_grid(rng, voice_order, heldout, num_train, variants):
+  """(split, voice, variant) of the training speakers, the variants among ``variants``: no held-out
+  combination, none reused before all are."""
   heldout_combinations = {(voice, variant) for _, voice, variant in heldout}
   used = set(heldout_combinations)
   train = []
   cycle = []
   for k in range(num_train):
     voice = voice_order[(len(heldout) + k) % len(voice_order)]
-    free = [v for v in TRAIN_VARIANTS if (voice, v) not in used]
+    free = [v for v in variants if (voice, v) not in used]
     if not free:
       voice = next((v for v in voice_order
-                    if any((v, var) not in used for var in TRAIN_VARIANTS)), None)
+                    if any((v, var) not in used for var in variants)), None)
       if voice is None:  # every combination taken once: start another round
         used = set(heldout_combinations)
         voice = voice_order[(len(heldout) + k) % len(voice_order)]
-      free = [v for v in TRAIN_VARIANTS if (voice, v) not in used]
-    variant = _next_variant(rng, cycle, free)
+      free = [v for v in variants if (voice, v) not in used]
+    variant = _next_variant(rng, cycle, free, variants)
     used.add((voice, variant))
     train.append((TRAIN_SPLIT, voice, variant))
   return train
 
 
-def _next_variant(rng, cycle, free):
-  """Pops the first variant in ``free`` from ``cycle``, a queue of seeded shuffles of TRAIN_VARIANTS that is
+def _next_variant(rng, cycle, free, variants):
+  """Pops the first variant in ``free`` from ``cycle``, a queue of seeded shuffles of ``variants`` that is
   topped up in place, so the variants come round evenly."""
   variant = None
   for attempt in range(2):
     if not cycle or attempt:
-      cycle.extend(rng.sample(TRAIN_VARIANTS, len(TRAIN_VARIANTS)))
+      cycle.extend(rng.sample(variants, len(variants)))
     for j, candidate in enumerate(cycle):
       if candidate in free:
         variant = cycle.pop(j)

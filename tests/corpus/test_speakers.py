@@ -3,7 +3,8 @@
 import pytest
 
 from open_seq2seq.corpus.errors import CorpusError
-from open_seq2seq.corpus.speakers import TRAIN_VARIANTS, VOICES, select_speakers
+from open_seq2seq.corpus.speakers import (DEV_OTHER_VARIANTS, FEMALE_VARIANTS, MALE_VARIANTS, TRAIN_VARIANTS, VOICES,
+                                          select_speakers)
 
 
 def test_select_speakers():
@@ -30,6 +31,24 @@ def test_select_speakers():
     select_speakers(0, 10, 4, 4, world_fraction=1.5)
   with pytest.raises(CorpusError, match="dev-other"):
     select_speakers(0, 10, 4, 4, num_dev_other=1000)
+
+
+def test_plain_training_variants():
+  """--train_variants plain: training speakers use only the male/female variants, every free voice+variant
+  combination once before any is reused, and the held-out and dev-other speakers stay as they are."""
+  plain = select_speakers(0, 200, 4, 4, 8, train_variants="plain")
+  every = select_speakers(0, 200, 4, 4, 8)
+  train = [s for s in plain if s["split"] == "train-clean-100"]
+  assert {s["variant"] for s in train} == set(MALE_VARIANTS + FEMALE_VARIANTS)
+  combos = [(s["voice"], s["variant"]) for s in train]
+  # 8 accents x 12 variants, less the 8 held-out combinations, each taken before any is reused
+  assert len(set(combos[:88])) == 88
+  held_out = {(s["voice"], s["variant"]) for s in plain if s["split"] in ("dev-clean", "test-clean")}
+  assert not held_out & set(combos)
+  assert [s for s in plain if s["split"] != "train-clean-100"] == [s for s in every if s["split"] != "train-clean-100"]
+  assert not {s["variant"] for s in train} & set(DEV_OTHER_VARIANTS)
+  with pytest.raises(CorpusError, match="--train_variants must be one of"):
+    select_speakers(0, 10, 4, 4, train_variants="klatt")
 
 
 def test_held_out_speakers_do_not_depend_on_the_training_speakers():

@@ -1,0 +1,48 @@
+"""bench/main_job_step.py's accounting: which part of a training step a traced node belongs to, and how a
+step's CPU time is shared among the pipeline stages and the model's parts."""
+import pytest
+
+from bench.main_job_step import MODEL_PARTS, model_part, step_shares
+
+
+@pytest.mark.parametrize("name,op_type,part", [
+    ("ForwardPass/w2l_encoder/conv11/convolution", "_MklNativeConv2D", "conv forward"),
+    ("Loss_Optimization/gradients/ForwardPass/w2l_encoder/conv51/convolution_grad/Conv2DBackpropFilter",
+     "_MklNativeConv2DBackpropFilter", "conv backward"),
+    ("Loss_Optimization/gradients/ForwardPass/w2l_encoder/conv51/convolution_grad/Conv2DBackpropInput",
+     "_MklNativeConv2DBackpropInput", "conv backward"),
+    ("ForwardPass/Loss/ctc_loss/CTCLoss", "CTCLoss", "CTC loss"),
+    ("Loss_Optimization/gradients/ForwardPass/w2l_encoder/conv61_1/bn/FusedBatchNormV3_grad/FusedBatchNormGradV3",
+     "_MklNativeFusedBatchNormGradV3", "batch norm"),
+    ("IteratorGetNext", "IteratorGetNext", "waiting for input"),
+    # NovoGrad's update, the mixed-precision checks and master copies, the moving averages
+    ("Loss_Optimization/skip_non_finite_step/else/_424/NovoGrad/update_w/ResourceApplyMomentum",
+     "ResourceApplyMomentum", "weight update"),
+    ("Loss_Optimization/check_grads/IsNan_3", "IsNan", "weight update"),
+    ("Loss_Optimization/FP32-master-copy/Cast_27", "Cast", "weight update"),
+    ("ForwardPass/w2l_encoder/conv11/kernel/ExponentialMovingAverage/AssignMovingAvg", "AssignSubVariableOp",
+     "weight update"),
+    # gradients of elementwise ops and the forward pass's own elementwise ops are neither
+    ("Loss_Optimization/gradients/ForwardPass/w2l_encoder/conv11/Relu_grad/ReluGrad", "ReluGrad", "other ops"),
+    ("ForwardPass/w2l_encoder/conv11/mul", "Mul", "other ops"),
+])
+def test_model_part(name, op_type, part):
+  assert model_part(name, op_type) == part
+  assert part in MODEL_PARTS
+
+
+def test_step_shares_split_the_step_cpu():
+  """0.5 s of CPU per step, 0.2 s of it the pipeline (0.15 s in its stages); the model's 0.3 s split 2:1."""
+  stages = {"read": 0.05, "features (VTLP, dither)": 0.1}
+  shares = step_shares(0.5, 0.2, stages, {"conv forward": 0.04, "CTC loss": 0.02})
+  assert shares == pytest.approx({"read": 0.05, "features (VTLP, dither)": 0.1, "tf.data and batching": 0.05,
+                                  "conv forward": 0.2, "CTC loss": 0.1})
+  assert sum(shares.values()) == pytest.approx(0.5)
+
+
+def test_step_shares_never_negative():
+  """Stages that add up to more than the pipeline-alone run (timer noise) leave no negative rest, and a step
+  measured below the pipeline's CPU leaves the model nothing rather than less."""
+  shares = step_shares(0.1, 0.2, {"read": 0.25}, {"conv forward": 1.0})
+  assert shares["tf.data and batching"] == 0.0
+  assert shares["conv forward"] == 0.0
