@@ -227,6 +227,11 @@ def main(argv=None):
   parser.add_argument("--pipeline_batches", type=int, default=30, help="batches of the pipeline alone")
   parser.add_argument("--json", help="also write the measurements here")
   args = parser.parse_args(argv)
+  for name in ("steps", "rounds", "traces", "utterances", "pipeline_batches"):
+    if getattr(args, name) < 1:
+      parser.error("--{} must be >= 1, got {}".format(name, getattr(args, name)))
+  if args.warmup < 0:
+    parser.error("--warmup must be >= 0, got {}".format(args.warmup))
   variants = args.variants.split(",")
   unknown = [variant for variant in variants if variant not in VARIANTS]
   if unknown or not variants:

@@ -46,3 +46,13 @@ def test_step_shares_never_negative():
   shares = step_shares(0.1, 0.2, {"read": 0.25}, {"conv forward": 1.0})
   assert shares["tf.data and batching"] == 0.0
   assert shares["conv forward"] == 0.0
+
+
+@pytest.mark.parametrize("flag,value", [("--rounds", "0"), ("--utterances", "0"), ("--steps", "-1"),
+                                        ("--warmup", "-1"), ("--variants", "main_job,fast")])
+def test_bad_counts_and_variants_are_refused_by_name(flag, value, capsys):
+  from bench.main_job_step import main
+  with pytest.raises(SystemExit) as exit_info:
+    main([flag + "=" + value])
+  assert exit_info.value.code == 2
+  assert flag.lstrip("-") in capsys.readouterr().err
