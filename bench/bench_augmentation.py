@@ -51,6 +51,8 @@ STAGES = (
     ("noise, blue", {"noise_prob": 1.0, "noise_colors": ["blue"]}),
     ("babble (3-7 utterances read)", {"babble_prob": 1.0}),
     ("telephone (8 kHz round trip + high-pass)", {"telephone_prob": 1.0}),
+    ("codec: AMR-NB, random mode (two sox processes)", {"codec_prob": 1.0, "codecs": ["amr-nb"]}),
+    ("codec: G.711 mu-law (two sox processes)", {"codec_prob": 1.0, "codecs": ["g711"]}),
     ("Butterworth low/high/band-pass", {"filter_prob": 1.0}),
     ("peaking EQ (1-3 bands)", {"eq_prob": 1.0}),
     ("gain", {"gain_prob": 1.0}),
@@ -86,14 +88,21 @@ def four_second_signals(corpus_csv, count):
   return signals, "synthetic voiced 4-s signals"
 
 
+def call_cpu_time():
+  """CPU seconds of this thread plus those of the finished child processes (the codec's sox runs)."""
+  times = os.times()
+  return time.thread_time() + times.children_user + times.children_system
+
+
 def paired_cpu_ms(jobs, baseline, repeats):
   """``({name: (ms per call, ratio to the baseline, the baseline's ms in those pairs)}, baseline ms)`` for
   ``jobs`` (name -> list of ``(utterance index, call)``) against ``baseline`` (utterance index -> call).
 
   Every call runs right after the baseline call of its utterance and both are timed by the thread's CPU
-  time, so each pair meets the same neighbours: on this machine, shared with a training run (possibly on
-  the sibling hyperthread), whole passes timed apart drifted by up to 1 ms per utterance, and the wall-time
-  filter of ``cpu_budget.timed_iterations`` dropped nearly every pass. A job's ratio is the sum of its
+  time (with that of the child processes a call waits for, ``call_cpu_time``), so each pair meets the same
+  neighbours: on this machine, shared with a training run (possibly on the sibling hyperthread), whole passes
+  timed apart drifted by up to 1 ms per utterance, and the wall-time filter of ``cpu_budget.timed_iterations``
+  dropped nearly every pass. A job's ratio is the sum of its
   times over the sum of its baselines' times; ms and ratio are medians over ``repeats`` rounds.
   """
   for calls in jobs.values():  # warm-up: filter designs, filterbanks, room bank, page cache of the babble files
@@ -104,11 +113,11 @@ def paired_cpu_ms(jobs, baseline, repeats):
     for name, calls in jobs.items():
       base_total = job_total = 0.0
       for index, call in calls:
-        start = time.thread_time()
+        start = call_cpu_time()
         baseline[index]()
-        middle = time.thread_time()
+        middle = call_cpu_time()
         call()
-        base_total, job_total = base_total + middle - start, job_total + time.thread_time() - middle
+        base_total, job_total = base_total + middle - start, job_total + call_cpu_time() - middle
       job_ms[name].append(job_total * 1000 / len(calls))
       ratios[name].append(job_total / base_total)
       base_ms[name].append(base_total * 1000 / len(calls))

@@ -13,8 +13,9 @@ from tests.data.test_speech2text_data_layer import layer, write_corpus
 
 EVERYTHING = {"speed_perturbation_ratio": [0.9, 1.1], "reverb_prob": 1.0, "rt60_range": [0.2, 0.3], "rir_bank_size": 2,
               "noise_prob": 1.0, "babble_prob": 1.0, "babble_speakers_range": [1, 2], "noise_level_min": -60,
-              "noise_level_max": -50, "telephone_prob": 1.0, "filter_prob": 1.0, "eq_prob": 1.0, "gain_prob": 1.0,
-              "vtlp_prob": 1.0, "n_freq_mask": 2, "width_freq_mask": 6, "n_time_mask": 2, "width_time_mask": 6}
+              "noise_level_max": -50, "telephone_prob": 1.0, "codec_prob": 1.0, "filter_prob": 1.0, "eq_prob": 1.0,
+              "gain_prob": 1.0, "vtlp_prob": 1.0, "n_freq_mask": 2, "width_freq_mask": 6, "n_time_mask": 2,
+              "width_time_mask": 6}
 TEXTS = ["abc", "def", "ghi", "jkl"]
 
 
@@ -78,7 +79,8 @@ def test_feature_cache_holds_only_unaugmented_features(manifest, tmp_path):
 
 
 @pytest.mark.parametrize("augmentation, cached", [({"n_time_mask": 2, "width_time_mask": 5}, True),
-                                                  ({"vtlp_prob": 1.0}, False), ({"noise_prob": 1.0}, False)])
+                                                  ({"vtlp_prob": 1.0}, False), ({"noise_prob": 1.0}, False),
+                                                  ({"codec_prob": 1.0}, False)])
 def test_training_reads_are_augmented_and_the_cache_is_not(manifest, tmp_path, augmentation, cached):
   root, cache_dir = os.path.dirname(manifest), str(tmp_path / "cache")
   training = layer(manifest, mode="train", cache_features=True, cache_format="npy", cache_dir=cache_dir,

@@ -3,7 +3,8 @@ and docs in ``params.KEYS``; docs/augmentation.md).
 
 Signal chain (``chain.SignalAugmenter``), in this order, on the peak-normalised float signal: speed
 perturbation -> room reverberation (``room_impulse``) -> coloured noise and babble at a random SNR, absolute-level
-noise (``noise``) -> telephone band, Butterworth filters, peaking EQ (``channel``) -> gain. Then the features,
+noise (``noise``) -> telephone band (``channel``), speech codec (``codec``), Butterworth filters, peaking EQ
+(``channel``) -> gain. Then the features,
 with a vocal-tract-length-perturbed mel filterbank (``features.speech_features(vtlp_alpha=...)``), and
 SpecAugment masks on them (``masks``).
 

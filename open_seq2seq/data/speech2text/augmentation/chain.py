@@ -1,11 +1,11 @@
 """The signal chain of one data layer, in its fixed order: speed -> reverb -> noise, babble -> telephone,
-filter, EQ -> gain; and the draw of the VTLP warp factor that the features then use."""
+codec, filter, EQ -> gain; and the draw of the VTLP warp factor that the features then use."""
 import fractions
 
 import numpy as np
 from scipy.signal import resample_poly
 
-from . import channel, noise, room_impulse
+from . import channel, codec, noise, room_impulse
 from .params import KEYS, alters_signal, setting
 
 
@@ -33,6 +33,8 @@ class SignalAugmenter:
       # Now rather than at the first reverberated utterance: a cache folder that cannot be written is a config
       # error named here, not a failure inside the input pipeline.
       self._room_bank()
+    if self._settings["codec_prob"] > 0:
+      codec.check_codecs(self._settings["codecs"], sample_freq)
 
   def _room_bank(self):
     s = self._settings
@@ -70,6 +72,10 @@ class SignalAugmenter:
       signal = signal + rng.standard_normal(signal.shape).astype(np.float32) * np.float32(10.0 ** (level_db / 20.0))
     if self._happens(rng, "telephone_prob"):
       signal = channel.telephone(signal, self._sample_freq, s["telephone_highpass_hz"])
+    if self._happens(rng, "codec_prob"):
+      name = s["codecs"][rng.integers(len(s["codecs"]))]
+      mode = int(rng.integers(len(codec.AMR_NB_FRAME_BYTES))) if name == "amr-nb" else 0
+      signal = codec.transcode(signal, self._sample_freq, name, mode)
     if self._happens(rng, "filter_prob"):
       signal = channel.apply_sos(signal, channel.random_filter_sos(rng, s["lowpass_hz_range"], s["highpass_hz_range"],
                                                                    self._sample_freq))

@@ -8,6 +8,8 @@ so a config enables any subset and an absent or empty dict augments nothing.
 import collections
 import numbers
 
+from .codec import CODECS
+
 NOISE_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0, "blue": -1.0, "violet": -2.0}
 
 
@@ -55,6 +57,12 @@ def _speed_problem(value):
           "[{}, {}]".format(1 - SPEED_FACTORS[0], *SPEED_FACTORS))
 
 
+def _codecs_problem(value):
+  if isinstance(value, (list, tuple)) and value and all(v in CODECS for v in value):
+    return None
+  return "expected a non-empty list of codecs from {}".format(list(CODECS))
+
+
 def _colors_problem(value):
   if isinstance(value, (list, tuple)) and value and all(v in NOISE_EXPONENTS for v in value):
     return None
@@ -64,6 +72,7 @@ def _colors_problem(value):
 PROB = _number(0, 1)
 SPEED = _Kind("number in (0, 0.9] or list of factors in [0.1, 10]", _speed_problem)
 COLORS = _Kind("list of {}".format("/".join(NOISE_EXPONENTS)), _colors_problem)
+CODEC_LIST = _Kind("list of {}".format("/".join(CODECS)), _codecs_problem)
 FOLDER = _Kind("str or None", lambda v: None if v is None or isinstance(v, str) else "expected a folder path")
 DB = _number(-120, 120, integer=True)
 
@@ -94,6 +103,10 @@ KEYS = collections.OrderedDict([
                                       "above 4 kHz remains), then a high-pass")),
     ("telephone_highpass_hz", Key(_number(0, 1000), 300.0, "Hz: cutoff of the telephone channel's 4th-order "
                                                            "Butterworth high-pass; 0: none")),
+    ("codec_prob", Key(PROB, 0.0, "probability of a speech-codec round trip at 8 kHz through sox (the codec "
+                                  "drawn from codecs; AMR-NB in one of its 8 modes, 4.75-12.2 kbit/s)")),
+    ("codecs", Key(CODEC_LIST, ["amr-nb", "g711"], "codecs drawn from: amr-nb (3GPP AMR narrowband, mobile "
+                                                   "phones), g711 (ITU-T G.711 mu-law)")),
     ("filter_prob", Key(PROB, 0.0, "probability of a Butterworth low-, high- or band-pass (one of the three "
                                    "at random, order 2-6)")),
     ("lowpass_hz_range", Key(_range(100, 48000), [3500.0, 7500.0], "Hz: cutoff of the low-pass (below "
@@ -116,7 +129,8 @@ KEYS = collections.OrderedDict([
     ("width_time_mask", Key(_number(0, 100000, integer=True), 50, "SpecAugment: largest span width (frames)")),
 ])
 
-SIGNAL_PROBS = ("reverb_prob", "noise_prob", "babble_prob", "telephone_prob", "filter_prob", "eq_prob", "gain_prob")
+SIGNAL_PROBS = ("reverb_prob", "noise_prob", "babble_prob", "telephone_prob", "codec_prob", "filter_prob", "eq_prob",
+                "gain_prob")
 
 
 def setting(augmentation, name):
