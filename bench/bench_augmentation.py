@@ -26,7 +26,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from bench.cpu_budget import wait_for_idle_cpu
+from bench.cpu_budget import thread_cpu_time, wait_for_idle_cpu
 from open_seq2seq.data.speech2text.audio import read_audio
 from open_seq2seq.data.speech2text.augmentation import (
     SignalAugmenter, setting, spec_augment)
@@ -88,18 +88,12 @@ def four_second_signals(corpus_csv, count):
   return signals, "synthetic voiced 4-s signals"
 
 
-def call_cpu_time():
-  """CPU seconds of this thread plus those of the finished child processes (the codec's sox runs)."""
-  times = os.times()
-  return time.thread_time() + times.children_user + times.children_system
-
-
 def paired_cpu_ms(jobs, baseline, repeats):
   """``({name: (ms per call, ratio to the baseline, the baseline's ms in those pairs)}, baseline ms)`` for
   ``jobs`` (name -> list of ``(utterance index, call)``) against ``baseline`` (utterance index -> call).
 
   Every call runs right after the baseline call of its utterance and both are timed by the thread's CPU
-  time (with that of the child processes a call waits for, ``call_cpu_time``), so each pair meets the same
+  time (with that of the child processes a call waits for, ``cpu_budget.thread_cpu_time``), so each pair meets the same
   neighbours: on this machine, shared with a training run (possibly on the sibling hyperthread), whole passes
   timed apart drifted by up to 1 ms per utterance, and the wall-time filter of ``cpu_budget.timed_iterations``
   dropped nearly every pass. A job's ratio is the sum of its
@@ -113,11 +107,11 @@ def paired_cpu_ms(jobs, baseline, repeats):
     for name, calls in jobs.items():
       base_total = job_total = 0.0
       for index, call in calls:
-        start = call_cpu_time()
+        start = thread_cpu_time()
         baseline[index]()
-        middle = call_cpu_time()
+        middle = thread_cpu_time()
         call()
-        base_total, job_total = base_total + middle - start, job_total + call_cpu_time() - middle
+        base_total, job_total = base_total + middle - start, job_total + thread_cpu_time() - middle
       job_ms[name].append(job_total * 1000 / len(calls))
       ratios[name].append(job_total / base_total)
       base_ms[name].append(base_total * 1000 / len(calls))

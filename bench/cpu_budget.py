@@ -11,6 +11,22 @@ def _busy_and_total():
   return sum(fields) - idle, sum(fields)
 
 
+def _children_cpu_time():
+  times = os.times()
+  return times.children_user + times.children_system
+
+
+def thread_cpu_time():
+  """CPU seconds of this thread plus those of this process's finished child processes (e.g. the sox runs of
+  the codec augmentation, which thread or process CPU time alone would miss)."""
+  return time.thread_time() + _children_cpu_time()
+
+
+def process_cpu_time():
+  """CPU seconds of this process (all threads) plus those of its finished child processes."""
+  return time.process_time() + _children_cpu_time()
+
+
 def wait_for_idle_cpu(max_busy_fraction=0.1, timeout_s=120, probe_s=1.0):
   """Blocks until the machine's other load is below ``max_busy_fraction``; returns the last reading."""
   deadline = time.time() + timeout_s

@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from bench.cpu_budget import wait_for_idle_cpu
+from bench.cpu_budget import process_cpu_time, thread_cpu_time, wait_for_idle_cpu
 from bench.profile_ops import node_times, traced_run
 from open_seq2seq.data.speech2text import speech2text
 from open_seq2seq.utils.config import load_config_module, mode_config
@@ -93,18 +93,19 @@ def variant_params(config_module, variant, dtype, max_steps):
 
 
 class _StageClock:
-  """Thread CPU seconds spent inside wrapped callables, per stage."""
+  """Thread CPU seconds (and those of the child processes they wait for) spent inside wrapped callables, per
+  stage."""
 
   def __init__(self):
     self.seconds = collections.Counter()
 
   def wrap(self, stage, function):
     def timed(*args, **kwargs):
-      start = time.thread_time()
+      start = thread_cpu_time()
       try:
         return function(*args, **kwargs)
       finally:
-        self.seconds[stage] += time.thread_time() - start
+        self.seconds[stage] += thread_cpu_time() - start
     return timed
 
 
@@ -148,10 +149,10 @@ def pipeline_alone(config_module, params, batches):
     with tf.Session() as session:
       session.run(data_layer.iterator.initializer)
       session.run(features)
-      cpu, wall = time.process_time(), time.perf_counter()
+      cpu, wall = process_cpu_time(), time.perf_counter()
       for _ in range(batches):
         session.run(features)
-      return (time.process_time() - cpu) / batches, (time.perf_counter() - wall) / batches
+      return (process_cpu_time() - cpu) / batches, (time.perf_counter() - wall) / batches
 
 
 def training_steps(config_module, params, warmup, steps, traces):
@@ -168,10 +169,10 @@ def training_steps(config_module, params, warmup, steps, traces):
       for _ in range(warmup):
         session.run(model.train_op)
       frames = 0
-      cpu, wall = time.process_time(), time.perf_counter()
+      cpu, wall = process_cpu_time(), time.perf_counter()
       for _ in range(steps):
         frames += int(np.sum(session.run([model.train_op, lengths])[1]))
-      result = {"wall": (time.perf_counter() - wall) / steps, "cpu": (time.process_time() - cpu) / steps,
+      result = {"wall": (time.perf_counter() - wall) / steps, "cpu": (process_cpu_time() - cpu) / steps,
                 "audio": frames * frame_seconds / steps}
       runs, _ = traced_run(session, model.train_op, traces=traces, untraced=1)
   parts = collections.Counter()
