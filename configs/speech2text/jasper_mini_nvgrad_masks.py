@@ -41,11 +41,14 @@ base_params = {
     "num_checkpoints": 2,
     "logdir": "jasper_mini_log_folder",
 
-    # The reference's NovoGrad and polynomial decay, after a 100-step warm-up; no LARC.
+    # The reference's NovoGrad and polynomial decay, after a 100-step warm-up; no LARC. The decay is linear
+    # (power 1) instead of the reference's quadratic: within 13000 steps the model underfits its augmented corpus,
+    # and keeping the rate higher late in training gained 1.4 points of greedy dev WER and 2.4 on the
+    # out-of-domain proxy (README, "Voices and recording conditions beyond espeak-ng").
     "optimizer": _recipe_params["optimizer"],
     "optimizer_params": _recipe_params["optimizer_params"],
     "lr_policy": _recipe_params["lr_policy"],
-    "lr_policy_params": dict(_recipe_params["lr_policy_params"], warmup_steps=100),
+    "lr_policy_params": dict(_recipe_params["lr_policy_params"], warmup_steps=100, power=1.0),
     # float32 by default; --dtype=bfloat16 (native on CPUs with AVX512-BF16/AMX) or --dtype=mixed (float16 with
     # the loss scaling below) train in mixed precision with float32 master weights.
     "dtype": tf.float32,

@@ -23,7 +23,8 @@ base_params.update({
     "load_model": "",
     "ema_decay": 0.0,
 })
-base_params["lr_policy_params"].update({"learning_rate": 0.05, "warmup_steps": 0})
+# The reference's quadratic decay, not the mini config's linear one: what the tests' short runs were written with.
+base_params["lr_policy_params"].update({"learning_rate": 0.05, "warmup_steps": 0, "power": 2.0})
 # A Jasper 1x2: prologue, one block of two sub-blocks, two epilogue layers.
 base_params["encoder_params"]["convnet_layers"] = [
     conv_layer(kernel=11, channels=64, keep_prob=0.9, stride=2),
