@@ -69,15 +69,16 @@ def speakers_table(speakers, plan, seed):
       "(scripts/build_mini_corpus.py, seed {})".format(seed),
       "; voice and variant are espeak-ng's -v VOICE+VARIANT, speed is -s "
       "(words per minute), pitch is -p (0-99), gap is -g; training speakers' "
-      "FORMANT scale and WORLD resynthesis are open_seq2seq/corpus/voices.py's",
+      "FORMANT scale and WORLD resynthesis are open_seq2seq/corpus/voices.py's; "
+      "Piper speakers (open_seq2seq/corpus/piper_voice.py) give VITS's length scale as their SPEED",
       ";ID   | SUBSET          | VOICE           | VARIANT  | SPEED | PITCH"
       " | GAP | FORMANT | WORLD | UTTERANCES",
   ]
   for s in speakers:
     formant = "{:.3f}".format(s["formant_shift"]) if "formant_shift" in s else "-"
     lines.append("{:<5} | {:<15} | {:<15} | {:<8} | {:>5} | {:>5} | {:>3} | {:>7} | {:<5} | {}".format(
-        s["speaker"], s["split"], s["voice"], s["variant"], s["speed"],
-        s["pitch"], s.get("word_gap", 0), formant,
+        s["speaker"], s["split"], s["voice"], s["variant"], s.get("speed", s.get("length_scale")),
+        s.get("pitch", "-"), s.get("word_gap", 0), formant,
         "yes" if "world" in s else "no", counts.get(s["speaker"], 0)))
   return "\n".join(lines) + "\n"
 

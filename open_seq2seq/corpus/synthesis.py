@@ -1,5 +1,5 @@
-"""Synthesis of the mini corpus: espeak-ng | sox [voice transform, recording condition] -> FLAC, one utterance
-at a time or many in parallel, the WORLD resyntheses in worker processes."""
+"""Synthesis of the mini corpus: espeak-ng (or Piper) | sox [voice transform, recording condition] -> FLAC, one
+utterance at a time or many in parallel, the WORLD resyntheses in worker processes."""
 import io
 import multiprocessing
 import os
@@ -8,6 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import soundfile as sf
 
+from open_seq2seq.corpus import piper_voice
 from open_seq2seq.corpus import voices as corpus_voices
 from open_seq2seq.corpus.errors import CorpusError
 from open_seq2seq.corpus.espeak import espeak_command, espeak_text, voice_spec
@@ -18,7 +19,8 @@ from open_seq2seq.utils.parallel import bounded_parallel_map
 
 
 def synthesize(tools, speaker, transcript, flac_path, utterance_index=0, world_pool=None):
-  """espeak-ng | sox [voice transform, recording condition] -> 16 kHz 16-bit mono FLAC, written atomically.
+  """espeak-ng (Piper for piper_voice speakers) | sox [voice transform, recording condition] -> 16 kHz 16-bit
+  mono FLAC, written atomically.
 
   Training speakers get their timbre (corpus_voices.timbre_sox_effects and, for some, a WORLD
   resynthesis run in ``world_pool``); dev-other utterances get their recording condition
@@ -28,9 +30,14 @@ def synthesize(tools, speaker, transcript, flac_path, utterance_index=0, world_p
   tmp = temp_path_for(flac_path)
   condition, condition_params = (corpus_voices.proxy_condition(speaker, utterance_index)
                                  if speaker["split"] == DEV_OTHER_SPLIT else (None, {}))
-  commands, post = _pipeline(tools, speaker, transcript, condition, condition_params, tmp)
+  commands, post = _pipeline(tools, speaker, condition, condition_params, tmp)
   try:
-    wav = run_pipeline(commands, flac_path)
+    if piper_voice.is_piper(speaker):
+      wav = run_pipeline(commands, flac_path, input_bytes=piper_voice.synthesize_wav(speaker, transcript))
+    else:
+      wav = run_pipeline([espeak_command(tools["espeak-ng"], voice_spec(speaker), espeak_text(transcript),
+                                         speaker["speed"], speaker["pitch"], speaker.get("word_gap", 0))]
+                         + commands, flac_path)
     if post == "world":
       world_pool.submit(corpus_voices.world_wav_to_flac, wav, speaker["world"], tmp).result()
     elif post == "noise":
@@ -47,12 +54,11 @@ def synthesize(tools, speaker, transcript, flac_path, utterance_index=0, world_p
     raise
 
 
-def _pipeline(tools, speaker, transcript, condition, condition_params, tmp):
-  """(commands of the pipeline, what finishes its WAV output: "world", "noise", or None when sox writes
-  the FLAC ``tmp`` itself)."""
+def _pipeline(tools, speaker, condition, condition_params, tmp):
+  """(the sox commands after the synthesizer, reading its WAV on stdin; what finishes their WAV output:
+  "world", "noise", or None when sox writes the FLAC ``tmp`` itself)."""
   sox = tools["sox"]
-  commands = [espeak_command(tools["espeak-ng"], voice_spec(speaker), espeak_text(transcript),
-                             speaker["speed"], speaker["pitch"], speaker.get("word_gap", 0))]
+  commands = []
   effects = corpus_voices.timbre_sox_effects(speaker)
   effects += corpus_voices.proxy_sox_effects(condition, condition_params)
   to_16k = ["-r", str(SAMPLE_RATE), "-b", "16", "-c", "1"]

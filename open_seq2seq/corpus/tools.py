@@ -2,6 +2,7 @@
 import os
 import shutil
 import subprocess
+import threading
 
 from open_seq2seq.corpus.errors import CorpusError
 
@@ -40,24 +41,36 @@ def run_tool(cmd, what):
   return result.stdout
 
 
-def run_pipeline(commands, what):
+def run_pipeline(commands, what, input_bytes=None):
   """Runs ``commands`` (argument lists) as a shell-less pipeline; returns the last one's stdout bytes.
 
-  Raises CorpusError naming ``what``, the stage that failed and what it printed.
+  ``input_bytes``: what the first command reads on stdin (None: nothing). Raises CorpusError naming ``what``,
+  the stage that failed and what it printed.
   """
   processes = []
+  feeder = None
   try:
     for cmd in commands:
-      stdin = processes[-1].stdout if processes else subprocess.DEVNULL
+      if processes:
+        stdin = processes[-1].stdout
+      else:
+        stdin = subprocess.DEVNULL if input_bytes is None else subprocess.PIPE
       processes.append(subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE))
-      if stdin is not subprocess.DEVNULL:
+      if processes[:-1]:
         stdin.close()
   except OSError as e:
     for process in processes:
       process.kill()
     raise CorpusError("cannot run {}: {}".format(what, e)) from e
-  output, last_err = processes[-1].communicate()
+  if input_bytes is not None and len(processes) > 1:
+    # Written from a thread: a stage that fills its output pipe before reading all of its input would
+    # otherwise wait for ever on this writer.
+    feeder = threading.Thread(target=_feed, args=(processes[0].stdin, input_bytes), daemon=True)
+    feeder.start()
+  output, last_err = processes[-1].communicate(input_bytes if feeder is None else None)
+  if feeder is not None:
+    feeder.join()
   for process in processes:
     err = last_err if process is processes[-1] else process.stderr.read()
     process.stderr.close()
@@ -67,3 +80,17 @@ def run_pipeline(commands, what):
           os.path.basename(process.args[0]), what, process.returncode,
           err.decode("utf-8", "replace").strip()))
   return output
+
+
+def _feed(pipe, data):
+  """Writes ``data`` to ``pipe`` and closes it; a reader that exits early (its error is reported by
+  run_pipeline) only ends the write."""
+  try:
+    pipe.write(data)
+  except (BrokenPipeError, ValueError):
+    pass
+  finally:
+    try:
+      pipe.close()
+    except BrokenPipeError:
+      pass
