@@ -31,8 +31,8 @@ except ImportError:  # pragma: no cover - tqdm is in requirements.txt
   tqdm = None
 
 BUILD_INFO_NAME = ".mini_corpus_build.json"
-# Training speakers rendered by Piper's neural voice instead of espeak-ng (open_seq2seq/corpus/piper_voice.py).
-PIPER_SPEAKERS = 40
+# The share of training speakers rendered by Piper's neural voice instead of espeak-ng (corpus/piper_voice.py).
+PIPER_FRACTION = 0.1
 BUILD_FORMAT_VERSION = 3
 
 
@@ -145,7 +145,7 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
                  num_test_utterances=300, seed=0, workers=2, min_words=3,
                  max_words=18, num_train_speakers=400, num_dev_speakers=4,
                  num_test_speakers=4, num_dev_other_speakers=8, world_fraction=0.1, word_gaps=False,
-                 train_variants="all", piper_speakers=PIPER_SPEAKERS, fortune_dir=DEFAULT_FORTUNE_DIR,
+                 train_variants="all", piper_fraction=PIPER_FRACTION, fortune_dir=DEFAULT_FORTUNE_DIR,
                  exclude_fortune_files=DEFAULT_EXCLUDED_FORTUNE_FILES,
                  log=print):
   """Builds (or completes) the corpus; returns {split: number of utterances}.
@@ -168,10 +168,10 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
                                           num_test_utterances))
   speakers = select_speakers(seed, num_train_speakers, num_dev_speakers,
                              num_test_speakers, num_dev_other_speakers, world_fraction, word_gaps,
-                             train_variants, piper_speakers)
+                             train_variants, piper_fraction)
   plan = plan_corpus(transcripts, speakers, seed, counts)
   check_speakers([s for s in speakers if not piper_voice.is_piper(s)], tools["espeak-ng"], workers)
-  if piper_speakers:
+  if any(piper_voice.is_piper(s) for s in speakers):
     piper_voice.check_available()
 
   root = os.path.join(output_dir, "LibriSpeech")
@@ -234,9 +234,9 @@ def parse_args(argv=None):
   parser.add_argument("--train_variants", choices=sorted(TRAIN_VARIANT_SETS), default="all",
                       help="espeak-ng variants of the training speakers: plain (the male/female ones the dev and "
                            "test speakers use) or all (also Klatt, croak/whisper and named community voices)")
-  parser.add_argument("--piper_speakers", type=int, default=PIPER_SPEAKERS,
-                      help="training speakers rendered by Piper's neural voice (en_US-joe-medium, each with "
-                           "its own rate and timbre) instead of espeak-ng; 0: espeak-ng only")
+  parser.add_argument("--piper_fraction", type=float, default=PIPER_FRACTION,
+                      help="fraction of training speakers read by Piper's neural voice (en_US-joe-medium, each "
+                           "with its own rate and timbre) instead of espeak-ng; 0: espeak-ng only")
   parser.add_argument("--fortune_dir", default=DEFAULT_FORTUNE_DIR,
                       help="folder of plain-text fortune files")
   parser.add_argument("--exclude_fortune_files", nargs="*",
@@ -265,7 +265,7 @@ def main(argv=None):
       world_fraction=args.world_fraction,
       word_gaps=args.word_gaps,
       train_variants=args.train_variants,
-      piper_speakers=args.piper_speakers,
+      piper_fraction=args.piper_fraction,
       fortune_dir=args.fortune_dir,
       exclude_fortune_files=args.exclude_fortune_files)
   print("done: " + ", ".join("{} {} utterances".format(split, n)

@@ -53,7 +53,7 @@ PITCH_RANGE = (30, 70)    # espeak-ng -p, 0..99
 
 
 def select_speakers(seed, num_train, num_dev, num_test, num_dev_other=0,
-                    world_fraction=0.0, word_gaps=False, train_variants="all", num_piper=0):
+                    world_fraction=0.0, word_gaps=False, train_variants="all", piper_fraction=0.0):
   """Deterministic list of speaker dicts (train, dev, test, then dev-other).
 
   Held-out (dev, test) speakers walk a seeded shuffle of the accents, so each
@@ -66,17 +66,16 @@ def select_speakers(seed, num_train, num_dev, num_test, num_dev_other=0,
   timbre. The held-out speakers (ids, voices, speed and pitch) do not depend
   on the training speakers, so corpora with more or fewer training speakers
   share their dev and test sets. Dev-other speakers use DEV_OTHER_VARIANTS,
-  which training never uses. ``num_piper`` of the training speakers (a seeded sample) are rendered by Piper
-  instead of espeak-ng (piper_voice.py); every other speaker is the same whatever ``num_piper``.
+  which training never uses. A ``piper_fraction`` of the training speakers (a seeded sample) are rendered by
+  Piper instead of espeak-ng (piper_voice.py); every other speaker is the same whatever ``piper_fraction``.
 
   Raises CorpusError for a split without speakers, a negative ``num_dev_other``, a ``world_fraction`` outside
-  [0, 1], an unknown ``train_variants``, a ``num_piper`` outside [0, ``num_train``], or more dev/test or
-  dev-other speakers than there are voice+variant combinations for them.
+  [0, 1], an unknown ``train_variants``, a ``piper_fraction`` outside [0, 1], or more dev/test or dev-other
+  speakers than there are voice+variant combinations for them.
   """
   _check_speaker_counts(num_train, num_dev, num_test, num_dev_other, world_fraction)
-  if not 0 <= num_piper <= num_train:
-    raise CorpusError("--piper_speakers must lie in [0, {}] (the training speakers), got {}".format(
-        num_train, num_piper))
+  if not 0.0 <= piper_fraction <= 1.0:
+    raise CorpusError("--piper_fraction must lie in [0, 1], got {}".format(piper_fraction))
   if train_variants not in TRAIN_VARIANT_SETS:
     raise CorpusError("--train_variants must be one of {}, got {!r}".format(sorted(TRAIN_VARIANT_SETS),
                                                                             train_variants))
@@ -86,7 +85,7 @@ def select_speakers(seed, num_train, num_dev, num_test, num_dev_other=0,
   heldout = _heldout_grid(rng, voice_order, num_dev, num_test)
   train = _train_grid(rng, voice_order, heldout, num_train, TRAIN_VARIANT_SETS[train_variants])
   speakers = _grid_speakers(seed, heldout + train, len(heldout), world_fraction, word_gaps)
-  _to_piper(seed, speakers[len(heldout):], num_piper)
+  _to_piper(seed, speakers[len(heldout):], int(round(piper_fraction * num_train)))
   speakers += _dev_other_speakers(seed, num_dev_other)
   split_order = {TRAIN_SPLIT: 0, DEV_SPLIT: 1, TEST_SPLIT: 2, DEV_OTHER_SPLIT: 3}
   return sorted(speakers, key=lambda s: split_order[s["split"]])

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from open_seq2seq.corpus import piper_voice
 from open_seq2seq.corpus.build import main
 from open_seq2seq.corpus.layout import CONDITIONS_FILE_NAME, LM_TEXT_FILE_NAME, SPLITS
 from open_seq2seq.corpus.speakers import DEV_OTHER_VARIANTS
@@ -131,8 +132,13 @@ def test_speakers_disjoint(corpus):
   assert not {f[3] for f in train} & set(DEV_OTHER_VARIANTS)
   assert sum(f[8] == "yes" for f in train) == 40  # --world_fraction 0.1
   assert all(f[2] != "en-gb" for f in table.values())
+  piper = [f for f in train if f[2] == piper_voice.VOICE]
+  assert len(piper) == 40  # --piper_fraction 0.1: VITS length scale as SPEED, no espeak-ng pitch
+  for f in piper:
+    assert 0.85 <= float(f[4]) <= 1.2 and f[5] == "-"
   for f in table.values():
-    assert 140 <= int(f[4]) <= 200 and 30 <= int(f[5]) <= 70
+    if f not in piper:
+      assert 140 <= int(f[4]) <= 200 and 30 <= int(f[5]) <= 70
   for f in train:
     assert 0.88 <= float(f[7]) <= 1.14 and 0 <= int(f[6]) <= 3
 

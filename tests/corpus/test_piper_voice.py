@@ -39,8 +39,8 @@ def _wav(data):
 
 def test_piper_speakers_replace_a_sample_of_the_training_speakers_and_leave_the_rest():
   base = select_speakers(0, 120, 4, 4, 8, world_fraction=0.1)
-  mixed = select_speakers(0, 120, 4, 4, 8, world_fraction=0.1, num_piper=12)
-  assert mixed == select_speakers(0, 120, 4, 4, 8, world_fraction=0.1, num_piper=12)
+  mixed = select_speakers(0, 120, 4, 4, 8, world_fraction=0.1, piper_fraction=0.1)
+  assert mixed == select_speakers(0, 120, 4, 4, 8, world_fraction=0.1, piper_fraction=0.1)
   changed = [(a, b) for a, b in zip(base, mixed) if a != b]
   assert len(changed) == 12
   for espeak, piper in changed:
@@ -51,10 +51,10 @@ def test_piper_speakers_replace_a_sample_of_the_training_speakers_and_leave_the_
     # the timbre drawn for the speaker stays
     assert piper["formant_shift"] == espeak["formant_shift"] and piper.get("world") == espeak.get("world")
   assert len({b["length_scale"] for _, b in changed}) > 6
-  assert select_speakers(1, 120, 4, 4, 8, num_piper=12) != select_speakers(1, 120, 4, 4, 8, num_piper=11)
-  for bad in (-1, 121):
-    with pytest.raises(CorpusError, match=r"--piper_speakers must lie in \[0, 120\]"):
-      select_speakers(0, 120, 4, 4, num_piper=bad)
+  assert sum(map(piper_voice.is_piper, select_speakers(1, 120, 4, 4, 8, piper_fraction=0.25))) == 30
+  for bad in (-0.1, 1.5):
+    with pytest.raises(CorpusError, match=r"--piper_fraction must lie in \[0, 1\], got"):
+      select_speakers(0, 120, 4, 4, piper_fraction=bad)
 
 
 def test_run_pipeline_feeds_input_bytes_to_the_first_stage():
@@ -106,7 +106,7 @@ def test_silence_is_refused(monkeypatch):
 def test_a_corpus_with_a_piper_speaker(tmp_path):
   from open_seq2seq.corpus.build import main
   args = ["--num_train_utterances", "6", "--num_dev_utterances", "2", "--num_test_utterances", "2",
-          "--num_train_speakers", "2", "--piper_speakers", "1", "--num_dev_other_speakers", "0",
+          "--num_train_speakers", "2", "--piper_fraction", "0.5", "--num_dev_other_speakers", "0",
           "--world_fraction", "0"]
   assert main(["--output_dir", str(tmp_path / "a")] + args) == 0
   root = tmp_path / "a" / "LibriSpeech"
