@@ -3,8 +3,9 @@
 # train the small Jasper (configs/speech2text/jasper_mini_nvgrad_masks.py) with periodic dev evaluation,
 # evaluate dev WER, write test-set predictions (greedy, and CTC beam search with a 3-gram word LM estimated on
 # the corpus's LM text, its vocabulary widened by /usr/share/dict/words), measure the out-of-domain dev proxy
-# (dev-other: unseen voice families under recording conditions training never applies) greedy and with the
-# LM, and print a summary with a training-curve plot. Trains in bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX: the config's 13000 steps
+# (dev-other: unseen voice families under recording conditions training never applies) and the neural-TTS dev
+# set (dev-piper: the dev sentences read by Piper's voice) greedy and with the LM, and print a summary with a
+# training-curve plot. Trains in bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX: the config's 13000 steps
 # take 35-60 minutes on 2 cores, by host), otherwise in float32 with the schedule cut to 6000 steps.
 #   JASPER_MINI_CORPUS  corpus folder (default <repo>/data/mini_librispeech)
 #   JASPER_DEMO_LOGDIR  training folder (default <repo>/results/mini_demo; removed and retrained each run)
@@ -71,7 +72,7 @@ fi
 vocab=open_seq2seq/test_utils/toy_speech_data/vocab.txt
 [ -f "$lm" ] || "$py" scripts/build_lm.py --text "$lm_text" --output "$lm" --order 3 --vocab "$vocab" \
   "${lexicon_args[@]}"
-for split in dev-clean test-clean dev-other; do
+for split in dev-clean test-clean dev-other dev-piper; do
   # the config with this split as its eval set, run in infer mode
   split_config="$logdir/${split}_infer_config.py"
   "$py" -c 'import sys; from open_seq2seq.utils.config import write_eval_set_infer_config as w; w(*sys.argv[1:3], sys.argv[3:])' \
@@ -88,6 +89,8 @@ dev_wer_lm=$(lm_wer dev-clean)
 test_wer_lm=$(lm_wer test-clean)
 dev_other_wer_lm=$(lm_wer dev-other)
 dev_other_wer=$(sed -n 's/^greedy WER: \([0-9.]*\)$/\1/p' "$logdir/decode_dev-other.log")
+dev_piper_wer_lm=$(lm_wer dev-piper)
+dev_piper_wer=$(sed -n 's/^greedy WER: \([0-9.]*\)$/\1/p' "$logdir/decode_dev-piper.log")
 echo "== Out-of-domain dev proxy with the LM, by recording condition"
 "$py" scripts/wer_of_predictions.py --predictions "$logdir/dev-other_predictions_lm.csv" \
   --manifest "$JASPER_MINI_CORPUS/librivox-dev-other.csv" \
@@ -105,6 +108,8 @@ echo "Test WER with the 3-gram LM: $(awk -v w="$test_wer_lm" 'BEGIN{printf "%.2f
   "(predictions $logdir/test-clean_predictions_lm.csv)"
 echo "Out-of-domain dev proxy (dev-other) WER: $(awk -v w="$dev_other_wer" 'BEGIN{printf "%.2f %%", 100*w}')," \
   "with the 3-gram LM: $(awk -v w="$dev_other_wer_lm" 'BEGIN{printf "%.2f %%", 100*w}')"
+echo "Neural-TTS dev set (dev-piper: Piper's joe voice) WER: $(awk -v w="$dev_piper_wer" 'BEGIN{printf "%.2f %%", 100*w}'),"\
+  "with the 3-gram LM: $(awk -v w="$dev_piper_wer_lm" 'BEGIN{printf "%.2f %%", 100*w}')"
 echo "Checkpoint: $(sed -n 's/^model_checkpoint_path: "\(.*\)"/\1/p' "$logdir/checkpoint") in $logdir"
 echo "Predictions: $logdir/test_predictions.csv"
 echo "Wall time: corpus $(( (train_start - start) / 60 )) min, training $(( (train_end - train_start) / 60 )) min," \

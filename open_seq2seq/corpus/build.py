@@ -13,6 +13,7 @@ import os
 import random
 
 from open_seq2seq.corpus import piper_voice
+from open_seq2seq.corpus.piper_dev import build_piper_dev
 from open_seq2seq.corpus.errors import CorpusError
 from open_seq2seq.corpus.espeak import check_speakers
 from open_seq2seq.corpus.layout import (DEV_OTHER_SPLIT, DEV_SPLIT, SPEAKERS_FILE_NAME, SPLITS, TEST_SPLIT,
@@ -145,13 +146,14 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
                  num_test_utterances=300, seed=0, workers=2, min_words=3,
                  max_words=18, num_train_speakers=400, num_dev_speakers=4,
                  num_test_speakers=4, num_dev_other_speakers=8, world_fraction=0.1, word_gaps=False,
-                 train_variants="all", piper_fraction=PIPER_FRACTION, fortune_dir=DEFAULT_FORTUNE_DIR,
+                 train_variants="all", piper_fraction=PIPER_FRACTION, piper_dev=True,
+                 fortune_dir=DEFAULT_FORTUNE_DIR,
                  exclude_fortune_files=DEFAULT_EXCLUDED_FORTUNE_FILES,
                  log=print):
   """Builds (or completes) the corpus; returns {split: number of utterances}.
 
   ``num_train_utterances`` None: every usable sentence that dev and test do
-  not take. Raises CorpusError on any problem.
+  not take. ``piper_dev``: also write dev-piper (piper_dev.py). Raises CorpusError on any problem.
   """
   counts = _utterance_counts(num_train_utterances, num_dev_utterances, num_test_utterances, min_words,
                              max_words, workers)
@@ -171,7 +173,7 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
                              train_variants, piper_fraction)
   plan = plan_corpus(transcripts, speakers, seed, counts)
   check_speakers([s for s in speakers if not piper_voice.is_piper(s)], tools["espeak-ng"], workers)
-  if any(piper_voice.is_piper(s) for s in speakers):
+  if piper_dev or any(piper_voice.is_piper(s) for s in speakers):
     piper_voice.check_available()
 
   root = os.path.join(output_dir, "LibriSpeech")
@@ -197,7 +199,10 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
   for split in splits:
     write_split_tables(root, split, plan[split], seed)
   write_lm_text(output_dir, transcripts, plan)
-  return {split: len(plan[split]) for split in splits}
+  sizes = {split: len(plan[split]) for split in splits}
+  if piper_dev:
+    sizes["dev-piper"] = build_piper_dev(output_dir, [t for _, _, t in plan[DEV_SPLIT]], seed, log, tqdm)
+  return sizes
 
 
 def parse_args(argv=None):
@@ -237,6 +242,9 @@ def parse_args(argv=None):
   parser.add_argument("--piper_fraction", type=float, default=PIPER_FRACTION,
                       help="fraction of training speakers read by Piper's neural voice (en_US-joe-medium, each "
                            "with its own rate and timbre) instead of espeak-ng; 0: espeak-ng only")
+  parser.add_argument("--piper_dev", action=argparse.BooleanOptionalAction, default=True,
+                      help="also write dev-piper: the dev sentences read by Piper's voice at its own timbre, "
+                           "noise on (librivox-dev-piper.csv, 16 kHz WAV; open_seq2seq/corpus/piper_dev.py)")
   parser.add_argument("--fortune_dir", default=DEFAULT_FORTUNE_DIR,
                       help="folder of plain-text fortune files")
   parser.add_argument("--exclude_fortune_files", nargs="*",
@@ -266,6 +274,7 @@ def main(argv=None):
       word_gaps=args.word_gaps,
       train_variants=args.train_variants,
       piper_fraction=args.piper_fraction,
+      piper_dev=args.piper_dev,
       fortune_dir=args.fortune_dir,
       exclude_fortune_files=args.exclude_fortune_files)
   print("done: " + ", ".join("{} {} utterances".format(split, n)

