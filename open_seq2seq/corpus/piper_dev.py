@@ -55,7 +55,8 @@ def build_piper_dev(corpus_dir, transcripts, seed=0, log=print, progress=None):
     sf.write(buffer, np.clip(audio, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16", format="WAV")
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
       f.write(buffer.getvalue())
-    rows.append((relative, len(buffer.getvalue()), transcript))
+    # lower case, as the importer writes the other manifests
+    rows.append((relative, len(buffer.getvalue()), transcript.lower()))
     if bar is not None:
       bar.update(1)
   if bar is not None:

@@ -131,14 +131,14 @@ def test_a_corpus_with_a_piper_speaker(tmp_path):
 @needs_piper
 def test_dev_piper_is_reproducible_whole_and_in_the_importers_form(tmp_path):
   from open_seq2seq.corpus.piper_dev import MANIFEST_NAME, build_piper_dev
-  sentences = ["as usual the photography is stunning", "a fool and his money are soon parted"]
+  sentences = ["AS USUAL THE PHOTOGRAPHY IS STUNNING", "A FOOL AND HIS MONEY ARE SOON PARTED"]
   assert build_piper_dev(str(tmp_path / "a"), sentences, seed=3, log=lambda _: None) == 2
   # another process: onnxruntime's generator is seeded per session, not per process
   code = ("import sys; from open_seq2seq.corpus.piper_dev import build_piper_dev; "
           "build_piper_dev(sys.argv[1], {!r}, seed=3, log=lambda _: None)".format(sentences))
   subprocess.run([sys.executable, "-c", code, str(tmp_path / "b")], check=True)
   rows = list(csv.DictReader(open(tmp_path / "a" / MANIFEST_NAME, encoding="utf-8")))
-  assert [r["transcript"] for r in rows] == sentences
+  assert [r["transcript"] for r in rows] == [s.lower() for s in sentences]
   for row in rows:
     path = tmp_path / "a" / row["wav_filename"]
     assert int(row["wav_filesize"]) == path.stat().st_size
