@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - tqdm is in requirements.txt
 
 BUILD_INFO_NAME = ".mini_corpus_build.json"
 # The share of training speakers rendered by Piper's neural voice instead of espeak-ng (corpus/piper_voice.py).
-PIPER_FRACTION = 0.1
+PIPER_FRACTION = 0.05
 BUILD_FORMAT_VERSION = 3
 
 

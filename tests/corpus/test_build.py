@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from open_seq2seq.corpus import piper_voice
-from open_seq2seq.corpus.build import main
+from open_seq2seq.corpus.build import PIPER_FRACTION, main
 from open_seq2seq.corpus.layout import CONDITIONS_FILE_NAME, LM_TEXT_FILE_NAME, SPLITS
 from open_seq2seq.corpus.speakers import DEV_OTHER_VARIANTS
 from open_seq2seq.corpus.text import DEFAULT_FORTUNE_DIR, collect_transcripts
@@ -133,7 +133,7 @@ def test_speakers_disjoint(corpus):
   assert sum(f[8] == "yes" for f in train) == 40  # --world_fraction 0.1
   assert all(f[2] != "en-gb" for f in table.values())
   piper = [f for f in train if f[2] == piper_voice.VOICE]
-  assert len(piper) == 40  # --piper_fraction 0.1: VITS length scale as SPEED, no espeak-ng pitch
+  assert len(piper) == round(400 * PIPER_FRACTION)  # VITS length scale as SPEED, no espeak-ng pitch
   for f in piper:
     assert 0.85 <= float(f[4]) <= 1.2 and f[5] == "-"
   for f in table.values():
