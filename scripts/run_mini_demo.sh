@@ -4,7 +4,8 @@
 # evaluate dev WER, write test-set predictions (greedy, and CTC beam search with a 3-gram word LM estimated on
 # the corpus's LM text, its vocabulary widened by /usr/share/dict/words), measure the out-of-domain dev proxy
 # (dev-other: unseen voice families under recording conditions training never applies) and the neural-TTS dev
-# set (dev-piper: the dev sentences read by Piper's voice) greedy and with the LM, and print a summary with a
+# sets (the dev sentences read by Piper's voice, dev-piper, which some training speakers are made from, and by
+# hibari's, dev-hibari, which none are) greedy and with the LM, and print a summary with a
 # training-curve plot. Trains in bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX: the config's 13000 steps
 # take 35-60 minutes on 2 cores, by host), otherwise in float32 with the schedule cut to 6000 steps.
 #   JASPER_MINI_CORPUS  corpus folder (default <repo>/data/mini_librispeech)
@@ -72,7 +73,7 @@ fi
 vocab=open_seq2seq/test_utils/toy_speech_data/vocab.txt
 [ -f "$lm" ] || "$py" scripts/build_lm.py --text "$lm_text" --output "$lm" --order 3 --vocab "$vocab" \
   "${lexicon_args[@]}"
-for split in dev-clean test-clean dev-other dev-piper; do
+for split in dev-clean test-clean dev-other dev-piper dev-hibari; do
   # the config with this split as its eval set, run in infer mode
   split_config="$logdir/${split}_infer_config.py"
   "$py" -c 'import sys; from open_seq2seq.utils.config import write_eval_set_infer_config as w; w(*sys.argv[1:3], sys.argv[3:])' \
@@ -85,12 +86,12 @@ for split in dev-clean test-clean dev-other dev-piper; do
     --infer_output_file "$logdir/${split}_predictions_lm.csv" | tee "$logdir/decode_$split.log"
 done
 lm_wer() { sed -n 's/^best: .*WER \([0-9.]*\)$/\1/p' "$logdir/decode_$1.log"; }
+greedy_wer() { sed -n 's/^greedy WER: \([0-9.]*\)$/\1/p' "$logdir/decode_$1.log"; }
+percent() { awk -v w="$1" 'BEGIN{printf "%.2f %%", 100*w}'; }
 dev_wer_lm=$(lm_wer dev-clean)
 test_wer_lm=$(lm_wer test-clean)
 dev_other_wer_lm=$(lm_wer dev-other)
-dev_other_wer=$(sed -n 's/^greedy WER: \([0-9.]*\)$/\1/p' "$logdir/decode_dev-other.log")
-dev_piper_wer_lm=$(lm_wer dev-piper)
-dev_piper_wer=$(sed -n 's/^greedy WER: \([0-9.]*\)$/\1/p' "$logdir/decode_dev-piper.log")
+dev_other_wer=$(greedy_wer dev-other)
 echo "== Out-of-domain dev proxy with the LM, by recording condition"
 "$py" scripts/wer_of_predictions.py --predictions "$logdir/dev-other_predictions_lm.csv" \
   --manifest "$JASPER_MINI_CORPUS/librivox-dev-other.csv" \
@@ -101,15 +102,15 @@ echo "== Summary"
   --dev_wer_lm "$dev_wer_lm" --test_wer_lm "$test_wer_lm" --dev_other_wer "$dev_other_wer" \
   --dev_other_wer_lm "$dev_other_wer_lm" || echo "(no training report)"
 end=$(date +%s)
-echo "Final dev WER: $(awk -v w="$dev_wer" 'BEGIN{printf "%.2f %%", 100*w}')"
-echo "Test WER: $(awk -v w="$test_wer" 'BEGIN{printf "%.2f %%", 100*w}')"
-echo "Dev WER with the 3-gram LM: $(awk -v w="$dev_wer_lm" 'BEGIN{printf "%.2f %%", 100*w}')"
-echo "Test WER with the 3-gram LM: $(awk -v w="$test_wer_lm" 'BEGIN{printf "%.2f %%", 100*w}')" \
-  "(predictions $logdir/test-clean_predictions_lm.csv)"
-echo "Out-of-domain dev proxy (dev-other) WER: $(awk -v w="$dev_other_wer" 'BEGIN{printf "%.2f %%", 100*w}')," \
-  "with the 3-gram LM: $(awk -v w="$dev_other_wer_lm" 'BEGIN{printf "%.2f %%", 100*w}')"
-echo "Neural-TTS dev set (dev-piper: Piper's joe voice) WER: $(awk -v w="$dev_piper_wer" 'BEGIN{printf "%.2f %%", 100*w}'),"\
-  "with the 3-gram LM: $(awk -v w="$dev_piper_wer_lm" 'BEGIN{printf "%.2f %%", 100*w}')"
+echo "Final dev WER: $(percent "$dev_wer")"
+echo "Test WER: $(percent "$test_wer")"
+echo "Dev WER with the 3-gram LM: $(percent "$dev_wer_lm")"
+echo "Test WER with the 3-gram LM: $(percent "$test_wer_lm") (predictions $logdir/test-clean_predictions_lm.csv)"
+echo "Out-of-domain dev proxy (dev-other) WER: $(percent "$dev_other_wer"), with the 3-gram LM: $(percent "$dev_other_wer_lm")"
+echo "Neural-TTS dev set (dev-piper: Piper's joe voice, in training) WER: $(percent "$(greedy_wer dev-piper)")," \
+  "with the 3-gram LM: $(percent "$(lm_wer dev-piper)")"
+echo "Unseen neural-TTS dev set (dev-hibari: hibari's heart voice, not in training) WER:" \
+  "$(percent "$(greedy_wer dev-hibari)"), with the 3-gram LM: $(percent "$(lm_wer dev-hibari)")"
 echo "Checkpoint: $(sed -n 's/^model_checkpoint_path: "\(.*\)"/\1/p' "$logdir/checkpoint") in $logdir"
 echo "Predictions: $logdir/test_predictions.csv"
 echo "Wall time: corpus $(( (train_start - start) / 60 )) min, training $(( (train_end - train_start) / 60 )) min," \

@@ -13,12 +13,13 @@ import os
 import random
 
 from open_seq2seq.corpus import piper_voice
-from open_seq2seq.corpus.piper_dev import build_piper_dev
 from open_seq2seq.corpus.errors import CorpusError
 from open_seq2seq.corpus.espeak import check_speakers
+from open_seq2seq.corpus.hibari_dev import build_hibari_dev, check_available as check_hibari_available
 from open_seq2seq.corpus.layout import (DEV_OTHER_SPLIT, DEV_SPLIT, SPEAKERS_FILE_NAME, SPLITS, TEST_SPLIT,
                                         TRAIN_SPLIT, chapter_dir, speakers_table, utterance_id, utterance_index,
                                         write_lm_text, write_split_tables, write_text_atomic)
+from open_seq2seq.corpus.piper_dev import build_piper_dev
 from open_seq2seq.corpus.speakers import TRAIN_VARIANT_SETS, select_speakers
 from open_seq2seq.corpus.synthesis import synthesize_all
 from open_seq2seq.corpus.text import DEFAULT_EXCLUDED_FORTUNE_FILES, DEFAULT_FORTUNE_DIR, collect_transcripts
@@ -147,13 +148,15 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
                  max_words=18, num_train_speakers=400, num_dev_speakers=4,
                  num_test_speakers=4, num_dev_other_speakers=8, world_fraction=0.1, word_gaps=False,
                  train_variants="all", piper_fraction=PIPER_FRACTION, piper_dev=True,
+                 hibari_dev=True,
                  fortune_dir=DEFAULT_FORTUNE_DIR,
                  exclude_fortune_files=DEFAULT_EXCLUDED_FORTUNE_FILES,
                  log=print):
   """Builds (or completes) the corpus; returns {split: number of utterances}.
 
   ``num_train_utterances`` None: every usable sentence that dev and test do
-  not take. ``piper_dev``: also write dev-piper (piper_dev.py). Raises CorpusError on any problem.
+  not take. ``piper_dev``, ``hibari_dev``: also write dev-piper (piper_dev.py), dev-hibari (hibari_dev.py).
+  Raises CorpusError on any problem.
   """
   counts = _utterance_counts(num_train_utterances, num_dev_utterances, num_test_utterances, min_words,
                              max_words, workers)
@@ -175,6 +178,8 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
   check_speakers([s for s in speakers if not piper_voice.is_piper(s)], tools["espeak-ng"], workers)
   if piper_dev or any(piper_voice.is_piper(s) for s in speakers):
     piper_voice.check_available()
+  if hibari_dev:
+    check_hibari_available()
 
   root = os.path.join(output_dir, "LibriSpeech")
   os.makedirs(root, exist_ok=True)
@@ -202,6 +207,8 @@ def build_corpus(output_dir, num_train_utterances=None, num_dev_utterances=300,
   sizes = {split: len(plan[split]) for split in splits}
   if piper_dev:
     sizes["dev-piper"] = build_piper_dev(output_dir, [t for _, _, t in plan[DEV_SPLIT]], seed, log, tqdm)
+  if hibari_dev:
+    sizes["dev-hibari"] = build_hibari_dev(output_dir, [t for _, _, t in plan[DEV_SPLIT]], seed, log, tqdm)
   return sizes
 
 
@@ -245,6 +252,10 @@ def parse_args(argv=None):
   parser.add_argument("--piper_dev", action=argparse.BooleanOptionalAction, default=True,
                       help="also write dev-piper: the dev sentences read by Piper's voice at its own timbre, "
                            "noise on (librivox-dev-piper.csv, 16 kHz WAV; open_seq2seq/corpus/piper_dev.py)")
+  parser.add_argument("--hibari_dev", action=argparse.BooleanOptionalAction, default=True,
+                      help="also write dev-hibari: the dev sentences read by hibari's heart voice, a neural "
+                           "voice no training speaker uses (librivox-dev-hibari.csv, 16 kHz WAV; "
+                           "open_seq2seq/corpus/hibari_dev.py)")
   parser.add_argument("--fortune_dir", default=DEFAULT_FORTUNE_DIR,
                       help="folder of plain-text fortune files")
   parser.add_argument("--exclude_fortune_files", nargs="*",
@@ -275,6 +286,7 @@ def main(argv=None):
       train_variants=args.train_variants,
       piper_fraction=args.piper_fraction,
       piper_dev=args.piper_dev,
+      hibari_dev=args.hibari_dev,
       fortune_dir=args.fortune_dir,
       exclude_fortune_files=args.exclude_fortune_files)
   print("done: " + ", ".join("{} {} utterances".format(split, n)

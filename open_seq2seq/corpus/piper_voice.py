@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from open_seq2seq.corpus.errors import CorpusError
+from open_seq2seq.corpus.tts_dev_set import peak_normalized
 
 ENGINE = "piper"
 VOICE = "en_US-joe-medium"
@@ -99,7 +100,4 @@ def render(voice, text, config, who):
   pieces = [voice.phoneme_ids_to_audio(voice.phonemes_to_ids(phonemes), config)
             for phonemes in sentences if phonemes]
   audio = np.concatenate([np.atleast_1d(piece) for piece in pieces]) if pieces else np.zeros(0)
-  peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-  if peak == 0.0:
-    raise CorpusError("Piper rendered silence for {} ({!r})".format(who, text))
-  return audio * (10 ** (-1 / 20) / peak)
+  return peak_normalized(audio, "Piper", who, text)
