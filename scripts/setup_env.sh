@@ -61,10 +61,18 @@ req_hash="$( (cat "$repo_root/requirements.txt" "$repo_root/requirements-horovod
               echo "$horovod_flags"; "$python_bin" --version 2>&1) | sha256sum | cut -c1-16)"
 env_root="${JASPER_ENV_ROOT:-$HOME/.cache/jasper-toolkit}"
 venv="$env_root/venv-$req_hash"
+# Two setups of one environment at once (a main job and CI started together after a requirements change) would
+# delete and fill the same folder in turns: the later one waits for the earlier, then reuses what it built.
+# The kernel drops the lock when its holder exits, however it exits.
+mkdir -p "$env_root"
+exec {venv_lock}>"$venv.lock"
+if ! flock -n "$venv_lock"; then
+  echo "[setup] waiting for another setup that holds $venv.lock" >&2
+  flock "$venv_lock"
+fi
 if [ ! -f "$venv/.complete" ]; then
   echo "[setup] creating Python environment $venv" >&2
   rm -rf "$venv"
-  mkdir -p "$env_root"
   "$python_bin" -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip >&2
   "$venv/bin/python" -m pip install -q -r "$repo_root/requirements.txt" >&2
@@ -84,6 +92,7 @@ if [ ! -f "$venv/.complete" ]; then
 else
   echo "[setup] reusing Python environment $venv" >&2
 fi
+exec {venv_lock}>&-
 
 # The toolkit itself is installed editable (`pip install -e .`: the open_seq2seq package and its console
 # scripts) into a small environment inside this clone, layered over the shared one: two clones sharing the
