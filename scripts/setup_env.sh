@@ -63,12 +63,19 @@ env_root="${JASPER_ENV_ROOT:-$HOME/.cache/jasper-toolkit}"
 venv="$env_root/venv-$req_hash"
 # Two setups of one environment at once (a main job and CI started together after a requirements change) would
 # delete and fill the same folder in turns: the later one waits for the earlier, then reuses what it built.
-# The kernel drops the lock when its holder exits, however it exits.
+# The kernel drops the lock when its holder exits, however it exits. A read-only environment root (a finished
+# environment shared by others) is used without the lock.
 mkdir -p "$env_root"
-exec {venv_lock}>"$venv.lock"
-if ! flock -n "$venv_lock"; then
-  echo "[setup] waiting for another setup that holds $venv.lock" >&2
-  flock "$venv_lock"
+command -v flock >/dev/null || { echo "[setup] needs flock (util-linux)" >&2; exit 1; }
+venv_lock=""
+if { exec {venv_lock}>>"$venv.lock"; } 2>/dev/null; then
+  if ! flock -n "$venv_lock"; then
+    echo "[setup] waiting for another setup that holds $venv.lock" >&2
+    flock "$venv_lock"
+  fi
+elif [ ! -f "$venv/.complete" ]; then
+  echo "[setup] cannot create $venv.lock: is $env_root writable?" >&2
+  exit 1
 fi
 if [ ! -f "$venv/.complete" ]; then
   echo "[setup] creating Python environment $venv" >&2
@@ -92,12 +99,15 @@ if [ ! -f "$venv/.complete" ]; then
 else
   echo "[setup] reusing Python environment $venv" >&2
 fi
-exec {venv_lock}>&-
+if [ -n "$venv_lock" ]; then exec {venv_lock}>&-; fi
 
 # The toolkit itself is installed editable (`pip install -e .`: the open_seq2seq package and its console
 # scripts) into a small environment inside this clone, layered over the shared one: two clones sharing the
 # shared environment would otherwise each point its editable install at themselves.
 clone_env="$repo_root/.venv"
+# Two setups in this clone at once would delete and fill it in turns too: the same kind of lock.
+exec {clone_lock}>>"$clone_env.lock"
+flock "$clone_lock"
 stamp="$venv $repo_root $(sha256sum "$repo_root/pyproject.toml" | cut -c1-16)"
 if [ "$(cat "$clone_env/.jasper-stamp" 2>/dev/null)" != "$stamp" ]; then
   echo "[setup] installing the toolkit (editable) into $clone_env" >&2
@@ -119,6 +129,7 @@ if [ "$(cat "$clone_env/.jasper-stamp" 2>/dev/null)" != "$stamp" ]; then
   chmod +x "$clone_env/bin/horovodrun"
   echo "$stamp" >"$clone_env/.jasper-stamp"
 fi
+exec {clone_lock}>&-
 
 # KenLM's lmplz (estimates an ARPA model from text) and build_binary (ARPA -> KenLM binary), which Debian does not
 # package: built from the PyPI sdist of the kenlm version requirements.txt pins (it holds KenLM's whole C++

@@ -48,7 +48,8 @@ def build_hibari_dev(corpus_dir, transcripts, seed=0, log=print, progress=None):
 
     def synthesize(index, transcript):
       """Float samples of utterance ``index`` and their sample rate."""
-      audio = voice(transcript.lower(), seed=[seed, index])
+      # numpy's seed sequences take non-negative integers; the corpus seed may be negative
+      audio = voice(transcript.lower(), seed=[seed % 2 ** 64, index])
       who = "{} utterance {}".format(SPLIT, index)
       return peak_normalized(audio, "hibari", who, transcript), voice.sample_rate
     return synthesize

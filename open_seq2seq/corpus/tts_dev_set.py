@@ -56,6 +56,7 @@ def write_tts_dev_set(corpus_dir, split, transcripts, new_synthesizer, log=print
   folder = os.path.join(corpus_dir, "LibriSpeech", split + "-wav")
   os.makedirs(folder, exist_ok=True)
   remove_temp_files(folder)
+  remove_temp_files(corpus_dir, target=manifest_name(split))
   bar = progress(total=len(transcripts), desc=split, unit="utt") if progress else None
   rows = []
   for index, transcript in enumerate(transcripts):

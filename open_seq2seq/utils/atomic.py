@@ -22,12 +22,14 @@ def is_temp_path(name):
   return os.path.basename(name).startswith(".") and ".tmp." in name
 
 
-def remove_temp_files(directory):
-  """Deletes what interrupted writers left in ``directory`` (their files never got a final name)."""
+def remove_temp_files(directory, target=None):
+  """Deletes what interrupted writers left in ``directory`` (their files never got a final name); with
+  ``target`` (a file name), only what writers of that file left."""
   if not os.path.isdir(directory):
     return
+  prefix = "." if target is None else ".{}.tmp.".format(target)
   for name in os.listdir(directory):
-    if is_temp_path(name):
+    if is_temp_path(name) and name.startswith(prefix):
       os.remove(os.path.join(directory, name))
 
 

@@ -86,7 +86,12 @@ def test_a_finished_set_is_kept_and_an_interrupted_one_is_rendered_again(tmp_pat
   with pytest.raises(CorpusError, match="synthesizer failed"):
     write_tts_dev_set(str(tmp_path), "dev-cut", SENTENCES, failing, log=lambda _: None)
   assert not (tmp_path / manifest_name("dev-cut")).exists()
+  # what a writer killed mid-way leaves (a WAV's and the manifest's temporary files) is cleared on the rerun
+  from open_seq2seq.utils.atomic import temp_path_for
+  for target in (tmp_path / "LibriSpeech" / "dev-cut-wav" / "dev-cut-0001.wav", tmp_path / manifest_name("dev-cut")):
+    open(temp_path_for(str(target)), "w").close()
   assert write_tts_dev_set(str(tmp_path), "dev-cut", SENTENCES, _tone_synthesizer([]), log=lambda _: None) == 2
+  assert sorted(p.name for p in tmp_path.rglob(".*")) == []
   with pytest.raises(CorpusError, match="dev-none: no sentences to read"):
     write_tts_dev_set(str(tmp_path), "dev-none", [], _tone_synthesizer([]), log=lambda _: None)
 
@@ -113,6 +118,7 @@ def test_dev_hibari_is_reproducible_across_processes_and_per_seed(tmp_path):
           "build_hibari_dev(sys.argv[1], {!r}, seed=3, log=lambda _: None)".format(SENTENCES))
   subprocess.run([sys.executable, "-c", code, str(tmp_path / "b")], check=True)
   hibari_dev.build_hibari_dev(str(tmp_path / "c"), SENTENCES, seed=4, log=lambda _: None)
+  assert hibari_dev.build_hibari_dev(str(tmp_path / "d"), SENTENCES, seed=-1, log=lambda _: None) == 2
   rows = _rows(tmp_path / "a", hibari_dev.SPLIT)[1:]
   assert (tmp_path / "a" / hibari_dev.MANIFEST_NAME).read_bytes() == (
       tmp_path / "b" / hibari_dev.MANIFEST_NAME).read_bytes()
