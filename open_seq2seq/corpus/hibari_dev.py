@@ -12,7 +12,8 @@ Written by the corpus builder in the importer's form (tts_dev_set.py): ``LibriSp
 ``librivox-dev-hibari.csv``.
 """
 from open_seq2seq.corpus.errors import CorpusError
-from open_seq2seq.corpus.tts_dev_set import manifest_name, peak_normalized, write_tts_dev_set
+from open_seq2seq.corpus.librivox_import import manifest_name
+from open_seq2seq.corpus.tts_dev_set import peak_normalized, write_tts_dev_set
 
 SPLIT = "dev-hibari"
 MANIFEST_NAME = manifest_name(SPLIT)

@@ -61,6 +61,11 @@ KNOWN_SPLITS = (
 CSV_HEADER = ("wav_filename", "wav_filesize", "transcript")
 
 
+def manifest_name(split):
+  """``librivox-<split>.csv``, the manifest name of a split in the corpus folder."""
+  return "librivox-{}.csv".format(split)
+
+
 def find_splits(librispeech_dir):
   """Known split folders present in ``librispeech_dir`` (fixed order)."""
   return [s for s in KNOWN_SPLITS if os.path.isdir(os.path.join(librispeech_dir, s))]
@@ -128,7 +133,7 @@ def import_split(data_dir, split, workers=4, show_progress=True, keep_flac=False
   rows = list(bounded_parallel_map(work, jobs, workers, bar))
   rows = report_bad_audio(split, rows, skip_incomplete)
   rows.sort(key=lambda row: row[0])
-  csv_path = os.path.join(data_dir, "librivox-{}.csv".format(split))
+  csv_path = os.path.join(data_dir, manifest_name(split))
   with atomic_output(csv_path) as tmp, open(tmp, "w", newline="", encoding="ascii") as f:
     writer = csv.writer(f, lineterminator="\n")
     writer.writerow(CSV_HEADER)

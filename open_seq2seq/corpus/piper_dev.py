@@ -12,7 +12,8 @@ Written by the corpus builder in the importer's form (tts_dev_set.py): ``LibriSp
 ``librivox-dev-piper.csv``.
 """
 from open_seq2seq.corpus import piper_voice
-from open_seq2seq.corpus.tts_dev_set import manifest_name, write_tts_dev_set
+from open_seq2seq.corpus.librivox_import import manifest_name
+from open_seq2seq.corpus.tts_dev_set import write_tts_dev_set
 
 SPLIT = "dev-piper"
 MANIFEST_NAME = manifest_name(SPLIT)

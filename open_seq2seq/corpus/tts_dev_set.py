@@ -16,15 +16,10 @@ from scipy.signal import resample_poly
 
 from open_seq2seq.corpus.errors import CorpusError
 from open_seq2seq.corpus.layout import SAMPLE_RATE
-from open_seq2seq.corpus.librivox_import import CSV_HEADER
+from open_seq2seq.corpus.librivox_import import CSV_HEADER, manifest_name
 from open_seq2seq.utils.atomic import atomic_output, remove_temp_files
 
 PEAK_DBFS = -1.0
-
-
-def manifest_name(split):
-  """``librivox-<split>.csv``, the manifest name the importer gives a split."""
-  return "librivox-{}.csv".format(split)
 
 
 def peak_normalized(audio, engine, who, text):

@@ -10,7 +10,8 @@ import pytest
 
 from open_seq2seq.corpus import hibari_dev
 from open_seq2seq.corpus.errors import CorpusError
-from open_seq2seq.corpus.tts_dev_set import manifest_name, peak_normalized, write_tts_dev_set
+from open_seq2seq.corpus.librivox_import import manifest_name
+from open_seq2seq.corpus.tts_dev_set import peak_normalized, write_tts_dev_set
 
 sf = pytest.importorskip("soundfile")
 
