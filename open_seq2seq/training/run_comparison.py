@@ -38,12 +38,20 @@ Decoding = collections.namedtuple("Decoding", "greedy lm alpha beta")
 Run = collections.namedtuple("Run", "name logdir decodings conditions evaluations")
 
 
+def _read_text(path):
+  """The text of ``path``; ValueError naming it when it is not UTF-8 text."""
+  try:
+    with open(path, encoding="utf-8") as handle:
+      return handle.read()
+  except UnicodeDecodeError as error:
+    raise ValueError("{}: not a text file ({})".format(path, error)) from None
+
+
 def read_decode_log(path):
   """The Decoding (greedy and LM WER as fractions, the LM's alpha and beta) of a scripts/decode.py log; ``lm``,
   ``alpha`` and ``beta`` are None for a log without LM decoding. ValueError naming the file when it has no
   ``greedy WER`` line (decoding failed or is still running)."""
-  with open(path) as handle:
-    text = handle.read()
+  text = _read_text(path)
   greedy = _GREEDY_LINE.findall(text)
   if not greedy:
     raise ValueError("{}: no 'greedy WER: <fraction>' line (decoding failed or has not finished)".format(path))
@@ -58,11 +66,10 @@ def read_condition_table(path):
   """``{condition: (utterances, WER in %)}`` of a ``wer_of_predictions.py --conditions`` table; ValueError
   naming the file when it holds no condition row."""
   rows = collections.OrderedDict()
-  with open(path) as handle:
-    for line in handle:
-      match = _CONDITION_ROW.match(line.strip())
-      if match:
-        rows[match.group(1)] = (int(match.group(2)), float(match.group(3)))
+  for line in _read_text(path).splitlines():
+    match = _CONDITION_ROW.match(line.strip())
+    if match:
+      rows[match.group(1)] = (int(match.group(2)), float(match.group(3)))
   if not rows:
     raise ValueError("{}: no '| condition | utterances | WER (%) |' rows".format(path))
   return rows

@@ -141,3 +141,11 @@ def test_decoding_still_running_shows_greedy_only(tmp_path, capsys):
     handle.write("| alpha | beta | WER | seconds |\n|---|---|---|---|\n")
   assert compare.main([str(tmp_path / "x")]) == 0
   assert table_rows(capsys.readouterr().out, "x")[0] == ["x", "30.00", "-"]
+
+
+def test_binary_log_names_the_file(tmp_path, capsys):
+  write_run(tmp_path / "x", {"dev-clean": (0.3, 0.1)})
+  (tmp_path / "x" / "dev-other_conditions.md").write_bytes(b"\x9c\xff\x00 not text")
+  assert compare.cli([str(tmp_path / "x")]) == 1
+  error = capsys.readouterr().err
+  assert "dev-other_conditions.md: not a text file" in error and error.count("\n") == 1
