@@ -15,7 +15,6 @@ This is how the README's "what bought what" rows are read off the pilots' logdir
 """
 import argparse
 import collections
-import math
 import os
 import re
 
@@ -35,7 +34,7 @@ _BEST_LINE = re.compile(r"^best: alpha ([-0-9.e+]+), beta ([-0-9.e+]+), WER ([0-
 _CONDITION_ROW = re.compile(r"^\|\s*([^|]+?)\s*\|\s*(\d+)\s*\|\s*([0-9.]+)\s*\|\s*$")
 
 Decoding = collections.namedtuple("Decoding", "greedy lm alpha beta")
-Run = collections.namedtuple("Run", "name logdir decodings conditions evaluations")
+Run = collections.namedtuple("Run", "name logdir decodings conditions evaluations unfinished")
 
 
 def _read_text(path):
@@ -49,12 +48,12 @@ def _read_text(path):
 
 def read_decode_log(path):
   """The Decoding (greedy and LM WER as fractions, the LM's alpha and beta) of a scripts/decode.py log; ``lm``,
-  ``alpha`` and ``beta`` are None for a log without LM decoding. ValueError naming the file when it has no
-  ``greedy WER`` line (decoding failed or is still running)."""
+  ``alpha`` and ``beta`` are None for a log without LM decoding (yet), and the whole result is None for a log
+  without a ``greedy WER`` line (decoding still running, or failed). ValueError naming a file that is not text."""
   text = _read_text(path)
   greedy = _GREEDY_LINE.findall(text)
   if not greedy:
-    raise ValueError("{}: no 'greedy WER: <fraction>' line (decoding failed or has not finished)".format(path))
+    return None
   best = _BEST_LINE.findall(text)
   if not best:
     return Decoding(float(greedy[-1]), None, None, None)
@@ -86,20 +85,24 @@ def load_run(name, logdir):
   logdir when it is not a folder or holds neither a decode log nor an eval history."""
   if not os.path.isdir(logdir):
     raise ValueError("run {!r}: {} is not a folder".format(name, logdir))
-  decodings, conditions = {}, {}
+  decodings, conditions, unfinished = {}, {}, []
   for entry in sorted(os.listdir(logdir)):
     path = os.path.join(logdir, entry)
     decode = _DECODE_LOG.match(entry)
     if decode:
-      decodings[decode.group(1)] = read_decode_log(path)
+      decoding = read_decode_log(path)
+      if decoding is None:
+        unfinished.append(path)
+      else:
+        decodings[decode.group(1)] = decoding
     table = _CONDITIONS.match(entry)
     if table:
       conditions[table.group(1)] = read_condition_table(path)
   evaluations = read_evaluations(logdir)
-  if not decodings and not evaluations:
+  if not decodings and not unfinished and not evaluations:
     raise ValueError("run {!r}: {} holds no decode_<split>.log and no eval_history.csv (not a main-job logdir, "
                      "or nothing finished yet)".format(name, logdir))
-  return Run(name, logdir, decodings, conditions, evaluations)
+  return Run(name, logdir, decodings, conditions, evaluations, unfinished)
 
 
 def parse_run_argument(text):
@@ -113,10 +116,11 @@ def parse_run_argument(text):
 
 
 def _cell(value, baseline):
-  """``value`` (a WER in %) with its difference to ``baseline``; '-' when the run lacks it."""
+  """``value`` (a WER in %) with its difference to ``baseline`` (None: the baseline's own cell, or the baseline
+  lacks it); '-' when the run lacks it."""
   if value is None:
     return "-"
-  if baseline is None or math.isclose(value, baseline, abs_tol=1e-9):
+  if baseline is None:
     return "{:.2f}".format(value)
   return "{:.2f} ({:+.2f})".format(value, value - baseline)
 
@@ -192,6 +196,9 @@ def comparison_markdown(runs, baseline_name=None):
   lines = ["WER (%), greedy and with the word LM; in brackets the difference to {}.".format(baseline.name), ""]
   lines += wer_table(runs, baseline) + condition_tables(runs, baseline) + history_table(runs, baseline)
   lines += ["", "Runs: " + "; ".join("{} = {}".format(run.name, run.logdir) for run in runs)]
+  unfinished = [path for run in runs for path in run.unfinished]
+  if unfinished:
+    lines.append("Decode logs without a greedy WER yet (still decoding, or failed): " + ", ".join(unfinished))
   return "\n".join(lines) + "\n"
 
 
