@@ -11,7 +11,7 @@ A run is a logdir as the main job (scripts/run_mini_demo.sh) leaves it:
 
 This is how the README's "what bought what" rows are read off the pilots' logdirs:
 
-    jasper-compare-runs main=/work/runs/p05 "seed 1=/work/runs/s1" --output_prefix results/compare
+    jasper-compare-runs main=results/mini_demo "seed 1=results/mini_demo_seed1" --output_prefix results/compare
 """
 import argparse
 import collections
