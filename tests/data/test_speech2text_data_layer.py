@@ -7,6 +7,7 @@ import pytest
 import python_speech_features
 import soundfile as sf
 import tensorflow.compat.v1 as tf
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from open_seq2seq.data.speech2text.manifest import read_manifests
 from open_seq2seq.data.speech2text.audio import read_audio
@@ -141,6 +142,15 @@ def test_eval_batches_cover_every_utterance_with_padding(tmp_path):
     for row, length in zip(labels, label_lengths):
       decoded.append("".join(vocab[i] for i in row[:length]))
   assert decoded == transcripts
+
+
+def test_the_pipeline_holds_numpy_blas_to_one_thread(tmp_path):
+  """The map computes utterances side by side already; BLAS threads on top would spin on the model's cores."""
+  manifest = write_corpus(str(tmp_path), ["hello"])
+  with threadpool_limits(limits=2, user_api="blas"):
+    layer(manifest).build_graph()
+    blas_threads = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+  assert blas_threads and set(blas_threads) == {1}
 
 
 def test_length_buckets_group_similar_lengths(tmp_path):
