@@ -52,7 +52,8 @@ class MixedPrecisionOptimizerWrapper(tf.train.Optimizer):
   def compute_gradients(self, loss, var_list=None, **kwargs):
     """Gradients of the scaled ``loss``, unscaled, with float32 master copies in place of reduced-precision
     variables (their gradients cast to float32)."""
-    scaled_loss = loss * tf.cast(self._loss_scale, loss.dtype)
+    unscaled = self._scaler is None and self._loss_scale == 1.0
+    scaled_loss = loss if unscaled else loss * tf.cast(self._loss_scale, loss.dtype)
     grads_and_vars = self._optimizer.compute_gradients(scaled_loss, var_list=var_list, **kwargs)
     paired = []
     with tf.variable_scope("FP32-master-copy"):
@@ -65,6 +66,8 @@ class MixedPrecisionOptimizerWrapper(tf.train.Optimizer):
           paired.append((_cast_gradient(grad, tf.float32), master))
         else:
           paired.append((grad, var))
+    if unscaled:
+      return paired
     inverse_scale = 1.0 / tf.cast(self._loss_scale, tf.float32)
     return [(_scale_gradient(grad, inverse_scale), var) for grad, var in paired]
 

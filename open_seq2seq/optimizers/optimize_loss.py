@@ -6,7 +6,7 @@ from open_seq2seq.optimizers.automatic_loss_scaler import AutomaticLossScaler
 from open_seq2seq.optimizers.ema import MovingAverageOptimizer
 from open_seq2seq.optimizers.mp_wrapper import MixedPrecisionOptimizerWrapper
 from open_seq2seq.utils.params import Param, Range, check_params, signature_params, with_defaults
-from open_seq2seq.utils.precision import is_mixed
+from open_seq2seq.utils.precision import is_mixed, uses_loss_scaling
 
 OPTIMIZER_CLS_NAMES = {
     "Adagrad": tf.train.AdagradOptimizer,
@@ -194,8 +194,8 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
   """Builds the train op; fetching it runs one step and returns the pre-update loss.
 
   dtype "mixed" (float16) or "bfloat16": gradients of reduced-precision variables update float32 master
-  copies (``loss_scaling``: a float, "Backoff" or "LogMax"; only float16 needs it, but a name builds the
-  scaler in every dtype, as the reference does, so its state is in every training checkpoint).
+  copies (``loss_scaling``: a float, "Backoff" or "LogMax", applied in float16 only; a name builds the scaler
+  in every dtype, as the reference does, so its state is in every training checkpoint).
   ``iter_size`` > 1: each run adds its gradients / iter_size to accumulators and the update happens only on runs where
   ``skip_update_ph`` is False, from the accumulated gradients, which are then cleared. ``reduce_gradients``
   (e.g. an all-reduce across workers) maps the list of gradients before post-processing; ``wrap_optimizer``
@@ -232,12 +232,14 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
     if isinstance(loss_scaling, str):
       # Built whatever the dtype, as the reference does: its state variables are part of every training
       # checkpoint (Loss_Optimization/Variable, Variable_1, ...), so float32 checkpoints restore into the
-      # reference's float32 training graph and back. Outside the mixed dtypes the scaler is never updated.
+      # reference's float32 training graph and back. Outside float16's mixed mode the scaler is never updated.
       loss_scaling = AutomaticLossScaler(algorithm=loss_scaling, params=loss_scaling_params)
       if "loss_scale" in summaries:
         tf.summary.scalar("loss_scale", loss_scaling.loss_scale)
     if is_mixed(dtype):
-      opt = MixedPrecisionOptimizerWrapper(opt, loss_scale=loss_scaling)
+      # bfloat16 is not scaled: a power-of-two scale would change none of its values, and checking its gradients
+      # for the scaler cost two passes over them per step.
+      opt = MixedPrecisionOptimizerWrapper(opt, loss_scale=loss_scaling if uses_loss_scaling(dtype) else None)
     if wrap_optimizer is not None:
       opt = wrap_optimizer(opt)
     grads_and_vars = opt.compute_gradients(loss, var_list=var_list, colocate_gradients_with_ops=True)
@@ -249,7 +251,7 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
       grads_and_vars = list(zip(reduced, [v for _, v in grads_and_vars]))
     grads_and_vars = post_process_gradients(grads_and_vars, summaries, learning_rate, clip_gradients, larc_params)
     apply = _skipping_non_finite(opt, grads_and_vars, loss, global_step, automatic_scaling=(
-        is_mixed(dtype) and isinstance(loss_scaling, AutomaticLossScaler)))
+        uses_loss_scaling(dtype) and isinstance(loss_scaling, AutomaticLossScaler)))
     with tf.name_scope("check_zero_gradients"):
       tf.add_to_collection(ZERO_GRADIENTS, tf.reduce_all(
           [tf.reduce_all(tf.equal(g.values if isinstance(g, tf.IndexedSlices) else g, 0)) for g, _ in grads_and_vars]))

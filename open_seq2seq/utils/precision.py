@@ -22,6 +22,12 @@ def is_mixed(dtype):
   return isinstance(dtype, str) and dtype in MIXED_COMPUTE_DTYPES
 
 
+def uses_loss_scaling(dtype):
+  """Whether ``dtype`` (canonical) scales its loss: only float16's mixed mode, whose gradients underflow and
+  overflow float16's narrow exponent; bfloat16 has float32's."""
+  return dtype == "mixed"
+
+
 def canonical_dtype(dtype):
   """One spelling per mode: ``tf.float32`` or ``tf.float16``, ``"mixed"`` or ``"bfloat16"`` (tf.bfloat16 and
   the name "bfloat16" are the bfloat16 mixed mode). Raises TypeError for a name TensorFlow does not know."""

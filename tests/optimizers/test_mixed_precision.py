@@ -135,3 +135,29 @@ def test_fixed_loss_scale_is_divided_back_out(reference_step):
   name = "ForwardPass/fully_connected_ctc_decoder/fully_connected/kernel"
   expected = updated32[name] - weights[name]
   assert np.linalg.norm(updated[name] - weights[name] - expected) <= 0.03 * np.linalg.norm(expected)
+
+
+def test_bfloat16_is_not_loss_scaled_and_still_skips_non_finite_steps():
+  """bfloat16 has float32's exponent: a configured automatic scaler keeps its checkpointed state but is never
+  applied or updated (no gradient checks for it in the graph), and a step with non-finite gradients is skipped
+  as in float32."""
+  with tf.Graph().as_default():
+    model = build_model(dtype="bfloat16", loss_scaling="Backoff",
+                        loss_scaling_params={"scale_min": 1.0, "scale_max": 1024.0, "step_factor": 2.0,
+                                             "step_window": 1})
+    data_layer = model.get_data_layer()
+    assert not [op for op in tf.get_default_graph().get_operations() if "check_grads" in op.name]
+    kernel = [v for v in tf.global_variables() if v.op.name == MASTER + "ForwardPass/w2l_encoder/conv11/kernel"][0]
+    scale = [v for v in tf.global_variables() if v.op.name == "Loss_Optimization/Variable_2"][0]
+    global_step = tf.train.get_global_step()
+    with tf.Session() as sess:
+      sess.run([tf.global_variables_initializer(), data_layer.iterator.initializer])
+      before = sess.run(kernel)
+      sess.run(model.train_op, {data_layer.features_scale_ph: np.inf})
+      np.testing.assert_array_equal(sess.run(kernel), before)
+      assert sess.run(global_step) == 0
+      for _ in range(2):
+        sess.run(model.train_op)
+      assert sess.run(global_step) == 2 and not np.array_equal(sess.run(kernel), before)
+      # Backoff with step_window 1 would have doubled a scale in use after each clean step.
+      assert sess.run(scale) == 1024.0
