@@ -20,7 +20,9 @@ rest of the pipeline-alone CPU as "tf.data and batching"), the model's parts sha
 process CPU in proportion to their traced time.
 
 Variants (``--variants``): ``no_augmentation`` (the step as issue 17 first measured it: features, speed
-perturbation off, no SpecAugment) and ``main_job`` (the config's training augmentation).
+perturbation off, no SpecAugment), ``main_job`` (the config's training augmentation) and ``main_job_blas_per_core``
+(the main job with numpy's BLAS at its default thread count, one per core, as it ran before the data layer held it
+to one thread). The first variant listed is the baseline of the throughput ratios.
 
     JASPER_MINI_CORPUS=DIR python bench/main_job_step.py [--steps 100] [--rounds 3] [--utterances 200]
                                                          [--json results/bench/main_job_step.json]
@@ -37,6 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when it is first imported
 import numpy as np
 import tensorflow.compat.v1 as tf
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from bench.cpu_budget import process_cpu_time, thread_cpu_time, wait_for_idle_cpu
 from bench.profile_ops import node_times, traced_run
@@ -45,7 +48,10 @@ from open_seq2seq.utils.config import load_config_module, mode_config
 
 tf.disable_eager_execution()
 MINI = "configs/speech2text/jasper_mini_nvgrad_masks.py"
-VARIANTS = ("no_augmentation", "main_job")
+VARIANTS = ("no_augmentation", "main_job", "main_job_blas_per_core")
+# numpy's BLAS threads when this module is imported, before any data layer limits them (OPENBLAS_NUM_THREADS or
+# one per core)
+DEFAULT_BLAS_THREADS = max([info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"] or [1])
 PIPELINE_STAGES = ("read", "waveform augmentation", "features (VTLP, dither)", "SpecAugment")
 MODEL_PARTS = ("conv forward", "conv backward", "CTC loss", "batch norm", "weight update", "waiting for input",
                "other ops")
@@ -90,6 +96,12 @@ def variant_params(config_module, variant, dtype, max_steps):
   if variant == "no_augmentation":
     params["data_layer_params"]["augmentation"] = None
   return params
+
+
+def blas_threads(variant):
+  """numpy's BLAS threads while ``variant`` runs: the data layer's one, or the default for
+  ``main_job_blas_per_core``."""
+  return DEFAULT_BLAS_THREADS if variant == "main_job_blas_per_core" else 1
 
 
 class _StageClock:
@@ -139,12 +151,14 @@ def pipeline_stage_cpu(data_layer, utterances, seed=0):
   return {stage: clock.seconds[stage] / utterances for stage in PIPELINE_STAGES}, audio / utterances
 
 
-def pipeline_alone(config_module, params, batches):
-  """Process CPU seconds and wall seconds per batch of the training data layer alone (no model)."""
+def pipeline_alone(config_module, params, batches, blas=1):
+  """Process CPU seconds and wall seconds per batch of the training data layer alone (no model), with ``blas``
+  BLAS threads."""
   with tf.Graph().as_default():
     model = config_module["base_model"](params=params, mode="train")
     data_layer = model.get_data_layer()
     data_layer.build_graph()
+    threadpool_limits(blas, user_api="blas")
     features = data_layer.input_tensors["source_tensors"]
     with tf.Session() as session:
       session.run(data_layer.iterator.initializer)
@@ -155,12 +169,13 @@ def pipeline_alone(config_module, params, batches):
       return (process_cpu_time() - cpu) / batches, (time.perf_counter() - wall) / batches
 
 
-def training_steps(config_module, params, warmup, steps, traces):
-  """One round of ``steps`` training steps with the live pipeline after ``warmup`` steps: {wall, cpu (process
-  seconds per step), audio (seconds per step), model (traced seconds per MODEL_PARTS part)}."""
+def training_steps(config_module, params, warmup, steps, traces, blas=1):
+  """One round of ``steps`` training steps with the live pipeline (``blas`` BLAS threads) after ``warmup`` steps:
+  {wall, cpu (process seconds per step), audio (seconds per step), model (traced seconds per MODEL_PARTS part)}."""
   with tf.Graph().as_default():
     model = config_module["base_model"](params=params, mode="train")
     model.compile()
+    threadpool_limits(blas, user_api="blas")
     data_layer = model.get_data_layer()
     lengths = data_layer.input_tensors["source_tensors"][1]
     frame_seconds = data_layer.params["window_stride"]
@@ -245,24 +260,27 @@ def main(argv=None):
   for variant in variants:
     with tf.Graph().as_default():
       data_layer = config_module["base_model"](params=params[variant], mode="train").get_data_layer()
+      threadpool_limits(blas_threads(variant), user_api="blas")
       results[variant]["stages"], results[variant]["utterance_seconds"] = pipeline_stage_cpu(data_layer,
                                                                                              args.utterances)
     wait_for_idle_cpu()
     results[variant]["pipeline_cpu"], results[variant]["pipeline_wall"] = pipeline_alone(
-        config_module, params[variant], args.pipeline_batches)
+        config_module, params[variant], args.pipeline_batches, blas_threads(variant))
     print("{}: pipeline {:.1f} ms CPU per utterance in its stages, {:.3f} s CPU per batch alone".format(
         variant, 1e3 * sum(results[variant]["stages"].values()), results[variant]["pipeline_cpu"]), flush=True)
   for round_index in range(args.rounds):
     for variant in variants:
       load = wait_for_idle_cpu()
-      step = training_steps(config_module, params[variant], args.warmup, args.steps, args.traces)
+      step = training_steps(config_module, params[variant], args.warmup, args.steps, args.traces,
+                            blas_threads(variant))
       step["load_before"] = load
       results[variant]["rounds"].append(step)
       print("round {} {}: {:.3f} s per step, {:.0f} audio s per wall s, CPU {:.3f} s per step".format(
           round_index + 1, variant, step["wall"], step["audio"] / step["wall"], step["cpu"]), flush=True)
   batch_size = params[variants[0]]["batch_size_per_gpu"]
-  print("\n{} {}, batch {}, {} cores, TensorFlow {}\n".format(os.path.basename(args.config_file), args.dtype,
-                                                             batch_size, os.cpu_count(), tf.__version__))
+  print("\n{} {}, batch {}, {} cores, TensorFlow {}, BLAS threads by default {}\n".format(
+      os.path.basename(args.config_file), args.dtype, batch_size, os.cpu_count(), tf.__version__,
+      DEFAULT_BLAS_THREADS))
   print(report(results, batch_size, os.cpu_count()))
   if args.json:
     with open(args.json, "w") as handle:
