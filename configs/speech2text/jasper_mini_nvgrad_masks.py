@@ -43,9 +43,9 @@ base_params = {
     "logdir": "jasper_mini_log_folder",
 
     # The reference's NovoGrad and polynomial decay, after a 100-step warm-up; no LARC. The decay is linear
-    # (power 1) instead of the reference's quadratic: within the schedule's steps the model underfits its augmented corpus,
-    # and keeping the rate higher late in training gained 1.4 points of greedy dev WER and 2.4 on the
-    # out-of-domain proxy (README, "Voices and recording conditions beyond espeak-ng").
+    # (power 1) instead of the reference's quadratic: within the schedule's steps the model underfits its
+    # augmented corpus, and keeping the rate higher late in training gained 1.4 points of greedy dev WER and 2.4
+    # on the out-of-domain proxy (README, "Voices and recording conditions beyond espeak-ng").
     "optimizer": _recipe_params["optimizer"],
     "optimizer_params": _recipe_params["optimizer_params"],
     "lr_policy": _recipe_params["lr_policy"],
