@@ -3,7 +3,8 @@
 The model param ``ema_decay`` (> 0) turns it on. Training: ``MovingAverageOptimizer`` wraps the optimizer that
 updates the float32 weights (the trainable variables, or in mixed precision their float32 master copies
 ``Loss_Optimization/FP32-master-copy/<var>``) and, after each of its updates, moves a shadow copy of every
-variable it updated, ``shadow = decay * shadow + (1 - decay) * weight``, with tf.train.ExponentialMovingAverage.
+variable it updated, ``shadow = decay * shadow + (1 - decay) * weight``, with tf.train.ExponentialMovingAverage
+(or, where the wrapped NovoGrad fuses its update, fused_update.py, in the same kernel, with the same operations).
 The shadows are named by TensorFlow's convention, ``<var>/ExponentialMovingAverage``, and are checkpointed
 with the rest. Being part of the optimizer's update, the averaging is skipped with it: a step with non-finite
 gradients and the accumulation runs of ``iter_size`` > 1 leave the shadows as they are. Batch-norm moving
@@ -23,6 +24,7 @@ graph's variables, reads the shadows through ``AveragedWeightsGetter``, so the t
 swapped or touched.
 """
 import tensorflow.compat.v1 as tf
+from tensorflow.python.training import slot_creator
 
 from open_seq2seq.utils.checkpoint_fit import EMA_SUFFIX, source_name
 
@@ -42,6 +44,8 @@ class MovingAverageOptimizer(tf.train.Optimizer):
     check_ema_decay(decay)
     super().__init__(optimizer._use_locking, optimizer._name)
     self._optimizer = optimizer
+    self._decay_value = decay
+    self._num_updates = num_updates
     self._ema = tf.train.ExponentialMovingAverage(decay, num_updates=num_updates)
 
   @property
@@ -53,16 +57,47 @@ class MovingAverageOptimizer(tf.train.Optimizer):
     """The wrapped optimizer's compute_gradients."""
     return self._optimizer.compute_gradients(*args, **kwargs)
 
-  def apply_gradients(self, grads_and_vars, global_step=None, name=None):
-    """Applies the wrapped optimizer's update, then the moving averages of the updated variables; returns the op."""
+  def can_fuse(self, grads_and_vars):
+    """True if the wrapped optimizer can fuse its update with the moving averages (NovoGrad's ``can_fuse``)."""
+    can_fuse = getattr(self._optimizer, "can_fuse", None)
+    return bool(can_fuse and can_fuse(grads_and_vars))
+
+  def apply_gradients(self, grads_and_vars, global_step=None, name=None, reduced_copies=None):
+    """Applies the wrapped optimizer's update, then the moving averages of the updated variables; returns the op.
+    Where ``can_fuse`` holds, both (and ``reduced_copies``, as NovoGrad takes them) are one fused update."""
     grads_and_vars = list(grads_and_vars)
+    updated = [var for grad, var in grads_and_vars if grad is not None]
+    if self.can_fuse(grads_and_vars):
+      shadows = {var.op.name: self._shadow(var) for var in updated}
+      return self._optimizer.apply_gradients(grads_and_vars, global_step=global_step, name=name,
+                                             moving_averages=(self._decay(), shadows), reduced_copies=reduced_copies)
+    if reduced_copies:
+      raise ValueError("MovingAverageOptimizer: reduced_copies need the fused update (can_fuse)")
     update = self._optimizer.apply_gradients(grads_and_vars, global_step=global_step, name=name)
     with tf.control_dependencies([update]):
       # From the root variable scope, so each shadow is "<var>/ExponentialMovingAverage" (what
       # ExponentialMovingAverage.average_name and variables_to_restore assume), not under Loss_Optimization/.
       with tf.variable_scope(tf.VariableScope(reuse=None), auxiliary_name_scope=False):
-        average = self._ema.apply([var for grad, var in grads_and_vars if grad is not None])
+        average = self._ema.apply(updated)
     return tf.group(update, average)
+
+  def _shadow(self, var):
+    """The moving average of ``var`` as ExponentialMovingAverage.apply creates it (same name, placement,
+    initial value and collection), without its update ops."""
+    with tf.variable_scope(tf.VariableScope(reuse=None), auxiliary_name_scope=False), tf.init_scope():
+      with tf.device(var.device):
+        initial = tf.cond(tf.is_variable_initialized(var), var.read_value, lambda: var.initial_value)
+      shadow = slot_creator.create_slot(var, initial, self._ema.name, colocate_with_primary=True)
+    tf.add_to_collection(tf.GraphKeys.MOVING_AVERAGE_VARIABLES, var)
+    return shadow
+
+  def _decay(self):
+    """The decay of this update, as ExponentialMovingAverage computes it after the update that brings
+    ``num_updates`` to n: min(decay, (1 + n) / (10 + n)); read before that update, so n is the value + 1."""
+    if self._num_updates is None:
+      return tf.constant(self._decay_value, tf.float32)
+    updates = tf.cast(self._num_updates, tf.float32) + 1.0
+    return tf.minimum(self._decay_value, (1.0 + updates) / (10.0 + updates))
 
 
 class AveragedWeightsGetter:

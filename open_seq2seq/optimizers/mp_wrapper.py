@@ -3,7 +3,8 @@
 ``compute_gradients`` scales the loss, differentiates it with respect to the reduced-precision variables and
 pairs each gradient (cast to float32 and unscaled) with a float32 master copy of its variable, created under
 ``FP32-master-copy/<variable name>`` (collection ``FP32_MASTER_COPIES``). ``apply_gradients`` updates the master
-copies with the wrapped optimizer and then writes them back, rounded, into the reduced-precision variables.
+copies with the wrapped optimizer and then writes them back, rounded, into the reduced-precision variables (in the
+same pass, where the wrapped optimizer fuses its update: NovoGrad's ``can_fuse``, fused_update.py).
 With an automatic loss scaler, a step whose gradients hold a NaN or an Inf updates the scale and nothing
 else: the weights, the optimizer slots and ``global_step`` stay as they were.
 """
@@ -76,8 +77,15 @@ class MixedPrecisionOptimizerWrapper(tf.train.Optimizer):
     automatic scaling, updates the scale and skips the step when the gradients are not finite."""
     grads_and_vars = list(grads_and_vars)
 
+    can_fuse = getattr(self._optimizer, "can_fuse", None)
+    fused = bool(can_fuse and can_fuse(grads_and_vars))
+
     def apply():
-      """The wrapped optimizer's update followed by the write-back to the reduced-precision variables."""
+      """The wrapped optimizer's update followed by the write-back to the reduced-precision variables (or, fused,
+      with it)."""
+      if fused:
+        return self._optimizer.apply_gradients(grads_and_vars, global_step=global_step, name=name,
+                                               reduced_copies=dict(self._reduced_of_master))
       update = self._optimizer.apply_gradients(grads_and_vars, global_step=global_step, name=name)
       with tf.control_dependencies([update]):
         write_back = [self._reduced_of_master[var.op.name].assign(

@@ -7,8 +7,13 @@
 The reference computes v_t but never stores it, so its v_t is ||g_t||^2 at every step;
 ``ema_bug_compat=True`` reproduces that exactly. The per-layer moments live in variables
 ``nvgrad2_ema{i}`` either way, so checkpoints are interchangeable.
+
+On CPU the momentum step of each layer is one fused kernel where it builds (fused_update.py), bit-identical to
+the op-by-op update, which remains the path everywhere else.
 """
 import tensorflow.compat.v1 as tf
+
+from open_seq2seq.optimizers.fused_update import fused_update_ops
 
 
 class NovoGrad(tf.train.MomentumOptimizer):
@@ -26,33 +31,70 @@ class NovoGrad(tf.train.MomentumOptimizer):
     self._ema_bug_compat = ema_bug_compat
     self._grads_ema = None
 
-  def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+  def can_fuse(self, grads_and_vars):
+    """True if ``apply_gradients`` can run as the fused kernel (fused_update.py) for these gradients and
+    variables: dense float32 gradients of float32 resource variables, and the kernel available."""
+    return all(getattr(var, "handle", None) is not None and var.dtype.base_dtype == tf.float32
+               and isinstance(grad, tf.Tensor) and grad.dtype.base_dtype == tf.float32
+               for grad, var in grads_and_vars if grad is not None) and fused_update_ops() is not None
+
+  def apply_gradients(self, grads_and_vars, global_step=None, name=None, moving_averages=None,
+                      reduced_copies=None):
     """Normalises each gradient by its layer's second moment, adds weight decay and applies the momentum update
-    after storing the moments (unless ``ema_bug_compat``)."""
+    after storing the moments (unless ``ema_bug_compat``).
+
+    Where ``can_fuse`` holds, each variable's update is one fused kernel, which also moves ``moving_averages``
+    (``(decay, {variable name: shadow variable})``: shadow -= (shadow - var) * (1 - decay) after the update) and
+    writes ``reduced_copies`` (``{variable name: bfloat16 or float16 variable}``: the updated weights,
+    saturate-cast); both need ``can_fuse``, and raise ValueError without it.
+    """
     grads_and_vars = list(grads_and_vars)
+    fused = self.can_fuse(grads_and_vars)
+    if (moving_averages or reduced_copies) and not fused:
+      raise ValueError("NovoGrad: moving_averages and reduced_copies need the fused update (can_fuse)")
     if self._grads_ema is None:
       self._grads_ema = [
           tf.get_variable("nvgrad2_ema{}".format(index), shape=[], dtype=tf.float32,
                           initializer=tf.zeros_initializer(), trainable=False)
           for index in range(len(grads_and_vars))]
-    normalised = []
+    prepared = []
     ema_updates = []
+    self._fused_inputs = {}
     for index, (grad, var) in enumerate(grads_and_vars):
       if grad is None:
         continue
       ema = self._grads_ema[index]
-      grad_norm_sq = tf.reduce_sum(tf.square(tf.cast(grad, tf.float32)))
-      # tf.cond calls both branches at once, in this iteration: the loop variables are bound as defaults only
-      # to say so.
-      second_moment = tf.cond(tf.equal(ema, 0.0), lambda g=grad_norm_sq: g,
-                              lambda e=ema, g=grad_norm_sq: self._beta2 * e + (1.0 - self._beta2) * g)
+      grad_norm_sq = 2.0 * tf.nn.l2_loss(tf.cast(grad, tf.float32))
+      second_moment = tf.where(tf.equal(ema, 0.0), grad_norm_sq, self._beta2 * ema + (1.0 - self._beta2) * grad_norm_sq)
       if not self._ema_bug_compat:
         ema_updates.append(tf.assign(ema, second_moment))
-      grad = grad / tf.cast(tf.sqrt(second_moment + self._epsilon), grad.dtype)
+      scale = tf.math.rsqrt(second_moment + self._epsilon)
+      if fused:
+        self._fused_inputs[var.op.name] = scale
+        prepared.append((grad, var))
+        continue
+      grad = grad * tf.cast(scale, grad.dtype)
       if self._weight_decay > 0:
         grad = grad + self._weight_decay * var
       if self._grad_averaging:
         grad = grad * (1.0 - self._beta1)
-      normalised.append((grad, var))
+      prepared.append((grad, var))
+    self._fused_averages = moving_averages
+    self._fused_copies = reduced_copies or {}
     with tf.control_dependencies(ema_updates):
-      return super().apply_gradients(normalised, global_step=global_step, name=name)
+      return super().apply_gradients(prepared, global_step=global_step, name=name)
+
+  def _resource_apply_dense(self, grad, var):
+    scale = self._fused_inputs.get(var.op.name)
+    if scale is None:
+      return super()._resource_apply_dense(grad, var)
+    decay, shadows = self._fused_averages or (1.0, {})
+    averages = [shadows[var.op.name].handle] if var.op.name in shadows else []
+    copy = self._fused_copies.get(var.op.name)
+    return fused_update_ops().jasper_novo_grad_apply(
+        var.handle, self.get_slot(var, "momentum").handle, grad, scale,
+        tf.cast(self._learning_rate_tensor, tf.float32), tf.cast(self._momentum_tensor, tf.float32),
+        tf.constant(self._weight_decay, tf.float32), tf.constant(1.0 - self._beta1, tf.float32),
+        averages, tf.cast(decay, tf.float32), [copy.handle] if copy is not None else [],
+        copy_dtype=copy.dtype.base_dtype if copy is not None else tf.bfloat16,
+        use_weight_decay=self._weight_decay > 0, grad_averaging=self._grad_averaging)

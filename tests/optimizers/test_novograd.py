@@ -1,4 +1,4 @@
-"""NovoGrad (spec 5.1) against a numpy implementation, in both EMA modes."""
+"""NovoGrad (spec 5.1) against a numpy implementation, in both EMA modes, fused and op by op."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -45,7 +45,7 @@ CASES = [
 
 @pytest.mark.parametrize("ema_bug_compat", [False, True])
 @pytest.mark.parametrize("case", CASES)
-def test_novograd_matches_numpy(case, ema_bug_compat):
+def test_novograd_matches_numpy(case, ema_bug_compat, update_path):
   steps = 5
   expected = numpy_novograd(steps, case["lr"], case["beta1"], case["beta2"], case["eps"], case["wd"],
                             case["grad_averaging"], ema_bug_compat)
@@ -61,6 +61,8 @@ def test_novograd_matches_numpy(case, ema_bug_compat):
                      epsilon=case["eps"], weight_decay=case["wd"], grad_averaging=case["grad_averaging"],
                      ema_bug_compat=ema_bug_compat)
       train_op = opt.minimize(loss, global_step=global_step, var_list=variables)
+    fused_ops = [op for op in tf1.get_default_graph().get_operations() if op.type == "JasperNovoGradApply"]
+    assert len(fused_ops) == (3 if update_path == "fused" else 0)
     emas = {v.op.name: v for v in tf1.global_variables() if "nvgrad2_ema" in v.op.name}
     assert sorted(emas) == ["Loss_Optimization/nvgrad2_ema{}".format(i) for i in range(3)]
     for v in emas.values():
