@@ -20,15 +20,17 @@ rest of the pipeline-alone CPU as "tf.data and batching"), the model's parts sha
 process CPU in proportion to their traced time.
 
 Variants (``--variants``): ``no_augmentation`` (the step as issue 17 first measured it: features, speed
-perturbation off, no SpecAugment), ``main_job`` (the config's training augmentation) and ``main_job_blas_per_core``
+perturbation off, no SpecAugment), ``main_job`` (the config's training augmentation), ``main_job_blas_per_core``
 (the main job with numpy's BLAS at its default thread count, one per core, as it ran before the data layer held it
-to one thread). The first variant listed is the baseline of the throughput ratios.
+to one thread) and ``main_job_op_by_op_update`` (the main job without the fused NovoGrad kernel,
+``JASPER_FUSED_UPDATE=0``). The first variant listed is the baseline of the throughput ratios.
 
     JASPER_MINI_CORPUS=DIR python bench/main_job_step.py [--steps 100] [--rounds 3] [--utterances 200]
                                                          [--json results/bench/main_job_step.json]
 """
 import argparse
 import collections
+import contextlib
 import json
 import os
 import sys
@@ -44,11 +46,12 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from bench.cpu_budget import process_cpu_time, thread_cpu_time, wait_for_idle_cpu
 from bench.profile_ops import node_times, traced_run
 from open_seq2seq.data.speech2text import speech2text
+from open_seq2seq.optimizers import fused_update
 from open_seq2seq.utils.config import load_config_module, mode_config
 
 tf.disable_eager_execution()
 MINI = "configs/speech2text/jasper_mini_nvgrad_masks.py"
-VARIANTS = ("no_augmentation", "main_job", "main_job_blas_per_core")
+VARIANTS = ("no_augmentation", "main_job", "main_job_blas_per_core", "main_job_op_by_op_update")
 # numpy's BLAS threads when this module is imported, before any data layer limits them (OPENBLAS_NUM_THREADS or
 # one per core)
 DEFAULT_BLAS_THREADS = max([info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"] or [1])
@@ -96,6 +99,19 @@ def variant_params(config_module, variant, dtype, max_steps):
   if variant == "no_augmentation":
     params["data_layer_params"]["augmentation"] = None
   return params
+
+
+@contextlib.contextmanager
+def update_path(variant):
+  """The weight update ``variant`` builds: op by op for ``main_job_op_by_op_update``, else as the environment
+  says (the fused kernel by default)."""
+  environment = {fused_update.ENABLE_ENV: "0"} if variant == "main_job_op_by_op_update" else {}
+  with mock.patch.dict(os.environ, environment):
+    fused_update.reset()
+    try:
+      yield
+    finally:
+      fused_update.reset()
 
 
 def blas_threads(variant):
@@ -271,8 +287,9 @@ def main(argv=None):
   for round_index in range(args.rounds):
     for variant in variants:
       load = wait_for_idle_cpu()
-      step = training_steps(config_module, params[variant], args.warmup, args.steps, args.traces,
-                            blas_threads(variant))
+      with update_path(variant):
+        step = training_steps(config_module, params[variant], args.warmup, args.steps, args.traces,
+                              blas_threads(variant))
       step["load_before"] = load
       results[variant]["rounds"].append(step)
       print("round {} {}: {:.3f} s per step, {:.0f} audio s per wall s, CPU {:.3f} s per step".format(

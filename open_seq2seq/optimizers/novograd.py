@@ -30,6 +30,8 @@ class NovoGrad(tf.train.MomentumOptimizer):
     self._grad_averaging = grad_averaging
     self._ema_bug_compat = ema_bug_compat
     self._grads_ema = None
+    # Per variable name, what apply_gradients hands the fused kernel in _resource_apply_dense.
+    self._fused_inputs, self._fused_averages, self._fused_copies = {}, None, {}
 
   def can_fuse(self, grads_and_vars):
     """True if ``apply_gradients`` can run as the fused kernel (fused_update.py) for these gradients and

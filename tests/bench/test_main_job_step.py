@@ -1,5 +1,7 @@
 """bench/main_job_step.py's accounting: which part of a training step a traced node belongs to, and how a
 step's CPU time is shared among the pipeline stages and the model's parts."""
+import os
+
 import pytest
 
 from bench.main_job_step import MODEL_PARTS, model_part, step_shares
@@ -56,3 +58,14 @@ def test_bad_counts_and_variants_are_refused_by_name(flag, value, capsys):
     main([flag + "=" + value])
   assert exit_info.value.code == 2
   assert flag.lstrip("-") in capsys.readouterr().err
+
+
+def test_the_op_by_op_variant_builds_without_the_fused_kernel_and_restores_the_environment(monkeypatch):
+  from bench.main_job_step import update_path
+  from open_seq2seq.optimizers import fused_update
+  monkeypatch.setenv(fused_update.ENABLE_ENV, "1")
+  with update_path("main_job_op_by_op_update"):
+    assert fused_update.fused_update_ops() is None
+  with update_path("main_job"):
+    assert fused_update.fused_update_ops() is not None
+  assert os.environ[fused_update.ENABLE_ENV] == "1"
