@@ -26,6 +26,7 @@ swapped or touched.
 import tensorflow.compat.v1 as tf
 from tensorflow.python.training import slot_creator
 
+from open_seq2seq.optimizers.fused_update import can_fuse
 from open_seq2seq.utils.checkpoint_fit import EMA_SUFFIX, source_name
 
 
@@ -59,8 +60,7 @@ class MovingAverageOptimizer(tf.train.Optimizer):
 
   def can_fuse(self, grads_and_vars):
     """True if the wrapped optimizer can fuse its update with the moving averages (NovoGrad's ``can_fuse``)."""
-    can_fuse = getattr(self._optimizer, "can_fuse", None)
-    return bool(can_fuse and can_fuse(grads_and_vars))
+    return can_fuse(self._optimizer, grads_and_vars)
 
   def apply_gradients(self, grads_and_vars, global_step=None, name=None, reduced_copies=None):
     """Applies the wrapped optimizer's update, then the moving averages of the updated variables; returns the op.

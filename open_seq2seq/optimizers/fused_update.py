@@ -101,6 +101,12 @@ def fused_update_ops():
   return _state["ops"]
 
 
+def can_fuse(optimizer, grads_and_vars):
+  """True if ``optimizer`` (NovoGrad, or a wrapper around it) can apply ``grads_and_vars`` as the fused kernel."""
+  check = getattr(optimizer, "can_fuse", None)
+  return bool(check and check(grads_and_vars))
+
+
 def reset():
   """Forgets the loaded kernel, so the next fused_update_ops() looks again (tests change the environment)."""
   _state.clear()

@@ -11,6 +11,7 @@ else: the weights, the optimizer slots and ``global_step`` stay as they were.
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.optimizers.automatic_loss_scaler import AutomaticLossScaler
+from open_seq2seq.optimizers.fused_update import can_fuse
 from open_seq2seq.utils.precision import REDUCED_PRECISION_DTYPES
 
 MASTER_COPIES_COLLECTION = "FP32_MASTER_COPIES"
@@ -77,8 +78,7 @@ class MixedPrecisionOptimizerWrapper(tf.train.Optimizer):
     automatic scaling, updates the scale and skips the step when the gradients are not finite."""
     grads_and_vars = list(grads_and_vars)
 
-    can_fuse = getattr(self._optimizer, "can_fuse", None)
-    fused = bool(can_fuse and can_fuse(grads_and_vars))
+    fused = can_fuse(self._optimizer, grads_and_vars)
 
     def apply():
       """The wrapped optimizer's update followed by the write-back to the reduced-precision variables (or, fused,
