@@ -2,19 +2,12 @@
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.utils.params import Param
+from .ctc_kernel import ctc_loss
 from .loss import Loss
 
 # Graph collection (suffixed "/<mode>") holding the int32 scalar: utterances of this batch whose label cannot
 # be aligned to their frames, and which therefore got loss 0 and no gradient.
 UNALIGNABLE_UTTERANCES = "unalignable_utterances"
-
-
-def dense_to_sparse(dense, lengths):
-  """``[B, L]`` labels plus their lengths -> SparseTensor of the valid positions."""
-  mask = tf.sequence_mask(lengths, tf.shape(dense)[1])
-  indices = tf.where(mask)
-  values = tf.gather_nd(dense, indices)
-  return tf.SparseTensor(indices, values, tf.cast(tf.shape(dense), tf.int64))
 
 
 def alignable(labels, label_length, frames):
@@ -56,10 +49,7 @@ class CTCLoss(Loss):
     src_length = input_dict["decoder_output"]["src_length"]
     labels, label_length = input_dict["target_tensors"]
     with tf.name_scope(self._name):
-      per_utterance = tf.nn.ctc_loss(
-          labels=dense_to_sparse(labels, label_length), inputs=logits, sequence_length=src_length,
-          preprocess_collapse_repeated=False, ctc_merge_repeated=True,
-          ignore_longer_outputs_than_inputs=True, time_major=True)
+      per_utterance = ctc_loss(labels, label_length, logits, src_length)
       feasible = alignable(labels, label_length, src_length)
       mode = self._model.mode if self._model is not None else "train"
       tf.add_to_collection(UNALIGNABLE_UTTERANCES + "/" + mode,

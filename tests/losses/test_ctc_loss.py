@@ -1,11 +1,14 @@
-"""CTCLoss (spec 4.8) against a numpy CTC forward algorithm (log-space alpha recursion)."""
+"""CTCLoss (spec 4.8) against a numpy CTC forward algorithm (log-space alpha recursion), on the CTC loss kernel
+and on TensorFlow's CTCLoss."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from open_seq2seq.losses import CTCLoss
 
 tf.compat.v1.disable_eager_execution()
 tf1 = tf.compat.v1
+pytestmark = pytest.mark.usefixtures("ctc_path")
 
 
 def log_softmax(x):
