@@ -1,4 +1,5 @@
-"""Connectionist temporal classification loss (always float32)."""
+"""Connectionist temporal classification loss (always float32), computed by the CTC loss kernel where it builds
+(ctc_kernel.py), else by tf.nn.ctc_loss."""
 import tensorflow.compat.v1 as tf
 
 from open_seq2seq.utils.params import Param
