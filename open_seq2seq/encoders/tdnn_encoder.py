@@ -1,6 +1,7 @@
 """Jasper / Wave2Letter+ time-delay (1-D convolutional) encoder, OpenSeq2Seq's ``TDNNEncoder``."""
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.parts import masked_relu
 from open_seq2seq.parts.conv_block import conv_bn_activation
 from open_seq2seq.utils.params import Inert, ListOf, Param, Range, check_params, with_defaults
 from .encoder import Encoder
@@ -107,6 +108,11 @@ class TDNNEncoder(Encoder):
     if use_mask:
       mask = tf.expand_dims(tf.sequence_mask(src_length, max_len, dtype=x.dtype), -1)
 
+    # Training fuses each ReLU with the mask of the next layer's input (parts/masked_relu.py); the last layer's
+    # output is not masked.
+    fuse = training and use_mask and params["activation_fn"] is tf.nn.relu and masked_relu.available(x.dtype)
+    last_layer = (len(params["convnet_layers"]), params["convnet_layers"][-1]["repeat"])
+    masked = False
     dense_sources = []
     for block_index, layer in enumerate(params["convnet_layers"], start=1):
       repeat = layer["repeat"]
@@ -115,7 +121,7 @@ class TDNNEncoder(Encoder):
       keep_prob = layer["dropout_keep_prob"] if training else 1.0
       residual = layer["residual"]
       if use_mask:
-        x = x * mask
+        x = _apply_mask(x, mask, masked)
       residual_inputs = None
       if residual:
         if layer["residual_dense"]:
@@ -131,16 +137,25 @@ class TDNNEncoder(Encoder):
           src_length = (src_length - kernel) // stride + 1
           max_len = (max_len - kernel) // stride + 1
         if sub_index > 1 and use_mask:
-          x = x * mask
+          x = _apply_mask(x, mask, masked)
         if use_mask and (padding == "VALID" or stride > 1):
           mask = tf.expand_dims(tf.sequence_mask(src_length, max_len, dtype=x.dtype), -1)
+        output_mask = mask if fuse and (block_index, sub_index) != last_layer else None
         x = conv_bn_activation(
             x, name="conv{}{}".format(block_index, sub_index), num_channels=layer["num_channels"],
             kernel_size=kernel, stride=stride, dilation=dilation, padding=padding,
             activation_fn=params["activation_fn"], training=training, bn_momentum=bn_momentum,
             bn_epsilon=bn_epsilon, regularizer=regularizer,
             residual_inputs=residual_inputs if sub_index == repeat else None,
-            fold_batch_norm=params["fold_batch_norm"])
+            fold_batch_norm=params["fold_batch_norm"], output_mask=output_mask)
+        masked = output_mask is not None
         if keep_prob < 1.0:
           x = tf.nn.dropout(x, rate=1.0 - keep_prob)
     return {"outputs": x, "src_length": src_length}
+
+
+def _apply_mask(x, mask, masked):
+  """``x * mask``, or where a fused masked ReLU applied the mask already an Identity in the Mul's place: the graph
+  then creates as many ops as op by op, so the op-level seeds of what follows (random initialisers, dropout), which
+  TensorFlow draws from the op count, stay the same."""
+  return tf.identity(x) if masked else x * mask

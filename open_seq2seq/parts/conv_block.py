@@ -9,6 +9,8 @@ one fused oneDNN convolution (bias, residual sum and ReLU as post-ops) replaces 
 """
 import tensorflow.compat.v1 as tf
 
+from open_seq2seq.parts.masked_relu import masked_relu
+
 # Tensors of a graph that depend on its weights only (folded convolution weights and biases): freezing the graph
 # stores their values as constants in place of the arithmetic that makes them (export/freeze.py).
 WEIGHT_CONSTANTS = "weight_constants"
@@ -92,8 +94,11 @@ def folded_conv_bn(inputs, num_channels, kernel_size, conv_name, bn_name, stride
 
 def conv_bn_activation(inputs, name, num_channels, kernel_size, stride, dilation, padding, activation_fn,
                        training, bn_momentum, bn_epsilon, regularizer=None, residual_inputs=None,
-                       fold_batch_norm=False):
+                       fold_batch_norm=False, output_mask=None):
   """``act(BN(conv(x)) + sum_i BN_i(conv1x1_i(res_i)))``; the residual sum only when inputs are given.
+
+  ``output_mask`` (``[B, T, 1]``, needs ``masked_relu.available``): the activation is ReLU times this time mask,
+  one fused kernel (parts/masked_relu.py) instead of ``activation_fn``.
 
   ``residual_inputs`` is a list (dense residual: names ``res_{i}``/``res_bn_{i}``) or a single tensor
   (names ``res``/``res_bn``). The residual branches are created first, as in the reference, so the
@@ -121,6 +126,8 @@ def conv_bn_activation(inputs, name, num_channels, kernel_size, stride, dilation
   outputs = tf.cast(outputs, inputs.dtype)
   if residual_sum is not None:
     outputs = outputs + tf.cast(residual_sum, inputs.dtype)
+  if output_mask is not None:
+    return masked_relu(outputs, output_mask)
   return activation_fn(outputs)
 
 
