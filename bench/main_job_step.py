@@ -8,9 +8,10 @@ beside the model (forward pass, CTC loss, gradients, weight update) on the same 
 
 1. pipeline CPU per utterance per stage (thread CPU time of each stage, utterance by utterance), and the
    pipeline alone per batch (process CPU time, tf.data and batching included);
-2. the training step with the live pipeline, each variant in turns (``--rounds``): wall and process CPU per
-   step, and audio-seconds trained per wall-second (feature frames x window stride, after speed perturbation),
-   as a ratio to the first variant;
+2. the training step with the live pipeline, as the training loop runs it (the train op with the loss and
+   gradient flags its hooks fetch), each variant in turns (``--rounds``): wall and process CPU per step, and
+   audio-seconds trained per wall-second (feature frames x window stride, after speed perturbation), as a ratio
+   to the first variant;
 3. the model's part of the step from traced runs (bench/profile_ops.py's wall-attributed node times), split
    into convolutions forward and backward, CTC loss, batch norm, the weight update (optimizer, moving averages,
    float32 master copies, finiteness checks), waiting for input, and other ops.
@@ -47,6 +48,7 @@ from bench.cpu_budget import process_cpu_time, thread_cpu_time, wait_for_idle_cp
 from bench.profile_ops import node_times, traced_run
 from open_seq2seq.data.speech2text import speech2text
 from open_seq2seq.optimizers import fused_update
+from open_seq2seq.optimizers.optimize_loss import NONFINITE_GRADIENTS, ZERO_GRADIENTS
 from open_seq2seq.utils.config import load_config_module, mode_config
 
 tf.disable_eager_execution()
@@ -65,7 +67,7 @@ def model_part(node_name, op_type):
   type that ran (e.g. ``_MklNativeConv2DBackpropFilter``)."""
   if "Conv2D" in op_type:
     return "conv backward" if "Backprop" in op_type else "conv forward"
-  if op_type.startswith("CTC"):
+  if op_type.startswith("CTC") or op_type == "JasperCtcLoss":
     return "CTC loss"
   if "BatchNorm" in op_type:
     return "batch norm"
@@ -185,6 +187,12 @@ def pipeline_alone(config_module, params, batches, blas=1):
       return (process_cpu_time() - cpu) / batches, (time.perf_counter() - wall) / batches
 
 
+def loop_fetches(model):
+  """What run.py's training loop fetches every step: the train op, and NonFiniteLossHook's loss and its
+  non-finite and all-zero gradient flags (the latter computed only when fetched)."""
+  return [model.train_op, model.loss, *tf.get_collection(NONFINITE_GRADIENTS), *tf.get_collection(ZERO_GRADIENTS)]
+
+
 def training_steps(config_module, params, warmup, steps, traces, blas=1):
   """One round of ``steps`` training steps with the live pipeline (``blas`` BLAS threads) after ``warmup`` steps:
   {wall, cpu (process seconds per step), audio (seconds per step), model (traced seconds per MODEL_PARTS part)}."""
@@ -196,16 +204,17 @@ def training_steps(config_module, params, warmup, steps, traces, blas=1):
     lengths = data_layer.input_tensors["source_tensors"][1]
     frame_seconds = data_layer.params["window_stride"]
     with tf.Session() as session:
+      fetches = loop_fetches(model)
       session.run([tf.global_variables_initializer(), data_layer.iterator.initializer])
       for _ in range(warmup):
-        session.run(model.train_op)
+        session.run(fetches)
       frames = 0
       cpu, wall = process_cpu_time(), time.perf_counter()
       for _ in range(steps):
-        frames += int(np.sum(session.run([model.train_op, lengths])[1]))
+        frames += int(np.sum(session.run([fetches, lengths])[1]))
       result = {"wall": (time.perf_counter() - wall) / steps, "cpu": (process_cpu_time() - cpu) / steps,
                 "audio": frames * frame_seconds / steps}
-      runs, _ = traced_run(session, model.train_op, traces=traces, untraced=1)
+      runs, _ = traced_run(session, fetches, traces=traces, untraced=1)
   parts = collections.Counter()
   for name, op_type, _, attributed in node_times(runs):
     parts[model_part(name, op_type)] += attributed / 1e6

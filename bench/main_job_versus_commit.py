@@ -4,7 +4,8 @@
 Each round runs ``bench/main_job_step.py --variants main_job --rounds 1`` (the main job's step with its live
 pipeline: mini config, bfloat16, the config's training augmentation) once in a worktree of ``--baseline`` and
 once in this checkout, in alternating order, each in its own process, so both see the same machine and the same
-neighbours. Prints the seconds per step and audio-seconds trained per wall-second of every run and the median
+neighbours. Both run this checkout's main_job_step.py (copied into the worktree), so both steps are measured
+the same way. Prints the seconds per step and audio-seconds trained per wall-second of every run and the median
 ratio of this checkout to the baseline (> 1: faster now). The worktree is removed at the end.
 
     JASPER_MINI_CORPUS=DIR python bench/main_job_versus_commit.py --baseline 5a565d8 [--rounds 3] [--steps 100]
@@ -12,6 +13,7 @@ ratio of this checkout to the baseline (> 1: faster now). The worktree is remove
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -74,6 +76,7 @@ def main(argv=None):
     tree = os.path.join(scratch, "tree")
     git("worktree", "add", "--detach", "-q", tree, commit)
     try:
+      shutil.copy(os.path.join(REPO, "bench", "main_job_step.py"), os.path.join(tree, "bench", "main_job_step.py"))
       runs = []
       for index in range(args.rounds):
         pair = {}

@@ -4,6 +4,7 @@ import tensorflow.compat.v1 as tf
 
 from open_seq2seq.optimizers.automatic_loss_scaler import AutomaticLossScaler
 from open_seq2seq.optimizers.ema import MovingAverageOptimizer
+from open_seq2seq.optimizers.gradient_flags import gradient_flags
 from open_seq2seq.optimizers.mp_wrapper import MixedPrecisionOptimizerWrapper
 from open_seq2seq.utils.params import Param, Range, check_params, signature_params, with_defaults
 from open_seq2seq.utils.precision import is_mixed, uses_loss_scaling
@@ -171,17 +172,13 @@ def _accumulate(grads_and_vars, iter_size):
   return accumulated, accumulators
 
 
-def _skipping_non_finite(opt, grads_and_vars, loss, global_step, automatic_scaling):
-  """The function building the update: a step whose loss or gradients hold a NaN or an Inf leaves the
-  weights, the optimizer state and global_step unchanged, so a diverging step never reaches a checkpoint.
-  (The automatic loss scaler's wrapper already skips steps with such gradients and adjusts its scale; a
-  non-finite loss there is left to the training loop's guard, since rescaling cannot repair it.)"""
+def _skipping_non_finite(opt, grads_and_vars, finite, global_step, automatic_scaling):
+  """The function building the update: a step whose loss or gradients hold a NaN or an Inf (``finite`` False)
+  leaves the weights, the optimizer state and global_step unchanged, so a diverging step never reaches a
+  checkpoint. (The automatic loss scaler's wrapper already skips steps with such gradients and adjusts its scale;
+  a non-finite loss there is left to the training loop's guard, since rescaling cannot repair it.)"""
   if automatic_scaling:
     return lambda: opt.apply_gradients(grads_and_vars, global_step=global_step)
-  with tf.name_scope("check_finite_gradients"):
-    # A diverged loss can come with finite (e.g. zero) gradients, which must not be applied either.
-    finite = tf.reduce_all([tf.reduce_all(tf.is_finite(loss))] + [
-        tf.reduce_all(tf.is_finite(g.values if isinstance(g, tf.IndexedSlices) else g)) for g, _ in grads_and_vars])
   tf.add_to_collection(NONFINITE_GRADIENTS, tf.logical_not(finite))
   return lambda: tf.cond(finite, lambda: opt.apply_gradients(grads_and_vars, global_step=global_step), tf.no_op,
                          name="skip_non_finite_step")
@@ -250,11 +247,13 @@ def optimize_loss(loss, optimizer, optimizer_params, learning_rate_decay_fn, var
       reduced = reduce_gradients([g for g, _ in grads_and_vars])
       grads_and_vars = list(zip(reduced, [v for _, v in grads_and_vars]))
     grads_and_vars = post_process_gradients(grads_and_vars, summaries, learning_rate, clip_gradients, larc_params)
-    apply = _skipping_non_finite(opt, grads_and_vars, loss, global_step, automatic_scaling=(
+    with tf.name_scope("check_gradients"):
+      # A diverged loss can come with finite (e.g. zero) gradients, which must not be applied either.
+      finite, all_zero = gradient_flags(loss, [g.values if isinstance(g, tf.IndexedSlices) else g
+                                               for g, _ in grads_and_vars])
+    tf.add_to_collection(ZERO_GRADIENTS, all_zero)
+    apply = _skipping_non_finite(opt, grads_and_vars, finite, global_step, automatic_scaling=(
         uses_loss_scaling(dtype) and isinstance(loss_scaling, AutomaticLossScaler)))
-    with tf.name_scope("check_zero_gradients"):
-      tf.add_to_collection(ZERO_GRADIENTS, tf.reduce_all(
-          [tf.reduce_all(tf.equal(g.values if isinstance(g, tf.IndexedSlices) else g, 0)) for g, _ in grads_and_vars]))
     if iter_size > 1:
 
       def update_and_clear():

@@ -14,6 +14,8 @@ from bench.main_job_step import MODEL_PARTS, model_part, step_shares
     ("Loss_Optimization/gradients/ForwardPass/w2l_encoder/conv51/convolution_grad/Conv2DBackpropInput",
      "_MklNativeConv2DBackpropInput", "conv backward"),
     ("ForwardPass/Loss/ctc_loss/CTCLoss", "CTCLoss", "CTC loss"),
+    ("ForwardPass/Loss/ctc_loss/JasperCtcLoss", "JasperCtcLoss", "CTC loss"),
+    ("Loss_Optimization/check_gradients/JasperGradientFlags", "JasperGradientFlags", "weight update"),
     ("Loss_Optimization/gradients/ForwardPass/w2l_encoder/conv61_1/bn/FusedBatchNormV3_grad/FusedBatchNormGradV3",
      "_MklNativeFusedBatchNormGradV3", "batch norm"),
     ("IteratorGetNext", "IteratorGetNext", "waiting for input"),
