@@ -6,7 +6,7 @@
 # (dev-other: unseen voice families under recording conditions training never applies) and the neural-TTS dev
 # sets (the dev sentences read by Piper's voice, dev-piper, which some training speakers are made from, and by
 # hibari's, dev-hibari, which none are) greedy and with the LM, and print a summary with a
-# training-curve plot. Trains in bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX: the config's 17400 steps
+# training-curve plot. Trains in bfloat16 on CPUs with native bf16 (AVX512-BF16/AMX: the config's 18400 steps
 # take about 40 minutes on a slow 2-core host), otherwise in float32 with the schedule cut to 6000 steps.
 #   JASPER_MINI_CORPUS  corpus folder (default <repo>/data/mini_librispeech)
 #   JASPER_DEMO_LOGDIR  training folder (default <repo>/results/mini_demo; removed and retrained each run)
