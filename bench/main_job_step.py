@@ -2,16 +2,18 @@
 """Where a main-job training step goes on the cores it shares, and how many seconds of audio it trains per
 wall-second.
 
-The main job's step (the mini config, bfloat16, real corpus) runs the input pipeline (tf.data threads computing
-each utterance in numpy: reading, waveform augmentation, log-mel features with VTLP and dither, SpecAugment)
-beside the model (forward pass, CTC loss, gradients, weight update) on the same cores. Measured here:
+The main job's step (the mini config in the precision the main job picks on this CPU, real corpus) runs the
+input pipeline (tf.data threads computing each utterance in numpy: reading, waveform augmentation, log-mel
+features with VTLP and dither, SpecAugment) beside the model (forward pass, CTC loss, gradients, weight
+update) on the same cores. Measured here:
 
 1. pipeline CPU per utterance per stage (thread CPU time of each stage, utterance by utterance), and the
    pipeline alone per batch (process CPU time, tf.data and batching included);
 2. the training step with the live pipeline, as the training loop runs it (the train op with the loss and
-   gradient flags its hooks fetch), each variant in turns (``--rounds``): wall and process CPU per step, and
-   audio-seconds trained per wall-second (feature frames x window stride, after speed perturbation), as a ratio
-   to the first variant;
+   gradient flags its hooks fetch), each variant in turns (``--rounds``), after the length buckets have filled
+   (``--fill_batches``): wall and process CPU per step, audio-seconds trained per wall-second (feature frames x
+   window stride, after speed perturbation) as a ratio to the first variant, and the share of the computed
+   frames that are real (not padding);
 3. the model's part of the step from traced runs (bench/profile_ops.py's wall-attributed node times), split
    into convolutions forward and backward, CTC loss, batch norm, the weight update (optimizer, moving averages,
    float32 master copies, finiteness checks), waiting for input, and other ops.
@@ -193,27 +195,36 @@ def loop_fetches(model):
   return [model.train_op, model.loss, *tf.get_collection(NONFINITE_GRADIENTS), *tf.get_collection(ZERO_GRADIENTS)]
 
 
-def training_steps(config_module, params, warmup, steps, traces, blas=1):
-  """One round of ``steps`` training steps with the live pipeline (``blas`` BLAS threads) after ``warmup`` steps:
-  {wall, cpu (process seconds per step), audio (seconds per step), model (traced seconds per MODEL_PARTS part)}."""
+def training_steps(config_module, params, warmup, steps, traces, blas=1, fill_batches=0):
+  """One round of ``steps`` training steps with the live pipeline (``blas`` BLAS threads) after ``fill_batches``
+  batches drawn without training and ``warmup`` steps:
+  {wall, cpu (process seconds per step), audio (seconds per step), real_share (utterance frames over the padded
+  frames the step computes on), model (traced seconds per MODEL_PARTS part)}."""
   with tf.Graph().as_default():
     model = config_module["base_model"](params=params, mode="train")
     model.compile()
     threadpool_limits(blas, user_api="blas")
     data_layer = model.get_data_layer()
-    lengths = data_layer.input_tensors["source_tensors"][1]
+    features, lengths = data_layer.input_tensors["source_tensors"]
+    batch_frames = tf.reduce_prod(tf.shape(features)[:2])
     frame_seconds = data_layer.params["window_stride"]
     with tf.Session() as session:
       fetches = loop_fetches(model)
       session.run([tf.global_variables_initializer(), data_layer.iterator.initializer])
+      # Length buckets hold back the utterances of the rarer lengths until a batch of them is complete: from a
+      # fresh iterator the first batches are the common lengths', which would bias a short timed window (finer
+      # buckets hold back more, the long tail most).
+      for _ in range(fill_batches):
+        session.run(lengths)
       for _ in range(warmup):
         session.run(fetches)
-      frames = 0
+      frames = padded = 0
       cpu, wall = process_cpu_time(), time.perf_counter()
       for _ in range(steps):
-        frames += int(np.sum(session.run([fetches, lengths])[1]))
+        _, step_lengths, step_padded = session.run([fetches, lengths, batch_frames])
+        frames, padded = frames + int(np.sum(step_lengths)), padded + int(step_padded)
       result = {"wall": (time.perf_counter() - wall) / steps, "cpu": (process_cpu_time() - cpu) / steps,
-                "audio": frames * frame_seconds / steps}
+                "audio": frames * frame_seconds / steps, "real_share": frames / padded}
       runs, _ = traced_run(session, fetches, traces=traces, untraced=1)
   parts = collections.Counter()
   for name, op_type, _, attributed in node_times(runs):
@@ -234,13 +245,14 @@ def report(results, batch_size, cores):
     return step["audio"] / step["wall"]
 
   baseline = next(iter(results))
-  lines = ["| variant | s per step (rounds) | audio s per step | audio s per wall s | vs {} | CPU use of {} "
-           "cores |".format(baseline, cores), "|---|---|---|---|---|---|"]
+  lines = ["| variant | s per step (rounds) | audio s per step | real / padded frames | audio s per wall s | vs {} "
+           "| CPU use of {} cores |".format(baseline, cores), "|---|---|---|---|---|---|---|"]
   for variant, result in results.items():
     step = median_round(result["rounds"])
-    lines.append("| {} | {:.3f} ({}) | {:.1f} | {:.0f} | {:.2f}x | {:.0%} |".format(
+    lines.append("| {} | {:.3f} ({}) | {:.1f} | {:.3f} | {:.0f} | {:.2f}x | {:.0%} |".format(
         variant, step["wall"], ", ".join("{:.3f}".format(r["wall"]) for r in result["rounds"]), step["audio"],
-        throughput(result), throughput(result) / throughput(results[baseline]), step["cpu"] / step["wall"] / cores))
+        step["real_share"], throughput(result), throughput(result) / throughput(results[baseline]),
+        step["cpu"] / step["wall"] / cores))
   for variant, result in results.items():
     step = median_round(result["rounds"])
     stage_cpu = {stage: seconds * batch_size for stage, seconds in result["stages"].items()}
@@ -255,12 +267,27 @@ def report(results, batch_size, cores):
   return "\n".join(lines)
 
 
+def main_job_dtype(cpuinfo="/proc/cpuinfo"):
+  """The precision scripts/run_mini_demo.sh trains in on the CPU ``cpuinfo`` describes: bfloat16 where it is
+  native (AVX512-BF16 or AMX), else float32 (TensorFlow emulates bfloat16 convolutions elsewhere, several times
+  slower)."""
+  try:
+    with open(cpuinfo) as handle:
+      flags = set(handle.read().split())
+  except OSError:
+    return "float32"
+  return "bfloat16" if flags & {"avx512_bf16", "amx_bf16"} else "float32"
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--config_file", default=MINI)
-  parser.add_argument("--dtype", default="bfloat16")
+  parser.add_argument("--dtype", default=main_job_dtype(),
+                      help="default: the main job's choice on this CPU (scripts/run_mini_demo.sh)")
   parser.add_argument("--variants", default=",".join(VARIANTS))
   parser.add_argument("--steps", type=int, default=100, help="timed steps per round")
+  parser.add_argument("--fill_batches", type=int, default=300,
+                      help="batches drawn before the warm-up steps, so the length buckets reach their steady mix")
   parser.add_argument("--warmup", type=int, default=30, help="steps before timing (new batch shapes cost more)")
   parser.add_argument("--rounds", type=int, default=3, help="rounds, the variants timed in turns in each")
   parser.add_argument("--traces", type=int, default=3, help="traced steps per round")
@@ -271,8 +298,9 @@ def main(argv=None):
   for name in ("steps", "rounds", "traces", "utterances", "pipeline_batches"):
     if getattr(args, name) < 1:
       parser.error("--{} must be >= 1, got {}".format(name, getattr(args, name)))
-  if args.warmup < 0:
-    parser.error("--warmup must be >= 0, got {}".format(args.warmup))
+  for name in ("warmup", "fill_batches"):
+    if getattr(args, name) < 0:
+      parser.error("--{} must be >= 0, got {}".format(name, getattr(args, name)))
   variants = args.variants.split(",")
   unknown = [variant for variant in variants if variant not in VARIANTS]
   if unknown or not variants:
@@ -298,11 +326,12 @@ def main(argv=None):
       load = wait_for_idle_cpu()
       with update_path(variant):
         step = training_steps(config_module, params[variant], args.warmup, args.steps, args.traces,
-                              blas_threads(variant))
+                              blas_threads(variant), args.fill_batches)
       step["load_before"] = load
       results[variant]["rounds"].append(step)
-      print("round {} {}: {:.3f} s per step, {:.0f} audio s per wall s, CPU {:.3f} s per step".format(
-          round_index + 1, variant, step["wall"], step["audio"] / step["wall"], step["cpu"]), flush=True)
+      print("round {} {}: {:.3f} s per step, {:.0f} audio s per wall s, CPU {:.3f} s per step, {:.3f} of the "
+            "frames real".format(round_index + 1, variant, step["wall"], step["audio"] / step["wall"], step["cpu"],
+                                 step["real_share"]), flush=True)
   batch_size = params[variants[0]]["batch_size_per_gpu"]
   print("\n{} {}, batch {}, {} cores, TensorFlow {}, BLAS threads by default {}\n".format(
       os.path.basename(args.config_file), args.dtype, batch_size, os.cpu_count(), tf.__version__,

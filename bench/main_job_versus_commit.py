@@ -2,11 +2,11 @@
 """The main job's training throughput against an earlier commit's, measured in turns in one run.
 
 Each round runs ``bench/main_job_step.py --variants main_job --rounds 1`` (the main job's step with its live
-pipeline: mini config, bfloat16, the config's training augmentation) once in a worktree of ``--baseline`` and
-once in this checkout, in alternating order, each in its own process, so both see the same machine and the same
-neighbours. Both run this checkout's main_job_step.py (copied into the worktree), so both steps are measured
-the same way. Prints the seconds per step and audio-seconds trained per wall-second of every run and the median
-ratio of this checkout to the baseline (> 1: faster now). The worktree is removed at the end.
+pipeline: mini config, the main job's precision on this CPU, the config's training augmentation) once in a worktree
+of ``--baseline`` and once in this checkout, in alternating order, each in its own process, so both see the same
+machine and the same neighbours. Both run this checkout's main_job_step.py (copied into the worktree), so both
+steps are measured the same way. Prints the seconds per step and audio-seconds trained per wall-second of every run
+and the median ratio of this checkout to the baseline (> 1: faster now). The worktree is removed at the end.
 
     JASPER_MINI_CORPUS=DIR python bench/main_job_versus_commit.py --baseline 5a565d8 [--rounds 3] [--steps 100]
 """
@@ -43,11 +43,12 @@ def step_run(tree, json_path, steps, warmup):
 
 def report(runs, baseline_name):
   """Markdown: every run, then the median ratio (now / baseline) of the throughput and of the step time."""
-  lines = ["| round | code | s per step | audio s per wall s | CPU s per step |", "|---|---|---|---|---|"]
+  lines = ["| round | code | s per step | audio s per wall s | CPU s per step | real / padded frames |",
+           "|---|---|---|---|---|---|"]
   for index, pair in enumerate(runs, 1):
     for name, run in pair.items():
-      lines.append("| {} | {} | {:.3f} | {:.0f} | {:.3f} |".format(index, name, run["wall"],
-                                                                 run["audio"] / run["wall"], run["cpu"]))
+      lines.append("| {} | {} | {:.3f} | {:.0f} | {:.3f} | {:.3f} |".format(
+          index, name, run["wall"], run["audio"] / run["wall"], run["cpu"], run["real_share"]))
   ratios = [(pair["now"]["audio"] / pair["now"]["wall"]) / (pair[baseline_name]["audio"] / pair[baseline_name]["wall"])
             for pair in runs]
   lines += ["", "audio-seconds per wall-second, now / {}: median {:.2f}x (rounds: {})".format(

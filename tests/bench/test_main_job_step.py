@@ -71,3 +71,14 @@ def test_the_op_by_op_variant_builds_without_the_fused_kernel_and_restores_the_e
   with update_path("main_job"):
     assert fused_update.fused_update_ops() is not None
   assert os.environ[fused_update.ENABLE_ENV] == "1"
+
+
+@pytest.mark.parametrize("flags,dtype", [("fpu avx2 fma", "float32"), ("avx512f avx512_bf16", "bfloat16"),
+                                         ("avx512f amx_bf16 amx_tile", "bfloat16")])
+def test_the_default_precision_is_the_main_jobs_choice_for_the_cpu(flags, dtype, tmp_path):
+  """scripts/run_mini_demo.sh trains in bfloat16 only where the CPU has AVX512-BF16 or AMX."""
+  from bench.main_job_step import main_job_dtype
+  cpuinfo = tmp_path / "cpuinfo"
+  cpuinfo.write_text("processor\t: 0\nflags\t\t: {}\n".format(flags))
+  assert main_job_dtype(str(cpuinfo)) == dtype
+  assert main_job_dtype(str(tmp_path / "missing")) == "float32"

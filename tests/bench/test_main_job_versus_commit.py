@@ -9,13 +9,13 @@ def test_report_gives_the_median_ratio_of_audio_seconds_per_wall_second():
   """Three rounds; now / baseline throughput = (40/0.2)/(40/0.25) = 1.25, (50/0.25)/(50/0.25) = 1.0 and
   (30/0.1)/(30/0.2) = 2.0: median 1.25."""
   def run(wall, audio):
-    return {"wall": wall, "audio": audio, "cpu": 2 * wall}
+    return {"wall": wall, "audio": audio, "cpu": 2 * wall, "real_share": 0.9}
   runs = [{"now": run(0.2, 40.0), "baseline abc": run(0.25, 40.0)},
           {"now": run(0.25, 50.0), "baseline abc": run(0.25, 50.0)},
           {"now": run(0.1, 30.0), "baseline abc": run(0.2, 30.0)}]
   text = report(runs, "baseline abc")
   assert "median 1.25x (rounds: 1.25, 1.00, 2.00)" in text
-  assert "| 3 | baseline abc | 0.200 | 150 | 0.400 |" in text
+  assert "| 3 | baseline abc | 0.200 | 150 | 0.400 | 0.900 |" in text
 
 
 @pytest.mark.parametrize("argv,named", [(["--baseline", "no-such-revision-xyz"], "--baseline"),
