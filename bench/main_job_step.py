@@ -10,7 +10,7 @@ update) on the same cores. Measured here:
 1. pipeline CPU per utterance per stage (thread CPU time of each stage, utterance by utterance), and the
    pipeline alone per batch (process CPU time, tf.data and batching included);
 2. the training step with the live pipeline, as the training loop runs it (the train op with the loss and
-   gradient flags its hooks fetch), each variant in turns (``--rounds``), after the length buckets have filled
+   gradient flags its hooks fetch), each variant in turns (``--rounds``), after the length buckets have partly filled
    (``--fill_batches``): wall and process CPU per step, audio-seconds trained per wall-second (feature frames x
    window stride, after speed perturbation) as a ratio to the first variant, and the share of the computed
    frames that are real (not padding);
@@ -287,7 +287,7 @@ def main(argv=None):
   parser.add_argument("--variants", default=",".join(VARIANTS))
   parser.add_argument("--steps", type=int, default=100, help="timed steps per round")
   parser.add_argument("--fill_batches", type=int, default=300,
-                      help="batches drawn before the warm-up steps, so the length buckets reach their steady mix")
+                      help="batches drawn before the warm-up steps, so the length buckets near their steady mix")
   parser.add_argument("--warmup", type=int, default=30, help="steps before timing (new batch shapes cost more)")
   parser.add_argument("--rounds", type=int, default=3, help="rounds, the variants timed in turns in each")
   parser.add_argument("--traces", type=int, default=3, help="traced steps per round")
