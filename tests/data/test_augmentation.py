@@ -43,6 +43,9 @@ def test_speed_perturbation_stretches_time_and_lowers_pitch(ratio):
   spectrum = np.abs(np.fft.rfft(out * np.hanning(len(out))))
   peak_hz = np.argmax(spectrum) * rate / len(out)
   assert peak_hz == pytest.approx(440.0 / ratio, abs=2.0)
+  # A tone in the pass band keeps its level: RMS 1/sqrt(2) away from the edges.
+  assert out.dtype == np.float32
+  assert np.sqrt(np.mean(out[800:-800] ** 2)) == pytest.approx(1 / np.sqrt(2), rel=1e-3)
 
 
 def test_noise_level_in_decibels():
